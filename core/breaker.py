@@ -1,0 +1,320 @@
+"""Circuit breaker: closed -> open after N consecutive failures -> half-open after a timeout.
+
+Half-open admits exactly ``half_open_max_calls`` trial calls at once, whatever the number of
+callers, without holding a lock across the guarded call (asyncio runs admission and
+settlement atomically between awaits). A trial that never finishes is written off after
+``max_half_open_wait`` seconds without progress, so it cannot leave the breaker stuck;
+results of calls admitted under an earlier state are ignored (each state change starts
+a new generation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, ParamSpec, TypeVar
+
+from .clock import Clock, SystemClock
+from .errors import NETWORK_KINDS, CircuitOpenError, ErrorKind, classify
+from .events import Event
+
+__all__ = [
+    "BreakerState",
+    "BreakerStats",
+    "BreakerTransition",
+    "CircuitBreaker",
+    "counts_as_network_failure",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_log = logging.getLogger("netmon.breaker")
+
+
+class BreakerState(StrEnum):
+    """Breaker states; ``forced_open`` is an open breaker held by hand until ``reset()``."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+    FORCED_OPEN = "forced_open"
+
+
+_CLOSED = BreakerState.CLOSED
+_OPEN = BreakerState.OPEN
+_HALF_OPEN = BreakerState.HALF_OPEN
+_FORCED_OPEN = BreakerState.FORCED_OPEN
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerTransition:
+    """One state change, as emitted on ``CircuitBreaker.state_changed``."""
+
+    breaker: str
+    old: BreakerState
+    new: BreakerState
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerStats:
+    """A snapshot of a breaker (the ``breakers`` entries of the status snapshot)."""
+
+    name: str
+    state: BreakerState
+    consecutive_failures: int
+    failure_threshold: int
+    reset_timeout_s: float
+    opened_at: datetime | None
+    retry_at: datetime | None
+    calls: int
+    failures: int
+    rejected: int
+    successes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form with ISO timestamps."""
+        out = asdict(self)
+        out["state"] = str(self.state)
+        for key in ("opened_at", "retry_at"):
+            value = out[key]
+            out[key] = value.isoformat().replace("+00:00", "Z") if value else None
+        return out
+
+
+_NOT_NETWORK_FAILURE = frozenset({ErrorKind.CIRCUIT_OPEN})
+
+
+def counts_as_network_failure(exc: BaseException) -> bool:
+    """Default failure rule: only network kinds trip a breaker (not ValueError, not 4xx)."""
+    kind = classify(exc)
+    return kind in NETWORK_KINDS and kind not in _NOT_NETWORK_FAILURE
+
+
+class CircuitBreaker:
+    """Guards calls to one dependency; use ``async with``, ``await call(...)`` or decorate."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        failure_threshold: int = 3,
+        reset_timeout: float = 30.0,
+        half_open_max_calls: int = 1,
+        success_threshold: int = 1,
+        max_half_open_wait: float | None = None,
+        is_failure: Callable[[BaseException], bool] = counts_as_network_failure,
+        clock: Clock | None = None,
+    ) -> None:
+        if failure_threshold < 1 or half_open_max_calls < 1 or success_threshold < 1:
+            raise ValueError("thresholds and half_open_max_calls must be at least 1")
+        if reset_timeout < 0:
+            raise ValueError("reset_timeout must not be negative")
+        self.name = name
+        self.failure_threshold = failure_threshold
+        self.reset_timeout = reset_timeout
+        self.half_open_max_calls = half_open_max_calls
+        self.success_threshold = success_threshold
+        self.max_half_open_wait = (
+            max_half_open_wait if max_half_open_wait is not None else max(reset_timeout, 1.0)
+        )
+        self.is_failure = is_failure
+        self.clock: Clock = clock or SystemClock()
+        self.state_changed: Event[BreakerTransition] = Event(f"{name}.state_changed")
+        self.rejected: Event[CircuitOpenError] = Event(f"{name}.rejected")
+
+        self._state = _CLOSED
+        self._gen = 0
+        self._consecutive_failures = 0
+        self._half_open_successes = 0
+        self._trials_in_flight = 0
+        self._last_trial_progress = 0.0
+        self._open_until = 0.0
+        self._opened_at: datetime | None = None
+        self._retry_at: datetime | None = None
+        self._calls = 0
+        self._failures = 0
+        self._successes = 0
+        self._rejected = 0
+        self._permits: ContextVar[tuple[int, Any]] = ContextVar(f"breaker:{name}")
+
+    # --- public API --------------------------------------------------------------------
+    @property
+    def state(self) -> BreakerState:
+        """The current state (an expired open state reads as half-open)."""
+        if self._state is _OPEN and self.clock.monotonic() >= self._open_until:
+            self._enter_half_open("reset timeout elapsed")
+        return self._state
+
+    def stats(self) -> BreakerStats:
+        """Counters and timestamps for the status snapshot."""
+        state = self.state
+        return BreakerStats(
+            name=self.name,
+            state=state,
+            consecutive_failures=self._consecutive_failures,
+            failure_threshold=self.failure_threshold,
+            reset_timeout_s=self.reset_timeout,
+            opened_at=self._opened_at,
+            retry_at=self._retry_at if state in (_OPEN, _FORCED_OPEN) else None,
+            calls=self._calls,
+            failures=self._failures,
+            rejected=self._rejected,
+            successes=self._successes,
+        )
+
+    async def call(
+        self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """Await ``fn(*args, **kwargs)`` if the breaker admits it, recording the outcome."""
+        if self._state is _CLOSED:  # fast path: no clock read, no allocation
+            self._calls += 1
+            gen = self._gen
+        else:
+            gen = self._admit()
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            self._settle_error(gen, exc)
+            raise
+        if gen == self._gen and self._state is _CLOSED:
+            self._successes += 1
+            self._consecutive_failures = 0
+        else:
+            self._settle_success(gen)
+        return result
+
+    def __call__(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        """Decorate an async function so every call goes through this breaker."""
+
+        @functools.wraps(fn)
+        async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            return await self.call(fn, *args, **kwargs)
+
+        return guarded
+
+    async def __aenter__(self) -> CircuitBreaker:
+        gen = self._admit()
+        self._permits.set((gen, self._permits.get(None)))
+        return self
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        gen, outer = self._permits.get()
+        self._permits.set(outer)
+        if exc is None:
+            self._settle_success(gen)
+        else:
+            self._settle_error(gen, exc)
+
+    def reset(self) -> BreakerState:
+        """Close the breaker by hand; returns the state it had."""
+        old = self.state
+        self._consecutive_failures = 0
+        self._transition(_CLOSED, "reset by hand")
+        return old
+
+    def force_open(self) -> BreakerState:
+        """Open the breaker by hand until ``reset()``; returns the state it had."""
+        old = self.state
+        self._opened_at = self.clock.now()
+        self._retry_at = None
+        self._transition(_FORCED_OPEN, "forced open by hand")
+        return old
+
+    def probe_succeeded(self) -> None:
+        """A health probe of this dependency succeeded: let an open breaker try early."""
+        if self.state is _OPEN:
+            self._enter_half_open("health probe succeeded")
+
+    # --- state machine -----------------------------------------------------------------
+    def _admit(self) -> int:
+        state = self.state
+        if state is _CLOSED:
+            self._calls += 1
+            return self._gen
+        if state is _HALF_OPEN:
+            now = self.clock.monotonic()
+            if self._trials_in_flight and now - self._last_trial_progress > self.max_half_open_wait:
+                self._open(f"trial call did not finish within {self.max_half_open_wait:g}s")
+            elif self._trials_in_flight < self.half_open_max_calls:
+                self._trials_in_flight += 1
+                self._last_trial_progress = now
+                self._calls += 1
+                return self._gen
+        raise self._reject() from None
+
+    def _reject(self) -> CircuitOpenError:
+        self._rejected += 1
+        if self._state is _FORCED_OPEN:
+            retry_after = float("inf")
+        else:
+            retry_after = max(0.0, self._open_until - self.clock.monotonic())
+        error = CircuitOpenError(self.name, self._retry_at, retry_after)
+        if self.rejected:
+            self.rejected.emit(error)
+        return error
+
+    def _settle_success(self, gen: int) -> None:
+        self._successes += 1
+        if gen != self._gen:
+            return
+        if self._state is _CLOSED:
+            self._consecutive_failures = 0
+        elif self._state is _HALF_OPEN:
+            self._trials_in_flight -= 1
+            self._last_trial_progress = self.clock.monotonic()
+            self._half_open_successes += 1
+            if self._half_open_successes >= self.success_threshold:
+                self._consecutive_failures = 0
+                self._transition(_CLOSED, "trial call succeeded")
+
+    def _settle_error(self, gen: int, exc: BaseException) -> None:
+        if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+            if gen == self._gen and self._state is _HALF_OPEN:
+                self._trials_in_flight -= 1  # no verdict: free the slot
+            return
+        if not self.is_failure(exc):
+            self._settle_success(gen)
+            return
+        self._failures += 1
+        if gen != self._gen:
+            return
+        self._consecutive_failures += 1
+        if self._state is _HALF_OPEN:
+            self._open(f"trial call failed ({classify(exc)})")
+        elif self._state is _CLOSED and self._consecutive_failures >= self.failure_threshold:
+            self._open(
+                f"{self._consecutive_failures} consecutive failures (last: {classify(exc)})"
+            )
+
+    def _open(self, reason: str) -> None:
+        self._open_until = self.clock.monotonic() + self.reset_timeout
+        self._opened_at = self.clock.now()
+        self._retry_at = self._opened_at + timedelta(seconds=self.reset_timeout)
+        self._transition(_OPEN, reason)
+
+    def _enter_half_open(self, reason: str) -> None:
+        self._last_trial_progress = self.clock.monotonic()
+        self._trials_in_flight = 0
+        self._half_open_successes = 0
+        self._transition(_HALF_OPEN, reason)
+
+    def _transition(self, new: BreakerState, reason: str) -> None:
+        old = self._state
+        self._state = new
+        self._gen += 1
+        if new is _CLOSED:
+            self._opened_at = None
+            self._retry_at = None
+        if old is new:
+            return
+        level = logging.WARNING if new in (_OPEN, _FORCED_OPEN) else logging.INFO
+        _log.log(level, "CIRCUIT BREAKER: '%s' %s -> %s: %s", self.name, old, new, reason)
+        self.state_changed.emit(BreakerTransition(self.name, old, new, reason, self.clock.now()))

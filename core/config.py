@@ -1,0 +1,490 @@
+"""Typed configuration: TOML in, validated dataclasses out, atomic TOML save.
+
+Where the file is: ``--config PATH``, else ``$NETMON_CONFIG``, else ``netmon.toml`` in the
+platformdirs user config folder. A missing default file means the embedded defaults
+(``resources/default_config.toml``, which a test keeps equal to the dataclass defaults).
+Every problem raises ``ConfigError`` naming the file, the field and what is allowed.
+Secrets are never values here: ``password_keyring = "netmon/db"`` or
+``password_env = "NETMON_DB_PASSWORD"``; a literal secret is rejected with the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import os
+import re
+import tempfile
+import tomllib
+import types
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
+
+import platformdirs
+import tomlkit
+
+from .errors import ConfigError
+from .secrets import SecretRef
+
+__all__ = [
+    "TARGET_KINDS",
+    "AuthSettings",
+    "BreakerSettings",
+    "Config",
+    "HistorySettings",
+    "LoggingSettings",
+    "MonitorSettings",
+    "RetrySettings",
+    "Target",
+    "config_path",
+    "default_config_text",
+    "load_config",
+    "parse_config",
+    "save_config",
+]
+
+APP_NAME = "netmon"
+TARGET_KINDS = ("dns", "tcp", "http", "postgres", "supabase")
+
+
+def _spec(
+    default: Any, *, min: float | None = None, max: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """A field with a default and the bounds or choices the validator enforces."""
+    return field(default=default, metadata={"min": min, "max": max, "choices": choices})
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    """How often and how hard targets are probed."""
+
+    interval_s: float = _spec(30.0, min=1, max=86400)
+    timeout_s: float = _spec(10.0, min=0.1, max=600)
+    concurrency: int = _spec(64, min=1, max=10000)
+    down_after: int = _spec(3, min=1, max=1000)
+    up_after: int = _spec(1, min=1, max=1000)
+    latency_threshold_ms: float = _spec(1000.0, min=1, max=600000)
+
+
+@dataclass(frozen=True)
+class BreakerSettings:
+    """Circuit breaker defaults for every dependency."""
+
+    failure_threshold: int = _spec(3, min=1, max=1000)
+    reset_timeout_s: float = _spec(30.0, min=0, max=86400)
+    half_open_max_calls: int = _spec(1, min=1, max=1000)
+    success_threshold: int = _spec(1, min=1, max=1000)
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """Retry defaults: attempts and exponential backoff with jitter."""
+
+    max_attempts: int = _spec(5, min=1, max=100)
+    base_delay_s: float = _spec(0.5, min=0, max=3600)
+    max_delay_s: float = _spec(30.0, min=0, max=86400)
+    jitter: str = _spec("full", choices=("none", "full", "equal", "decorrelated"))
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """The resilient auth service: token cache and where keys live."""
+
+    token_ttl_s: float = _spec(300.0, min=0, max=86400)
+    failed_token_ttl_s: float = _spec(300.0, min=0, max=86400)
+    cache_size: int = _spec(10000, min=1, max=10_000_000)
+    supabase_url: str = ""
+    apikey_keyring: str = ""
+    apikey_env: str = ""
+    jwt_secret_keyring: str = ""
+    jwt_secret_env: str = ""
+    algorithms: list[str] = field(default_factory=lambda: ["HS256", "RS256", "ES256"])
+    audience: str = ""
+    issuer: str = ""
+    leeway_s: float = _spec(30.0, min=0, max=3600)
+
+    @property
+    def apikey(self) -> SecretRef:
+        return SecretRef(self.apikey_keyring or None, self.apikey_env or None)
+
+    @property
+    def jwt_secret(self) -> SecretRef:
+        return SecretRef(self.jwt_secret_keyring or None, self.jwt_secret_env or None)
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """Console and rotating-file logging."""
+
+    level: str = _spec("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    file: bool = True
+
+
+@dataclass(frozen=True)
+class HistorySettings:
+    """Where probe history is kept (empty path: the platformdirs data folder)."""
+
+    enabled: bool = True
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One dependency to probe. Fields a kind does not use must stay unset."""
+
+    name: str
+    kind: str = field(metadata={"choices": TARGET_KINDS})
+    enabled: bool = True
+    host: str = ""
+    port: int = _spec(0, min=0, max=65535)
+    url: str = ""
+    dsn: str = ""
+    nameservers: list[str] = field(default_factory=list)
+    record_types: list[str] = field(default_factory=lambda: ["A", "AAAA"])
+    interval_s: float | None = _spec(None, min=1, max=86400)
+    timeout_s: float | None = _spec(None, min=0.1, max=600)
+    latency_threshold_ms: float | None = _spec(None, min=1, max=600000)
+    method: str = _spec("GET", choices=("GET", "HEAD"))
+    expect_status: list[int] = field(default_factory=list)
+    body_contains: str = ""
+    follow_redirects: bool = False
+    verify_tls: bool = True
+    sslmode: str = _spec("prefer", choices=("disable", "prefer", "require", "verify-full"))
+    password_keyring: str = ""
+    password_env: str = ""
+    apikey_keyring: str = ""
+    apikey_env: str = ""
+    breaker: str = ""
+
+    @property
+    def password(self) -> SecretRef:
+        return SecretRef(self.password_keyring or None, self.password_env or None)
+
+    @property
+    def apikey(self) -> SecretRef:
+        return SecretRef(self.apikey_keyring or None, self.apikey_env or None)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; ``source`` is the file it came from, if any."""
+
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    breaker: BreakerSettings = field(default_factory=BreakerSettings)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
+    targets: list[Target] = field(default_factory=list)
+    source: Path | None = field(default=None, compare=False)
+
+    def target(self, name: str) -> Target:
+        """The target called ``name`` (KeyError when there is none)."""
+        for t in self.targets:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The TOML-able form: sections, then targets with only the fields that are set."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name in ("targets", "source"):
+                continue
+            out[f.name] = dataclasses.asdict(getattr(self, f.name))
+        out["targets"] = [_target_dict(t) for t in self.targets]
+        return out
+
+
+_REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
+    "dns": ("host",),
+    "tcp": ("host", "port"),
+    "http": ("url",),
+    "postgres": ("dsn|host",),
+    "supabase": ("url",),
+}
+
+# Keys that would hold a secret's value. The fix: keep it in keyring, name the entry.
+_SECRET_KEYS = re.compile(
+    r"^(password|passwd|pwd|secret|token|bearer|apikey|api_key|key|jwt_secret|"
+    r"service_role_key|anon_key|access_token|refresh_token)$",
+    re.IGNORECASE,
+)
+
+
+def _target_dict(target: Target) -> dict[str, Any]:
+    defaults = Target(name=target.name, kind=target.kind)
+    data = dataclasses.asdict(target)
+    return {
+        k: v for k, v in data.items()
+        if k in ("name", "kind") or (v != getattr(defaults, k) and v is not None)
+    }
+
+
+# --- locating and loading ---------------------------------------------------------------
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``explicit``, else ``$NETMON_CONFIG``, else the per-user default location."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("NETMON_CONFIG")
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "netmon.toml"
+
+
+def default_config_text() -> str:
+    """The embedded default configuration, with its comments."""
+    return resources.files("resources").joinpath("default_config.toml").read_text("utf-8")
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load and validate the config; the implicit default location may be absent."""
+    explicit = path is not None or bool(os.environ.get("NETMON_CONFIG"))
+    where = config_path(path)
+    if not where.exists():
+        if explicit:
+            raise ConfigError(
+                "file not found; create it (copy the defaults with `netmon config init`) "
+                "or fix the path", path=str(where),
+            )
+        return parse_config(default_config_text(), source=None)
+    if where.is_dir():
+        raise ConfigError("is a folder, not a TOML file", path=str(where))
+    try:
+        raw = where.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", path=str(where)) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not UTF-8 text (byte {exc.start}); save the file as UTF-8", path=str(where)
+        ) from None
+    return parse_config(text, source=where)
+
+
+def parse_config(text: str, *, source: Path | None = None) -> Config:
+    """Validate TOML ``text`` into a ``Config``; ``ConfigError`` on any problem."""
+    label = str(source) if source else "<config>"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=label) from None
+    sections: dict[str, Any] = {}
+    hints = get_type_hints(Config)
+    _reject_unknown(data, [f.name for f in dataclasses.fields(Config) if f.name != "source"],
+                    label, "")
+    for f in dataclasses.fields(Config):
+        if f.name in ("targets", "source"):
+            continue
+        table = data.get(f.name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"must be a table [{f.name}]", path=label, field=f.name)
+        sections[f.name] = _build(hints[f.name], table, label, f.name)
+    targets = _build_targets(data.get("targets", []), label)
+    return Config(**sections, targets=targets, source=source)
+
+
+def _build_targets(raw: Any, label: str) -> list[Target]:
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise ConfigError("must be an array of tables [[targets]]", path=label, field="targets")
+    targets: list[Target] = []
+    seen: set[str] = set()
+    for i, table in enumerate(raw):
+        where = f"targets[{i}]"
+        if "name" in table and isinstance(table["name"], str):
+            where = f"targets[{i}] ({table['name']})"
+        for key in ("name", "kind"):
+            if key not in table:
+                raise ConfigError("is required", path=label, field=f"{where}.{key}",
+                                  allowed=", ".join(TARGET_KINDS) if key == "kind" else None)
+        target = _build(Target, table, label, where)
+        if not target.name.strip():
+            raise ConfigError("must not be empty", path=label, field=f"{where}.name")
+        if target.name in seen:
+            raise ConfigError(f"duplicate target name {target.name!r}; names must be unique",
+                              path=label, field=f"{where}.name")
+        seen.add(target.name)
+        _check_target(target, label, where)
+        targets.append(target)
+    return targets
+
+
+def _check_target(t: Target, label: str, where: str) -> None:
+    for need in _REQUIRED_BY_KIND[t.kind]:
+        options = need.split("|")
+        if not any(getattr(t, o) for o in options):
+            raise ConfigError(f"is required for kind {t.kind!r}", path=label,
+                              field=f"{where}.{' or '.join(options)}")
+    if t.url:
+        parts = urlsplit(t.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{t.url!r} is not an http(s) URL with a host", path=label,
+                              field=f"{where}.url", allowed="http://host[:port]/path, https://...")
+        if parts.password:
+            raise _literal_secret(label, f"{where}.url", "password")
+    if t.dsn:
+        parts = urlsplit(t.dsn)
+        if parts.scheme not in ("postgres", "postgresql"):
+            raise ConfigError(f"{t.dsn!r} is not a PostgreSQL URL", path=label,
+                              field=f"{where}.dsn", allowed="postgresql://user@host:5432/db")
+        if parts.password or re.search(r"(^|[?&])password=", parts.query):
+            raise _literal_secret(label, f"{where}.dsn", "password")
+    for ns in t.nameservers:
+        if not _valid_nameserver(ns):
+            raise ConfigError(f"{ns!r} is not a nameserver address", path=label,
+                              field=f"{where}.nameservers",
+                              allowed="IPv4 or IPv6 address, optionally IPv4:port or [IPv6]:port")
+    for code in t.expect_status:
+        if not 100 <= code <= 599:
+            raise ConfigError(f"{code} is not an HTTP status", path=label,
+                              field=f"{where}.expect_status", allowed="100..599")
+    for rtype in t.record_types:
+        if rtype not in ("A", "AAAA"):
+            raise ConfigError(f"{rtype!r} is not supported", path=label,
+                              field=f"{where}.record_types", allowed="A, AAAA")
+
+
+def _valid_nameserver(text: str) -> bool:
+    import ipaddress
+
+    host, port = text, None
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+        if rest and port is None:
+            return False
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return port is None or (port.isdigit() and 0 < int(port) < 65536)
+
+
+# --- the small type-driven validator ---------------------------------------------------
+def _reject_unknown(table: dict[str, Any], known: list[str], label: str, where: str) -> None:
+    for key in table:
+        if key in known:
+            continue
+        name = f"{where}.{key}" if where else key
+        if _SECRET_KEYS.match(key):
+            raise _literal_secret(label, name, key)
+        close = difflib.get_close_matches(key, known, n=1)
+        fix = f"did you mean {close[0]!r}?" if close else "remove it"
+        raise ConfigError(f"unknown setting; {fix}", path=label, field=name,
+                          allowed=", ".join(known))
+
+
+def _literal_secret(label: str, name: str, key: str) -> ConfigError:
+    base = "apikey" if "key" in key.lower() or "token" in key.lower() else "password"
+    return ConfigError(
+        "secrets are never stored in the config file. Put it in the OS keyring "
+        f"(keyring set netmon {base}) and name the entry: {base}_keyring = \"netmon/{base}\" "
+        f"(or {base}_env = \"NETMON_{base.upper()}\" on a headless server)",
+        path=label, field=name,
+    )
+
+
+def _build(cls: Any, table: dict[str, Any], label: str, where: str) -> Any:
+    fields = [f for f in dataclasses.fields(cls)]
+    _reject_unknown(table, [f.name for f in fields], label, where)
+    hints = get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in fields:
+        if f.name not in table:
+            continue
+        values[f.name] = _coerce(table[f.name], hints[f.name], f.metadata, label,
+                                 f"{where}.{f.name}")
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, meta: Any, label: str, name: str) -> Any:
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        inner = [a for a in get_args(hint) if a is not type(None)]
+        return _coerce(value, inner[0], meta, label, name)
+    if origin is list:
+        (item,) = get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"must be a list of {item.__name__}", path=label, field=name)
+        return [_coerce(v, item, {}, label, name) for v in value]
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError("must be true or false", path=label, field=name)
+        return value
+    if hint in (int, float):
+        ok = isinstance(value, int) or (hint is float and isinstance(value, float))
+        if isinstance(value, bool) or not ok:
+            kind = "a whole number" if hint is int else "a number"
+            raise ConfigError(f"must be {kind}, got {value!r}", path=label, field=name,
+                              allowed=_range(meta))
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"must be finite, got {value!r}", path=label, field=name,
+                              allowed=_range(meta))
+        low, high = meta.get("min"), meta.get("max")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ConfigError(f"{value!r} is out of range", path=label, field=name,
+                              allowed=_range(meta))
+        return hint(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"must be a string, got {value!r}", path=label, field=name)
+        if "\x00" in value:
+            raise ConfigError("must not contain NUL characters", path=label, field=name)
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            raise ConfigError(f"{value!r} is not allowed", path=label, field=name,
+                              allowed=", ".join(choices))
+        return value
+    raise AssertionError(f"unsupported config type {hint!r}")  # pragma: no cover
+
+
+def _range(meta: Any) -> str | None:
+    low, high = meta.get("min"), meta.get("max")
+    if low is None and high is None:
+        return None
+    return f"{low:g}..{high:g}"
+
+
+# --- saving ----------------------------------------------------------------------------
+def save_config(config: Config, path: str | os.PathLike[str]) -> Path:
+    """Write ``config`` atomically (temp file + replace), keeping comments already there."""
+    where = Path(path)
+    doc = tomlkit.document()
+    if where.exists():
+        try:
+            doc = tomlkit.parse(where.read_text("utf-8-sig"))
+        except Exception:  # unreadable old file: write a fresh one
+            doc = tomlkit.document()
+    for key, value in config.to_dict().items():
+        if key == "targets":
+            aot = tomlkit.aot()
+            for t in value:
+                aot.append(tomlkit.item(t))
+            doc[key] = aot
+            continue
+        table = doc.get(key)
+        if not isinstance(table, dict):
+            table = tomlkit.table()
+            doc[key] = table
+        for k, v in value.items():
+            table[k] = v
+    where.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".netmon-", suffix=".toml.tmp", dir=where.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(tomlkit.dumps(doc))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, where)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return where

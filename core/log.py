@@ -1,0 +1,142 @@
+"""Logging that never breaks a Windows console and never writes a secret.
+
+- Every record is redacted (bearer tokens, JWT-shaped strings, DSN passwords, apikey and
+  password values) by a filter on the handlers ``setup_logging`` installs, and by
+  ``redact()`` for text shown elsewhere.
+- The console handler writes ASCII only (non-ASCII becomes ``\\u....`` escapes), so a cp1252
+  console never raises ``UnicodeEncodeError``.
+- A rotating file in the platformdirs log folder keeps the last few megabytes.
+- Messages carry the prefixes ``RESILIENT:``, ``CIRCUIT BREAKER:`` and ``NETWORK:``.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import platformdirs
+
+__all__ = [
+    "PREFIX_BREAKER",
+    "PREFIX_NETWORK",
+    "PREFIX_RESILIENT",
+    "AsciiSafeFormatter",
+    "RedactingFilter",
+    "log_dir",
+    "redact",
+    "setup_logging",
+]
+
+PREFIX_RESILIENT = "RESILIENT:"
+PREFIX_BREAKER = "CIRCUIT BREAKER:"
+PREFIX_NETWORK = "NETWORK:"
+
+_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+_MASK = "***"
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # JWT-shaped strings: three base64url parts, the first two starting with '{"' encoded.
+    (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "<jwt:" + _MASK + ">"),
+    # Authorization headers and bearer tokens of any shape.
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}"), r"\1 " + _MASK),
+    # Passwords in URLs/DSNs: scheme://user:password@host
+    (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*):[^@/?#\s]+@"), r"\1:" + _MASK + "@"),
+    # key=value and key: value pairs for secret-ish keys (DSN keywords, headers, JSON).
+    (
+        re.compile(
+            r"(?i)(\"?\b(?:password|passwd|pwd|apikey|api[_-]?key|secret|token|"
+            r"access_token|refresh_token|service_role_key)\b\"?\s*[=:]\s*\"?)([^\s\"'&,;}]+)"
+        ),
+        r"\1" + _MASK,
+    ),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with secrets masked."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in the message, its arguments and any attached traceback text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the record
+            message = f"{record.msg!r} % {record.args!r}"
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+class AsciiSafeFormatter(logging.Formatter):
+    """Formats, then escapes anything outside ASCII so any console encoding can print it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return ascii_safe(super().format(record))
+
+
+def ascii_safe(text: str) -> str:
+    """``text`` with non-ASCII characters as backslash escapes."""
+    return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def log_dir() -> Path:
+    """The per-user log folder (e.g. ``%LOCALAPPDATA%\\netmon\\Logs`` on Windows)."""
+    return Path(platformdirs.user_log_dir("netmon", appauthor=False))
+
+
+def setup_logging(
+    level: str | int = "INFO",
+    *,
+    stream: TextIO | None = None,
+    file_dir: Path | None = None,
+    to_file: bool = True,
+) -> logging.Logger:
+    """Configure the ``netmon`` logger: redacted, ASCII-safe console, rotating file.
+
+    Safe to call again (it replaces the handlers it installed before).
+    """
+    logger = logging.getLogger("netmon")
+    logger.setLevel(level)
+    for handler in list(logger.handlers):
+        if getattr(handler, "_netmon", False):
+            logger.removeHandler(handler)
+            handler.close()
+    redactor = RedactingFilter()
+    console = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    console.setFormatter(AsciiSafeFormatter(_FORMAT))
+    _install(logger, console, redactor)
+    if to_file:
+        folder = file_dir or log_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            handler = logging.handlers.RotatingFileHandler(
+                folder / "netmon.log", maxBytes=2_000_000, backupCount=5, encoding="utf-8",
+                delay=True,
+            )
+        except OSError as exc:
+            logger.warning("%s cannot write log file in %s: %s", PREFIX_RESILIENT, folder, exc)
+        else:
+            handler.setFormatter(AsciiSafeFormatter(_FORMAT))
+            _install(logger, handler, redactor)
+    return logger
+
+
+def _install(logger: logging.Logger, handler: logging.Handler, flt: logging.Filter) -> None:
+    handler.addFilter(flt)
+    handler._netmon = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)

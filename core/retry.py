@@ -1,0 +1,225 @@
+"""The async retry loop: a backoff policy, a retry predicate, an overall deadline, an
+optional circuit breaker, injected clock and RNG, and an event per attempt.
+
+``STRATEGIES`` names the policies the rest of netmon uses: ``connect``, ``query``,
+``auth`` and ``http``. ``resilient(breaker, "query")`` combines a breaker and a retry
+strategy into one decorator a backend developer can put on a DB call or an endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import ParamSpec, TypeVar
+
+from .backoff import Backoff, Jitter
+from .breaker import CircuitBreaker
+from .clock import Clock, SystemClock
+from .errors import NETWORK_KINDS, CircuitOpenError, ErrorKind, classify
+from .events import Event
+
+__all__ = [
+    "STRATEGIES",
+    "Retrier",
+    "RetryAttempt",
+    "RetryPolicy",
+    "is_retryable",
+    "resilient",
+    "strategy",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_log = logging.getLogger("netmon.retry")
+
+_RETRYABLE: frozenset[ErrorKind] = NETWORK_KINDS - {ErrorKind.CIRCUIT_OPEN}
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Default predicate: retry network kinds, never a refusal by our own breaker."""
+    return classify(exc) in _RETRYABLE
+
+
+def _retryable_or_5xx(exc: BaseException) -> bool:
+    kind = classify(exc)
+    return kind in _RETRYABLE or kind is ErrorKind.HTTP_SERVER_ERROR
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often, how far apart and for how long to retry."""
+
+    name: str = "default"
+    max_attempts: int = 5
+    backoff: Backoff = field(default_factory=Backoff)
+    attempt_timeout: float | None = None
+    deadline: float | None = None
+    retry_on: Callable[[BaseException], bool] = is_retryable
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+
+#: Named strategies. ``connect``: establishing connections (DNS flaps during VPN changes);
+#: ``query``: reads on an established pool; ``auth``: token checks a user waits for;
+#: ``http``: HTTP calls, which also retry 5xx answers.
+STRATEGIES: dict[str, RetryPolicy] = {
+    "connect": RetryPolicy(
+        "connect", 5, Backoff(0.5, 2.0, 10.0, Jitter.FULL), attempt_timeout=10.0, deadline=60.0
+    ),
+    "query": RetryPolicy(
+        "query", 3, Backoff(0.1, 2.0, 2.0, Jitter.EQUAL), attempt_timeout=30.0, deadline=45.0
+    ),
+    "auth": RetryPolicy(
+        "auth", 3, Backoff(0.2, 2.0, 2.0, Jitter.FULL), attempt_timeout=5.0, deadline=10.0
+    ),
+    "http": RetryPolicy(
+        "http", 5, Backoff(0.25, 2.0, 8.0, Jitter.DECORRELATED), attempt_timeout=15.0,
+        deadline=60.0, retry_on=_retryable_or_5xx,
+    ),
+}
+
+
+def strategy(name: str, **overrides: object) -> RetryPolicy:
+    """A named strategy, optionally with fields replaced (``strategy("query", max_attempts=1)``)."""
+    try:
+        base = STRATEGIES[name]
+    except KeyError:
+        raise ValueError(f"unknown retry strategy {name!r}; known: {sorted(STRATEGIES)}") from None
+    return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryAttempt:
+    """One finished attempt, as emitted on ``Retrier.attempted``."""
+
+    policy: str
+    attempt: int
+    max_attempts: int
+    ok: bool
+    error_kind: ErrorKind | None
+    error: str | None
+    delay: float | None  # seconds until the next attempt, None when none follows
+
+
+class Retrier:
+    """Runs a coroutine function under a ``RetryPolicy``, optionally through a breaker."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        *,
+        breaker: CircuitBreaker | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.policy = policy or RetryPolicy()
+        self.breaker = breaker
+        self.clock: Clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self.attempted: Event[RetryAttempt] = Event(f"retry.{self.policy.name}.attempted")
+
+    async def call(
+        self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """Await ``fn`` until it succeeds, the predicate says stop, or attempts/time run out.
+
+        The last error is re-raised (with a note of the attempts made); a breaker's
+        refusal stops the loop at once.
+        """
+        policy = self.policy
+        started = self.clock.monotonic() if policy.deadline is not None else 0.0
+        previous_delay: float | None = None
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = await self._attempt(fn, *args, **kwargs)
+            except CircuitOpenError:
+                raise
+            except Exception as exc:
+                delay = self._next_delay(exc, attempt, started, previous_delay)
+                self._report(attempt, exc, delay)
+                if delay is None:
+                    if attempt > 1:
+                        exc.add_note(f"netmon: gave up after {attempt} attempts ({policy.name})")
+                    raise
+                previous_delay = delay
+                await self.clock.sleep(delay)
+                continue
+            if self.attempted:
+                self.attempted.emit(
+                    RetryAttempt(policy.name, attempt, policy.max_attempts, True, None, None, None)
+                )
+            return result
+
+    def __call__(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        """Decorate an async function so each call runs under this retrier."""
+
+        @functools.wraps(fn)
+        async def retried(*args: P.args, **kwargs: P.kwargs) -> R:
+            return await self.call(fn, *args, **kwargs)
+
+        return retried
+
+    async def _attempt(self, fn: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs) -> R:
+        timeout = self.policy.attempt_timeout
+        if self.breaker is None:
+            if timeout is None:
+                return await fn(*args, **kwargs)
+            async with asyncio.timeout(timeout):
+                return await fn(*args, **kwargs)
+        if timeout is None:
+            return await self.breaker.call(fn, *args, **kwargs)
+        async with asyncio.timeout(timeout):
+            return await self.breaker.call(fn, *args, **kwargs)
+
+    def _next_delay(
+        self, exc: BaseException, attempt: int, started: float, previous: float | None
+    ) -> float | None:
+        policy = self.policy
+        if attempt >= policy.max_attempts or not policy.retry_on(exc):
+            return None
+        delay = policy.backoff.delay(attempt, self.rng, previous)
+        if policy.deadline is not None:
+            remaining = policy.deadline - (self.clock.monotonic() - started)
+            if delay >= remaining:
+                return None
+        return delay
+
+    def _report(self, attempt: int, exc: BaseException, delay: float | None) -> None:
+        kind = classify(exc)
+        policy = self.policy
+        if delay is not None:
+            _log.info(
+                "RESILIENT: %s attempt %d/%d failed (%s); retrying in %.2fs",
+                policy.name, attempt, policy.max_attempts, kind, delay,
+            )
+        if self.attempted:
+            self.attempted.emit(
+                RetryAttempt(policy.name, attempt, policy.max_attempts, False, kind,
+                             f"{type(exc).__name__}: {exc}", delay)
+            )
+
+
+def resilient(
+    breaker: CircuitBreaker | None,
+    policy: RetryPolicy | str = "query",
+    *,
+    clock: Clock | None = None,
+    rng: random.Random | None = None,
+) -> Retrier:
+    """A retrier through ``breaker`` with a named or given policy, usable as a decorator.
+
+    >>> db = CircuitBreaker("db")
+    >>> @resilient(db, "query")
+    ... async def load_user(uid: int) -> dict: ...
+    """
+    chosen = strategy(policy) if isinstance(policy, str) else policy
+    return Retrier(chosen, breaker=breaker, clock=clock or (breaker.clock if breaker else None),
+                   rng=rng)

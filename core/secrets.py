@@ -1,0 +1,83 @@
+"""Secrets by reference: a keyring entry (``"netmon/db"``) or an environment variable.
+
+Config files name where a secret lives, never the secret. A keyring entry
+``"service/user"`` is looked up as ``keyring.get_password("service", "user")``; an entry
+without a slash is a user of the ``netmon`` service.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import keyring
+from keyring.errors import KeyringError
+
+from .errors import NetmonError
+
+__all__ = ["SecretError", "SecretRef", "keyring_address", "store_secret"]
+
+DEFAULT_SERVICE = "netmon"
+
+
+class SecretError(NetmonError):
+    """A referenced secret could not be read; the message says where to put it."""
+
+
+def keyring_address(entry: str) -> tuple[str, str]:
+    """``"netmon/db"`` -> ``("netmon", "db")``; ``"db"`` -> ``("netmon", "db")``."""
+    service, sep, user = entry.rpartition("/")
+    if not sep:
+        return DEFAULT_SERVICE, entry
+    return service or DEFAULT_SERVICE, user
+
+
+def store_secret(entry: str, value: str) -> None:
+    """Save ``value`` in the OS keyring under ``entry``."""
+    service, user = keyring_address(entry)
+    keyring.set_password(service, user, value)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    """Where one secret lives: a keyring entry, an environment variable, or both."""
+
+    keyring: str | None = None
+    env: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.keyring or self.env)
+
+    def describe(self) -> str:
+        """Where the secret is looked for, for messages (never the value)."""
+        parts = []
+        if self.keyring:
+            parts.append(f"keyring entry '{self.keyring}'")
+        if self.env:
+            parts.append(f"environment variable {self.env}")
+        return " or ".join(parts) or "nowhere (no *_keyring or *_env set)"
+
+    def get(self) -> str | None:
+        """The secret, or None when neither place holds it (the keyring is tried first)."""
+        if self.keyring:
+            service, user = keyring_address(self.keyring)
+            try:
+                value = keyring.get_password(service, user)
+            except KeyringError:
+                value = None
+            if value:
+                return value
+        if self.env:
+            return os.environ.get(self.env) or None
+        return None
+
+    def require(self) -> str:
+        """The secret, or ``SecretError`` saying how to store it."""
+        value = self.get()
+        if value is None:
+            hint = (
+                f"store it with: keyring set {' '.join(keyring_address(self.keyring))}"
+                if self.keyring else "set the environment variable"
+            )
+            raise SecretError(f"secret not found in {self.describe()}; {hint}")
+        return value

@@ -1,0 +1,1 @@
+"""Package data: default config, icons, stylesheets."""

@@ -1,0 +1,46 @@
+"""Shared test setup: offscreen Qt, an in-memory keyring, and no real user folders.
+
+Qt must see QT_QPA_PLATFORM before it is imported anywhere, so it is set at import time.
+Every test gets fresh config/data/log folders under its tmp_path, so nothing reads or
+writes the developer's real netmon config.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+
+from core.testing import MemoryKeyring
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.pop("NETMON_CONFIG", None)
+
+_FOLDER_VARS = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME",
+                "APPDATA", "LOCALAPPDATA")
+
+
+@pytest.fixture(autouse=True)
+def isolated_folders(tmp_path_factory: pytest.TempPathFactory,
+                     monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point platformdirs (XDG on Linux, APPDATA on Windows) at a fresh temp home."""
+    home = tmp_path_factory.mktemp("home")
+    for var in _FOLDER_VARS:
+        monkeypatch.setenv(var, str(home / var.lower()))
+    monkeypatch.delenv("NETMON_CONFIG", raising=False)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """Install an in-memory keyring for the test, then restore the previous backend."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)

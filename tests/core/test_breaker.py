@@ -1,0 +1,343 @@
+"""Circuit breaker state machine on a FakeClock: no test sleeps for a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import traceback
+import tracemalloc
+
+import pytest
+
+from core.breaker import BreakerState, BreakerTransition, CircuitBreaker
+from core.errors import CircuitOpenError
+from core.testing import FakeClock
+
+S = BreakerState
+
+
+async def refuse() -> None:
+    raise ConnectionRefusedError(111, "Connection refused")
+
+
+async def ok() -> str:
+    return "ok"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def breaker(clock: FakeClock) -> CircuitBreaker:
+    return CircuitBreaker("db", clock=clock)
+
+
+async def trip(breaker: CircuitBreaker, times: int = 3) -> None:
+    for _ in range(times):
+        with pytest.raises(ConnectionRefusedError):
+            await breaker.call(refuse)
+
+
+async def test_opens_after_three_consecutive_network_failures(breaker: CircuitBreaker) -> None:
+    await trip(breaker, 2)
+    assert breaker.state is S.CLOSED
+    assert breaker.stats().consecutive_failures == 2
+    await trip(breaker, 1)
+    assert breaker.state is S.OPEN
+    stats = breaker.stats()
+    assert (stats.calls, stats.failures, stats.consecutive_failures) == (3, 3, 3)
+    assert stats.opened_at is not None and stats.retry_at is not None
+    assert (stats.retry_at - stats.opened_at).total_seconds() == 30.0
+
+
+async def test_success_resets_the_consecutive_count(breaker: CircuitBreaker) -> None:
+    await trip(breaker, 2)
+    assert await breaker.call(ok) == "ok"
+    await trip(breaker, 2)
+    assert breaker.state is S.CLOSED
+
+
+async def test_open_rejects_without_calling(breaker: CircuitBreaker, clock: FakeClock) -> None:
+    await trip(breaker)
+    called = 0
+
+    async def guarded() -> None:
+        nonlocal called
+        called += 1
+
+    clock.advance(10)
+    with pytest.raises(CircuitOpenError) as info:
+        await breaker.call(guarded)
+    assert called == 0
+    assert info.value.breaker == "db"
+    assert info.value.retry_after == pytest.approx(20.0)
+    assert info.value.retry_at == breaker.stats().retry_at
+    assert breaker.stats().rejected == 1
+
+
+async def test_half_open_after_reset_timeout_then_closes(
+    breaker: CircuitBreaker, clock: FakeClock
+) -> None:
+    await trip(breaker)
+    clock.advance(29.9)
+    assert breaker.state is S.OPEN
+    clock.advance(0.1)
+    assert breaker.state is S.HALF_OPEN
+    assert await breaker.call(ok) == "ok"
+    assert breaker.state is S.CLOSED
+    assert breaker.stats().consecutive_failures == 0
+
+
+async def test_failed_trial_reopens_for_a_full_timeout(
+    breaker: CircuitBreaker, clock: FakeClock
+) -> None:
+    await trip(breaker)
+    clock.advance(30)
+    await trip(breaker, 1)
+    assert breaker.state is S.OPEN
+    clock.advance(29)
+    assert breaker.state is S.OPEN
+    clock.advance(1)
+    assert breaker.state is S.HALF_OPEN
+
+
+async def test_non_network_errors_do_not_trip(breaker: CircuitBreaker) -> None:
+    async def bad_value() -> None:
+        raise ValueError("application bug")
+
+    for _ in range(10):
+        with pytest.raises(ValueError, match="application bug"):
+            await breaker.call(bad_value)
+    assert breaker.state is S.CLOSED
+    assert breaker.stats().failures == 0
+
+
+async def test_failure_rule_is_configurable(clock: FakeClock) -> None:
+    breaker = CircuitBreaker("strict", clock=clock, failure_threshold=2,
+                             is_failure=lambda exc: True)
+
+    async def bad_value() -> None:
+        raise ValueError("x")
+
+    for _ in range(2):
+        with pytest.raises(ValueError, match="x"):
+            await breaker.call(bad_value)
+    assert breaker.state is S.OPEN
+
+
+async def test_success_threshold_needs_that_many_trials(clock: FakeClock) -> None:
+    breaker = CircuitBreaker("api", clock=clock, success_threshold=2)
+    await trip(breaker)
+    clock.advance(30)
+    await breaker.call(ok)
+    assert breaker.state is S.HALF_OPEN
+    await breaker.call(ok)
+    assert breaker.state is S.CLOSED
+
+
+async def test_async_with_and_decorator(breaker: CircuitBreaker, clock: FakeClock) -> None:
+    for _ in range(3):
+        with pytest.raises(ConnectionResetError):
+            async with breaker:
+                raise ConnectionResetError(104, "Connection reset by peer")
+    assert breaker.state is S.OPEN
+    with pytest.raises(CircuitOpenError):
+        async with breaker:
+            pytest.fail("body must not run while open")
+    clock.advance(30)
+
+    @breaker
+    async def fetch(x: int) -> int:
+        return x * 2
+
+    assert fetch.__name__ == "fetch"
+    assert await fetch(21) == 42
+    assert breaker.state is S.CLOSED
+
+
+async def test_manual_reset_and_force_open(breaker: CircuitBreaker, clock: FakeClock) -> None:
+    await trip(breaker)
+    assert breaker.reset() is S.OPEN
+    assert breaker.state is S.CLOSED
+    assert breaker.force_open() is S.CLOSED
+    clock.advance(3600)
+    assert breaker.state is S.FORCED_OPEN  # never half-opens by itself
+    with pytest.raises(CircuitOpenError) as info:
+        await breaker.call(ok)
+    assert info.value.retry_after == float("inf")
+    breaker.reset()
+    assert await breaker.call(ok) == "ok"
+
+
+async def test_events_on_transitions_and_rejections(
+    breaker: CircuitBreaker, clock: FakeClock
+) -> None:
+    transitions: list[BreakerTransition] = []
+    rejections: list[CircuitOpenError] = []
+    breaker.state_changed.connect(transitions.append)
+    breaker.rejected.connect(rejections.append)
+    await trip(breaker)
+    with pytest.raises(CircuitOpenError):
+        await breaker.call(ok)
+    clock.advance(30)
+    await breaker.call(ok)
+    assert [(t.old, t.new) for t in transitions] == [
+        (S.CLOSED, S.OPEN), (S.OPEN, S.HALF_OPEN), (S.HALF_OPEN, S.CLOSED)]
+    assert "3 consecutive failures" in transitions[0].reason
+    assert "connection_refused" in transitions[0].reason
+    assert transitions[0].at == clock.now() - __import__("datetime").timedelta(seconds=30)
+    assert len(rejections) == 1
+
+
+async def test_transition_is_logged_with_prefix(
+    breaker: CircuitBreaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="netmon.breaker")
+    await trip(breaker)
+    assert any(r.getMessage().startswith("CIRCUIT BREAKER: 'db' closed -> open")
+               for r in caplog.records)
+
+
+async def test_stale_results_from_before_opening_are_ignored(
+    breaker: CircuitBreaker, clock: FakeClock
+) -> None:
+    gate = asyncio.Event()
+
+    async def slow_ok() -> str:
+        await gate.wait()
+        return "late"
+
+    slow = asyncio.create_task(breaker.call(slow_ok))
+    await asyncio.sleep(0)
+    await trip(breaker)
+    clock.advance(30)
+    assert breaker.state is S.HALF_OPEN
+    gate.set()
+    assert await slow == "late"
+    # the late success was admitted while closed: it is no half-open trial
+    assert breaker.state is S.HALF_OPEN
+
+
+async def test_stuck_trial_cannot_leave_it_half_open(clock: FakeClock) -> None:
+    breaker = CircuitBreaker("api", clock=clock, max_half_open_wait=10)
+    await trip(breaker)
+    clock.advance(30)
+    never = asyncio.Event()
+
+    async def hang() -> None:
+        await never.wait()
+
+    stuck = asyncio.create_task(breaker.call(hang))
+    await asyncio.sleep(0)
+    with pytest.raises(CircuitOpenError):
+        await breaker.call(ok)  # the one slot is taken
+    clock.advance(11)
+    with pytest.raises(CircuitOpenError):
+        await breaker.call(ok)  # stuck trial written off: open again for a full timeout
+    assert breaker.state is S.OPEN
+    clock.advance(30)
+    assert await breaker.call(ok) == "ok"
+    assert breaker.state is S.CLOSED
+    stuck.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stuck
+    assert breaker.state is S.CLOSED
+
+
+async def test_cancelled_trial_frees_its_slot(breaker: CircuitBreaker, clock: FakeClock) -> None:
+    await trip(breaker)
+    clock.advance(30)
+    never = asyncio.Event()
+
+    async def hang() -> None:
+        await never.wait()
+
+    task = asyncio.create_task(breaker.call(hang))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert breaker.state is S.HALF_OPEN
+    assert await breaker.call(ok) == "ok"
+
+
+async def test_probe_success_moves_open_to_half_open_early(
+    breaker: CircuitBreaker,
+) -> None:
+    await trip(breaker)
+    breaker.probe_succeeded()
+    assert breaker.state is S.HALF_OPEN
+
+
+@pytest.mark.parametrize("max_calls", [1, 3])
+async def test_half_open_admits_exactly_max_calls_under_a_stampede(
+    clock: FakeClock, max_calls: int
+) -> None:
+    breaker = CircuitBreaker("api", clock=clock, half_open_max_calls=max_calls,
+                             success_threshold=max_calls)
+    for _round in range(100):
+        await trip(breaker)
+        clock.advance(30)
+        entered = 0
+        release = asyncio.Event()
+
+        async def guarded(gate: asyncio.Event = release) -> None:
+            nonlocal entered
+            entered += 1
+            await gate.wait()
+
+        tasks = [asyncio.create_task(breaker.call(guarded)) for _ in range(1000)]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert entered == max_calls
+        release.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        rejected = sum(isinstance(r, CircuitOpenError) for r in results)
+        assert rejected == 1000 - max_calls
+        assert entered == max_calls
+        assert breaker.state is S.CLOSED
+
+
+async def test_rejections_keep_memory_and_tracebacks_flat(breaker: CircuitBreaker) -> None:
+    await trip(breaker)
+
+    async def reject_many(n: int) -> int:
+        last: CircuitOpenError | None = None
+        for _ in range(n):
+            try:
+                await breaker.call(ok)
+            except CircuitOpenError as exc:
+                last = exc
+        assert last is not None
+        return len(traceback.extract_tb(last.__traceback__))
+
+    first_depth = await reject_many(1000)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        last_depth = await reject_many(100_000)
+        gc.collect()
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert last_depth == first_depth
+    assert after - before < 64 * 1024, f"grew by {after - before} bytes over 100k rejections"
+    assert breaker.stats().rejected == 101_000
+
+
+def test_invalid_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        CircuitBreaker("x", failure_threshold=0)
+    with pytest.raises(ValueError, match="negative"):
+        CircuitBreaker("x", reset_timeout=-1)
+
+
+async def test_stats_as_dict_is_json_ready(breaker: CircuitBreaker) -> None:
+    await trip(breaker)
+    data = breaker.stats().as_dict()
+    assert data["state"] == "open"
+    assert data["opened_at"].endswith("Z") and data["retry_at"].endswith("Z")
+    assert data["failure_threshold"] == 3 and data["reset_timeout_s"] == 30.0
