@@ -16,6 +16,8 @@ import pytest
 
 from core.testing import MemoryKeyring
 
+pytest_plugins = ["tests.support.fixtures"]  # loopback DNS/HTTP/PostgreSQL servers, fault proxy
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.pop("NETMON_CONFIG", None)
 
