@@ -77,7 +77,6 @@ class BreakerStats:
     calls: int
     failures: int
     rejected: int
-    successes: int
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form with ISO timestamps."""
@@ -141,7 +140,6 @@ class CircuitBreaker:
         self._retry_at: datetime | None = None
         self._calls = 0
         self._failures = 0
-        self._successes = 0
         self._rejected = 0
         self._permits: ContextVar[tuple[int, Any]] = ContextVar(f"breaker:{name}")
 
@@ -167,26 +165,27 @@ class CircuitBreaker:
             calls=self._calls,
             failures=self._failures,
             rejected=self._rejected,
-            successes=self._successes,
         )
 
-    async def call(
-        self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs
-    ) -> R:
-        """Await ``fn(*args, **kwargs)`` if the breaker admits it, recording the outcome."""
+    async def call(self, fn: Callable[..., Awaitable[R]], /, *args: Any) -> R:
+        """Await ``fn(*args)`` if the breaker admits it, recording the outcome.
+
+        Positional arguments only (the hot path builds no kwargs dict); use
+        ``functools.partial`` or the decorator for keyword arguments.
+        """
         if self._state is _CLOSED:  # fast path: no clock read, no allocation
             self._calls += 1
             gen = self._gen
         else:
             gen = self._admit()
         try:
-            result = await fn(*args, **kwargs)
+            result = await fn(*args)
         except BaseException as exc:
             self._settle_error(gen, exc)
             raise
-        if gen == self._gen and self._state is _CLOSED:
-            self._successes += 1
-            self._consecutive_failures = 0
+        if self._state is _CLOSED:  # a success while closed always clears the count
+            if self._consecutive_failures:
+                self._consecutive_failures = 0
         else:
             self._settle_success(gen)
         return result
@@ -196,12 +195,18 @@ class CircuitBreaker:
 
         @functools.wraps(fn)
         async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-            return await self.call(fn, *args, **kwargs)
+            if kwargs:
+                return await self.call(functools.partial(fn, *args, **kwargs))
+            return await self.call(fn, *args)
 
         return guarded
 
     async def __aenter__(self) -> CircuitBreaker:
-        gen = self._admit()
+        if self._state is _CLOSED:
+            self._calls += 1
+            gen = self._gen
+        else:
+            gen = self._admit()
         self._permits.set((gen, self._permits.get(None)))
         return self
 
@@ -262,7 +267,6 @@ class CircuitBreaker:
         return error
 
     def _settle_success(self, gen: int) -> None:
-        self._successes += 1
         if gen != self._gen:
             return
         if self._state is _CLOSED:

@@ -199,12 +199,16 @@ class CircuitOpenError(NetmonError):
     kind = ErrorKind.CIRCUIT_OPEN
 
     def __init__(self, breaker: str, retry_at: datetime | None, retry_after: float) -> None:
-        super().__init__(
-            f"circuit '{breaker}' is open; retry in {retry_after:.1f}s", target=breaker
-        )
+        # No message formatting here: rejections are hot; __str__ formats on demand.
+        self.target = breaker
         self.breaker = breaker
         self.retry_at = retry_at
         self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        if self.retry_after == float("inf"):
+            return f"circuit '{self.breaker}' is held open by hand; reset it to allow calls"
+        return f"circuit '{self.breaker}' is open; retry in {self.retry_after:.1f}s"
 
 
 # --- numbers ---------------------------------------------------------------------------
@@ -251,6 +255,12 @@ _WINERROR_CODES: dict[int, ErrorKind] = {
     **{code: kind for code, kind in _ERRNO_CODES.items() if code >= 10000},
 }
 
+#: Builtin socket errors whose number says everything (the fast path of ``classify``).
+_PLAIN_OS_ERRORS: frozenset[type[BaseException]] = frozenset(
+    {OSError, ConnectionRefusedError, ConnectionResetError, ConnectionAbortedError,
+     BrokenPipeError, TimeoutError}
+)
+
 # Messages, lower case, for errors that arrive as text only (logs, wrapped strings).
 _MESSAGES: tuple[tuple[str, ErrorKind], ...] = (
     ("getaddrinfo failed", K.DNS_NOT_FOUND),
@@ -283,6 +293,12 @@ def classify(exc: BaseException) -> ErrorKind:
     wrappers with no meaning of their own (``httpx.ConnectError``) defer to what they wrap,
     and messages are read only when no exception in the chain says more.
     """
+    if (
+        type(exc) in _PLAIN_OS_ERRORS and exc.__cause__ is None and exc.__context__ is None
+        and isinstance(exc.errno, int) and exc.errno in _ERRNO_CODES  # type: ignore[attr-defined]
+        and getattr(exc, "winerror", None) is None
+    ):
+        return _ERRNO_CODES[exc.errno]  # type: ignore[attr-defined]  # fast path, no chain
     chain = _chain(exc)
     for item in chain:
         kind = _specific(item)

@@ -23,6 +23,7 @@ from .errors import NETWORK_KINDS, CircuitOpenError, ErrorKind, classify
 from .events import Event
 
 __all__ = [
+    "RETRYABLE_KINDS",
     "STRATEGIES",
     "Retrier",
     "RetryAttempt",
@@ -36,17 +37,13 @@ P = ParamSpec("P")
 R = TypeVar("R")
 _log = logging.getLogger("netmon.retry")
 
-_RETRYABLE: frozenset[ErrorKind] = NETWORK_KINDS - {ErrorKind.CIRCUIT_OPEN}
+#: Retried by default: network kinds, never a refusal by our own breaker.
+RETRYABLE_KINDS: frozenset[ErrorKind] = NETWORK_KINDS - {ErrorKind.CIRCUIT_OPEN}
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Default predicate: retry network kinds, never a refusal by our own breaker."""
-    return classify(exc) in _RETRYABLE
-
-
-def _retryable_or_5xx(exc: BaseException) -> bool:
-    kind = classify(exc)
-    return kind in _RETRYABLE or kind is ErrorKind.HTTP_SERVER_ERROR
+    """True when the default policy would retry ``exc``."""
+    return classify(exc) in RETRYABLE_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +55,7 @@ class RetryPolicy:
     backoff: Backoff = field(default_factory=Backoff)
     attempt_timeout: float | None = None
     deadline: float | None = None
-    retry_on: Callable[[BaseException], bool] = is_retryable
+    retry_on: frozenset[ErrorKind] = RETRYABLE_KINDS
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -80,7 +77,7 @@ STRATEGIES: dict[str, RetryPolicy] = {
     ),
     "http": RetryPolicy(
         "http", 5, Backoff(0.25, 2.0, 8.0, Jitter.DECORRELATED), attempt_timeout=15.0,
-        deadline=60.0, retry_on=_retryable_or_5xx,
+        deadline=60.0, retry_on=RETRYABLE_KINDS | {ErrorKind.HTTP_SERVER_ERROR},
     ),
 }
 
@@ -143,8 +140,9 @@ class Retrier:
             except CircuitOpenError:
                 raise
             except Exception as exc:
-                delay = self._next_delay(exc, attempt, started, previous_delay)
-                self._report(attempt, exc, delay)
+                kind = classify(exc)
+                delay = self._next_delay(kind, attempt, started, previous_delay)
+                self._report(attempt, exc, kind, delay)
                 if delay is None:
                     if attempt > 1:
                         exc.add_note(f"netmon: gave up after {attempt} attempts ({policy.name})")
@@ -167,23 +165,23 @@ class Retrier:
 
         return retried
 
-    async def _attempt(self, fn: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs) -> R:
+    def _attempt(
+        self, fn: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs
+    ) -> Awaitable[R]:
+        """The awaitable for one attempt: no extra coroutine layer when nothing wraps it."""
+        guarded: Awaitable[R] = (
+            fn(*args, **kwargs) if self.breaker is None
+            else self.breaker.call(functools.partial(fn, *args, **kwargs) if kwargs else fn,
+                                   *args if not kwargs else ())
+        )
         timeout = self.policy.attempt_timeout
-        if self.breaker is None:
-            if timeout is None:
-                return await fn(*args, **kwargs)
-            async with asyncio.timeout(timeout):
-                return await fn(*args, **kwargs)
-        if timeout is None:
-            return await self.breaker.call(fn, *args, **kwargs)
-        async with asyncio.timeout(timeout):
-            return await self.breaker.call(fn, *args, **kwargs)
+        return guarded if timeout is None else asyncio.wait_for(guarded, timeout)
 
     def _next_delay(
-        self, exc: BaseException, attempt: int, started: float, previous: float | None
+        self, kind: ErrorKind, attempt: int, started: float, previous: float | None
     ) -> float | None:
         policy = self.policy
-        if attempt >= policy.max_attempts or not policy.retry_on(exc):
+        if attempt >= policy.max_attempts or kind not in policy.retry_on:
             return None
         delay = policy.backoff.delay(attempt, self.rng, previous)
         if policy.deadline is not None:
@@ -192,10 +190,11 @@ class Retrier:
                 return None
         return delay
 
-    def _report(self, attempt: int, exc: BaseException, delay: float | None) -> None:
-        kind = classify(exc)
+    def _report(
+        self, attempt: int, exc: BaseException, kind: ErrorKind, delay: float | None
+    ) -> None:
         policy = self.policy
-        if delay is not None:
+        if delay is not None and _log.isEnabledFor(logging.INFO):
             _log.info(
                 "RESILIENT: %s attempt %d/%d failed (%s); retrying in %.2fs",
                 policy.name, attempt, policy.max_attempts, kind, delay,
