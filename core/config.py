@@ -145,6 +145,7 @@ class Target:
     url: str = ""
     dsn: str = ""
     nameservers: list[str] = field(default_factory=list)
+    system_nameservers: bool = True
     record_types: list[str] = field(default_factory=lambda: ["A", "AAAA"])
     interval_s: float | None = _spec(None, min=1, max=86400)
     timeout_s: float | None = _spec(None, min=0.1, max=600)
@@ -154,12 +155,14 @@ class Target:
     body_contains: str = ""
     follow_redirects: bool = False
     verify_tls: bool = True
+    ca_file: str = ""
     sslmode: str = _spec("prefer", choices=("disable", "prefer", "require", "verify-full"))
     password_keyring: str = ""
     password_env: str = ""
     apikey_keyring: str = ""
     apikey_env: str = ""
     breaker: str = ""
+    canary: bool = False
 
     @property
     def password(self) -> SecretRef:

@@ -1,0 +1,165 @@
+"""What every probe returns, and what probes share (clock, HTTP client, timeout)."""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Protocol
+
+import httpx
+
+from ..clock import Clock, SystemClock
+from ..config import Target
+from ..errors import ErrorKind, NetmonError, classify
+from ..log import redact
+
+__all__ = ["PhaseTimer", "Probe", "ProbeContext", "ProbeResult", "describe", "failure", "iso_utc"]
+
+
+def iso_utc(when: datetime) -> str:
+    """``2026-01-01T12:00:00.123456Z`` for an aware UTC datetime."""
+    return when.isoformat().replace("+00:00", "Z")
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """One probe of one target.
+
+    ``ok`` says whether the dependency works; ``degraded`` marks a partial result (the OS
+    resolver fails while a direct resolver answers). ``phases`` are milliseconds per step
+    (``dns``, ``connect``, ``tls``, ``ttfb``, ``query``...); ``details`` is kind-specific.
+    """
+
+    target: str
+    kind: str
+    ok: bool
+    latency_ms: float | None
+    checked_at: datetime
+    phases: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
+    error_kind: ErrorKind | None = None
+    error: str | None = None
+    degraded: bool = False
+    details: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form (the per-result shape of CLI JSON lines and exports)."""
+        return {
+            "target": self.target,
+            "kind": self.kind,
+            "ok": self.ok,
+            "degraded": self.degraded,
+            "latency_ms": _round(self.latency_ms),
+            "phases": {k: _round(v) for k, v in self.phases.items()},
+            "error_kind": str(self.error_kind) if self.error_kind else None,
+            "error": self.error,
+            "checked_at": iso_utc(self.checked_at),
+            "details": dict(self.details),
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+class PhaseTimer:
+    """Measures named phases in milliseconds on the performance counter."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.phases: dict[str, float] = {}
+        self._mark = self.started
+
+    def lap(self, name: str) -> float:
+        """Record the time since the previous lap as phase ``name``; returns it (ms)."""
+        now = time.perf_counter()
+        ms = (now - self._mark) * 1000
+        self.phases[name] = ms
+        self._mark = now
+        return ms
+
+    def restart_lap(self) -> None:
+        """Start the next phase now (time since the last lap is not counted)."""
+        self._mark = time.perf_counter()
+
+    def total_ms(self) -> float:
+        """Milliseconds since the timer started."""
+        return (time.perf_counter() - self.started) * 1000
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line, redacted description of an error for people (with its number if any)."""
+    if isinstance(exc, NetmonError):
+        return redact(str(exc))
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.errno is not None and f"{exc.errno}" not in text:
+        text = f"[Errno {exc.errno}] {text}"
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and not str(exc):
+        return f"{type(exc).__name__}: {describe(cause)}"
+    return redact(f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text)
+
+
+def failure(
+    target: Target, exc: BaseException, checked_at: datetime, timer: PhaseTimer,
+    **details: Any,
+) -> ProbeResult:
+    """A failed ``ProbeResult`` for ``exc``, with the phases measured so far."""
+    return ProbeResult(
+        target=target.name, kind=target.kind, ok=False, latency_ms=timer.total_ms(),
+        checked_at=checked_at, phases=dict(timer.phases), error_kind=classify(exc),
+        error=describe(exc), details=details,
+    )
+
+
+@dataclass
+class ProbeContext:
+    """Shared by all probes of one monitor: the clock, one HTTP client, default timeout."""
+
+    clock: Clock = field(default_factory=SystemClock)
+    default_timeout_s: float = 10.0
+    _clients: dict[tuple[bool, str | None], httpx.AsyncClient] = field(default_factory=dict)
+
+    def http(self, *, verify: bool = True, ca_file: str | None = None) -> httpx.AsyncClient:
+        """The shared keep-alive client for this TLS setting (created on first use).
+
+        Verification uses the operating system's trust store (``ssl.create_default_context``),
+        not certifi, so a corporate CA installed in Windows is trusted as browsers trust it;
+        ``ca_file`` adds a private CA.
+        """
+        key = (verify, ca_file)
+        client = self._clients.get(key)
+        if client is None:
+            tls: ssl.SSLContext | bool = False
+            if verify:
+                tls = ssl.create_default_context(cafile=ca_file)
+            client = httpx.AsyncClient(
+                trust_env=True,
+                verify=tls,
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                headers={"User-Agent": "netmon-probe"},
+            )
+            self._clients[key] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close the clients this context opened."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+
+class Probe(Protocol):
+    """A probe of one target."""
+
+    target: Target
+
+    async def run(self) -> ProbeResult:
+        """Probe once; never raises for a failure of the target (it returns ok=False)."""
+        ...

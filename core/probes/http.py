@@ -1,0 +1,204 @@
+"""HTTP probe over one shared httpx client: phase timings from httpcore's trace
+extension (dns, connect, tls, ttfb, total), expected status, body substring, TLS
+certificate days left, and the proxy taken from the environment.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from cryptography import x509
+
+from ..config import Target
+from ..errors import ErrorKind
+from ..log import redact
+from .base import PhaseTimer, ProbeContext, ProbeResult, failure
+from .dns import ResolutionError, is_ip_literal, resolve_os
+
+__all__ = ["HttpExchange", "HttpProbe", "environment_proxy", "fetch"]
+
+MAX_BODY = 1_000_000  # bytes read for body checks; the rest is not downloaded
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy URL the environment selects for ``url`` (credentials masked), or None."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if urllib.request.proxy_bypass(host):
+        return None
+    proxies = {k.lower(): v for k, v in urllib.request.getproxies().items()}
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    return redact(proxy) if proxy else None
+
+
+@dataclass
+class HttpExchange:
+    """What one GET/HEAD produced: status, capped body, phases, TLS and proxy facts."""
+
+    status: int
+    body: bytes
+    headers: httpx.Headers
+    phases: dict[str, float]
+    http_version: str
+    final_url: str
+    tls_days_left: float | None = None
+    proxy: str | None = None
+    redirects: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _Trace:
+    """Collects httpcore trace events as perf_counter timestamps."""
+
+    def __init__(self) -> None:
+        self.marks: dict[str, float] = {}
+        self.ssl_object: ssl.SSLObject | None = None
+
+    async def __call__(self, name: str, info: dict[str, Any]) -> None:
+        step = ".".join(name.rsplit(".", 2)[-2:])  # "connect_tcp.started"
+        self.marks.setdefault(step, time.perf_counter())
+        if step == "start_tls.complete":
+            stream = info.get("return_value")
+            if stream is not None:
+                self.ssl_object = stream.get_extra_info("ssl_object")
+
+    def span(self, start: str, end: str) -> float | None:
+        if start in self.marks and end in self.marks:
+            return (self.marks[end] - self.marks[start]) * 1000
+        return None
+
+
+def _days_left(ssl_object: ssl.SSLObject | None) -> float | None:
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    if not der:
+        return None
+    cert = x509.load_der_x509_certificate(der)
+    return (cert.not_valid_after_utc - datetime.now(UTC)).total_seconds() / 86400
+
+
+async def fetch(
+    context: ProbeContext, target: Target, url: str, *, headers: dict[str, str] | None = None,
+    timeout: float, read_body: bool = False,
+) -> HttpExchange:
+    """One request with phase timings; raises httpx/OS errors for the caller to classify."""
+    timer = PhaseTimer()
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    proxy = environment_proxy(url)
+    if proxy is None and not is_ip_literal(host):
+        answer = await resolve_os(host, parts.port, timeout=timeout)
+        if not answer.ok:
+            raise ResolutionError(answer)
+    timer.lap("dns")
+    trace = _Trace()
+    client = context.http(verify=target.verify_tls, ca_file=target.ca_file or None)
+    request = client.build_request(
+        target.method, url, headers=headers,
+        extensions={"trace": trace, "timeout": httpx.Timeout(timeout).as_dict()},
+    )
+    sent = time.perf_counter()
+    response = await client.send(request, stream=True, follow_redirects=target.follow_redirects)
+    try:
+        body = b""
+        if (read_body or target.body_contains) and target.method != "HEAD":
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) >= MAX_BODY:
+                    break
+        elif target.method != "HEAD":
+            async for _ in response.aiter_raw():  # drain so the connection can be reused
+                if response.num_bytes_downloaded >= MAX_BODY:
+                    break
+    finally:
+        await response.aclose()
+    phases = {"dns": timer.phases["dns"]}
+    for name, start, end in (("connect", "connect_tcp.started", "connect_tcp.complete"),
+                             ("tls", "start_tls.started", "start_tls.complete")):
+        span = trace.span(start, end)
+        if span is not None:
+            phases[name] = span
+    headers_done = trace.marks.get("receive_response_headers.complete")
+    request_sent = trace.marks.get("send_request_headers.started", sent)
+    if headers_done is not None:
+        phases["ttfb"] = (headers_done - request_sent) * 1000
+    phases["total"] = timer.total_ms()
+    return HttpExchange(
+        status=response.status_code, body=body, headers=response.headers, phases=phases,
+        http_version=response.http_version, final_url=str(response.url),
+        tls_days_left=_days_left(trace.ssl_object), proxy=proxy,
+        redirects=len(response.history),
+    )
+
+
+class HttpProbe:
+    """GET or HEAD a URL and judge status, body and certificate."""
+
+    def __init__(self, target: Target, context: ProbeContext) -> None:
+        self.target = target
+        self.context = context
+
+    async def run(self) -> ProbeResult:
+        result, _ = await self.check(self.target.url)
+        return result
+
+    async def check(
+        self, url: str, headers: dict[str, str] | None = None, *, read_body: bool = False,
+    ) -> tuple[ProbeResult, HttpExchange | None]:
+        """Probe ``url``; also returns the exchange (the supabase probe reads its body)."""
+        target = self.target
+        timeout = target.timeout_s or self.context.default_timeout_s
+        checked_at = self.context.clock.now()
+        timer = PhaseTimer()
+        try:
+            exchange = await fetch(self.context, target, url, headers=headers, timeout=timeout,
+                                   read_body=read_body)
+        except Exception as exc:
+            return failure(target, exc, checked_at, timer, url=url,
+                           proxy=environment_proxy(url)), None
+        details: dict[str, Any] = {
+            "url": url, "status": exchange.status, "http_version": exchange.http_version,
+            "proxy": exchange.proxy, "redirects": exchange.redirects,
+        }
+        if exchange.final_url != url:
+            details["final_url"] = exchange.final_url
+        if exchange.tls_days_left is not None:
+            details["tls_days_left"] = round(exchange.tls_days_left, 1)
+        problem = self._judge(exchange)
+        latency = exchange.phases["total"]
+        if problem is not None:
+            kind, message = problem
+            return ProbeResult(target.name, target.kind, False, latency, checked_at,
+                               phases=exchange.phases, error_kind=kind, error=message,
+                               details=details), exchange
+        return ProbeResult(target.name, target.kind, True, latency, checked_at,
+                           phases=exchange.phases, details=details), exchange
+
+    def _judge(self, exchange: HttpExchange) -> tuple[ErrorKind, str] | None:
+        target = self.target
+        status = exchange.status
+        expected = target.expect_status
+        if (expected and status not in expected) or (not expected and status >= 400):
+            if status in (401, 403, 407):
+                kind = ErrorKind.AUTH_FAILED
+            elif status >= 500:
+                kind = ErrorKind.HTTP_SERVER_ERROR
+            else:
+                kind = ErrorKind.HTTP_CLIENT_ERROR
+            want = ", ".join(map(str, expected)) if expected else "below 400"
+            reason = httpx.codes.get_reason_phrase(status)
+            return kind, f"HTTP {status} {reason} (expected {want})".replace("  ", " ")
+        if target.body_contains and target.body_contains.encode() not in exchange.body:
+            return (ErrorKind.PROTOCOL_ERROR,
+                    f"body does not contain {target.body_contains!r}")
+        if exchange.tls_days_left is not None and exchange.tls_days_left < 0:
+            return ErrorKind.TLS_ERROR, "TLS certificate has expired"
+        return None

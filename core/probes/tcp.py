@@ -1,0 +1,75 @@
+"""TCP probe: resolve through the OS, then connect to each address until one answers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from ..config import Target
+from ..errors import classify
+from .base import PhaseTimer, ProbeContext, ProbeResult, describe, failure
+from .dns import is_ip_literal, resolve_os
+
+__all__ = ["TcpProbe", "connect_once"]
+
+
+async def connect_once(address: str, port: int, timeout: float) -> None:
+    """Open and cleanly close one TCP connection (raises on failure)."""
+    async with asyncio.timeout(timeout):
+        _, writer = await asyncio.open_connection(address, port)
+    writer.close()
+    with contextlib.suppress(OSError, TimeoutError):
+        async with asyncio.timeout(1.0):
+            await writer.wait_closed()
+
+
+class TcpProbe:
+    """Connect to host:port; reports the address used and per-address errors."""
+
+    def __init__(self, target: Target, context: ProbeContext) -> None:
+        self.target = target
+        self.context = context
+
+    async def run(self) -> ProbeResult:
+        target = self.target
+        timeout = target.timeout_s or self.context.default_timeout_s
+        checked_at = self.context.clock.now()
+        timer = PhaseTimer()
+        host = target.host.strip("[]")
+        if is_ip_literal(host):
+            addresses: tuple[str, ...] = (host,)
+        else:
+            answer = await resolve_os(host, target.port, timeout=timeout)
+            timer.lap("dns")
+            if not answer.ok:
+                return ProbeResult(
+                    target.name, target.kind, False, timer.total_ms(), checked_at,
+                    phases=dict(timer.phases), error_kind=answer.error_kind, error=answer.error,
+                    details={"host": host, "port": target.port, "stage": "dns"},
+                )
+            addresses = answer.addresses
+        attempts: list[dict[str, str | None]] = []
+        first_error: BaseException | None = None
+        deadline = asyncio.get_running_loop().time() + timeout
+        for address in addresses:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            try:
+                await connect_once(address, target.port, remaining)
+            except Exception as exc:
+                first_error = first_error or exc
+                attempts.append({"address": address, "error_kind": classify(exc).value,
+                                 "error": describe(exc)})
+                continue
+            timer.lap("connect")
+            return ProbeResult(
+                target.name, target.kind, True, timer.total_ms(), checked_at,
+                phases=dict(timer.phases),
+                details={"host": host, "port": target.port, "address": address,
+                         "failed_addresses": attempts},
+            )
+        timer.lap("connect")
+        error = first_error or TimeoutError(f"no address of {host} answered in {timeout:g}s")
+        return failure(target, error, checked_at, timer, host=host, port=target.port,
+                       stage="connect", failed_addresses=attempts)
