@@ -26,6 +26,7 @@ from .config import (
     parse_config,
     save_config,
 )
+from .diagnose import Diagnosis, diagnose
 from .errors import (
     NETWORK_KINDS,
     CircuitOpenError,
@@ -39,13 +40,19 @@ from .errors import (
     kind_info,
 )
 from .events import Event
+from .history import AggregateRow, HistoryRow, HistoryStore, MemoryHistory
 from .log import redact, setup_logging
+from .monitor import Condition, HealthMonitor, StatusChange, TargetState, TargetStatus
+from .probes import ProbeContext, ProbeResult, make_probe
 from .retry import STRATEGIES, Retrier, RetryAttempt, RetryPolicy, is_retryable, resilient, strategy
 from .secrets import SecretError, SecretRef
+from .status import Overall
+from .status import build as build_status
 
 __all__ = [
     "NETWORK_KINDS",
     "STRATEGIES",
+    "AggregateRow",
     "AuthSettings",
     "Backoff",
     "BreakerSettings",
@@ -55,32 +62,47 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpenError",
     "Clock",
+    "Condition",
     "Config",
     "ConfigError",
+    "Diagnosis",
     "ErrorKind",
     "Event",
+    "HealthMonitor",
+    "HistoryRow",
     "HistorySettings",
+    "HistoryStore",
     "Jitter",
     "KindInfo",
     "LoggingSettings",
+    "MemoryHistory",
     "MonitorSettings",
     "NetmonError",
+    "Overall",
+    "ProbeContext",
+    "ProbeResult",
     "Retrier",
     "RetryAttempt",
     "RetryPolicy",
     "RetrySettings",
     "SecretError",
     "SecretRef",
+    "StatusChange",
     "SystemClock",
     "Target",
+    "TargetState",
+    "TargetStatus",
+    "build_status",
     "classify",
     "config_path",
     "counts_as_network_failure",
+    "diagnose",
     "http_status_for",
     "is_network",
     "is_retryable",
     "kind_info",
     "load_config",
+    "make_probe",
     "parse_config",
     "redact",
     "resilient",

@@ -8,6 +8,7 @@ stderr, never a traceback (``NETMON_DEBUG=1`` shows it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
@@ -16,11 +17,13 @@ from enum import IntEnum
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
-from .config import Config, config_path, default_config_text, load_config
+from .commands import check, config, diagnose, history, monitor
+from .commands.common import UsageError
+from .config import load_config
 from .errors import NetmonError
-from .log import ascii_safe, redact
+from .log import ascii_safe, redact, setup_logging
 
-__all__ = ["ExitCode", "main"]
+__all__ = ["ExitCode", "build_parser", "main"]
 
 
 class ExitCode(IntEnum):
@@ -30,10 +33,6 @@ class ExitCode(IntEnum):
     WARNING = 1
     CRITICAL = 2
     UNKNOWN = 3
-
-
-class UsageError(NetmonError):
-    """Bad command-line input."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,44 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH",
                         help="config file (default: $NETMON_CONFIG or the per-user file)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    cfg = sub.add_parser("config", help="show, check or create the configuration")
-    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True,
-                                 parser_class=_Parser)
-    cfg_sub.add_parser("path", help="print where the config file is read from").set_defaults(
-        handler=_config_path)
-    cfg_sub.add_parser("validate", help="check the config file; exit 3 if it is broken"
-                       ).set_defaults(handler=_config_validate)
-    init = cfg_sub.add_parser("init", help="write the default config file (commented)")
-    init.add_argument("--force", action="store_true", help="overwrite an existing file")
-    init.set_defaults(handler=_config_init)
+    for module in (check, diagnose, monitor, history, config):
+        module.register(sub)
     return parser
-
-
-def _config_path(args: argparse.Namespace) -> int:
-    print(config_path(args.config))
-    return ExitCode.OK
-
-
-def _config_validate(args: argparse.Namespace) -> int:
-    config = _load(args)
-    where = config.source or "built-in defaults (no config file)"
-    print(f"OK: {where}: {len(config.targets)} target(s)")
-    return ExitCode.OK
-
-
-def _config_init(args: argparse.Namespace) -> int:
-    where = config_path(args.config)
-    if where.exists() and not args.force:
-        raise UsageError(f"{where} exists; use --force to overwrite it")
-    where.parent.mkdir(parents=True, exist_ok=True)
-    where.write_text(default_config_text(), encoding="utf-8")
-    print(f"wrote {where}")
-    return ExitCode.OK
-
-
-def _load(args: argparse.Namespace) -> Config:
-    return load_config(args.config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,7 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is None:
             parser.print_help()
             return ExitCode.OK
+        setup_logging("WARNING", to_file=False)  # commands that want more set it up again
         return handler(args)
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.OK
     except NetmonError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

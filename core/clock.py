@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "SystemClock"]
+__all__ = ["Cancellable", "Clock", "SystemClock"]
+
+
+class Cancellable(Protocol):
+    """A scheduled callback that can be called off."""
+
+    def cancel(self) -> None:
+        """Do not run the callback (no-op if it already ran)."""
+        ...
 
 
 @runtime_checkable
@@ -26,6 +35,10 @@ class Clock(Protocol):
         """Wait ``seconds`` (a fake clock returns at once)."""
         ...
 
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> Cancellable:
+        """Run ``callback`` after ``seconds`` on this clock (a fake clock: on ``advance``)."""
+        ...
+
 
 class SystemClock:
     """The real clock."""
@@ -38,3 +51,6 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> Cancellable:
+        return asyncio.get_running_loop().call_later(max(0.0, seconds), callback)

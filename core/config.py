@@ -163,6 +163,7 @@ class Target:
     apikey_env: str = ""
     breaker: str = ""
     canary: bool = False
+    critical: bool = True
 
     @property
     def password(self) -> SecretRef:

@@ -1,0 +1,1 @@
+"""The ``netmon`` subcommands, one module each; every module has ``register(sub)``."""

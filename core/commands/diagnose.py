@@ -1,0 +1,40 @@
+"""``netmon diagnose HOST[:PORT]``: the layered answer to "why can't I reach it?"."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from ..diagnose import diagnose, exit_code
+from .common import UsageError, print_json
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "diagnose", help="find which layer fails for HOST[:PORT] (hosts, DNS, TCP, proxy)")
+    parser.add_argument("target", metavar="HOST[:PORT]", help="name or URL to diagnose")
+    parser.add_argument("--nameserver", action="append", default=[], metavar="IP[:PORT]",
+                        help="also ask this DNS server directly (repeatable)")
+    parser.add_argument("--no-system-nameservers", action="store_true",
+                        help="do not ask this machine's configured DNS servers directly")
+    parser.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
+                        help="bound on each step (default 3)")
+    parser.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0 < args.timeout <= 120:
+        raise UsageError("--timeout must be between 0 and 120 seconds")
+    try:
+        result = asyncio.run(diagnose(
+            args.target, nameservers=tuple(args.nameserver),
+            include_system=not args.no_system_nameservers, timeout=args.timeout,
+        ))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print_json(result.as_dict())
+    else:
+        print(result.render_text())
+    return exit_code(result)

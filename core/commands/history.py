@@ -1,0 +1,48 @@
+"""``netmon history export``: probe history as CSV or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import datetime
+
+from ..history import HistoryStore
+from ..render import parse_since
+from .common import UsageError, load
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("history", help="read the probe history")
+    actions = parser.add_subparsers(dest="history_command", metavar="ACTION", required=True)
+    export = actions.add_parser("export", help="write history as CSV or JSON")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--since", metavar="WHEN", help="e.g. 30m, 24h, 7d or an ISO time")
+    export.add_argument("--until", metavar="WHEN", help="same forms as --since")
+    export.add_argument("--target", metavar="NAME", help="only this target")
+    export.add_argument("--resolution", choices=("auto", "raw", "1m", "1h"), default="auto")
+    export.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
+    export.set_defaults(handler=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    config = load(args)
+    try:
+        since = parse_since(args.since) if args.since else None
+        until = parse_since(args.until) if args.until else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    count = asyncio.run(_export(config.history.path or None, args, since, until))
+    print(f"exported {count} row(s)", file=sys.stderr)
+    return 0
+
+
+async def _export(path: str | None, args: argparse.Namespace, since: datetime | None,
+                  until: datetime | None) -> int:
+    store = HistoryStore(path)
+    await store.start()
+    try:
+        return await store.export(args.output or sys.stdout, args.format, target=args.target,
+                                  since=since, until=until, resolution=args.resolution)
+    finally:
+        await store.close()

@@ -1,0 +1,392 @@
+"""HealthMonitor: one scheduler for every target, per-target status, success rates, and
+the "local network down" condition.
+
+Each target is probed every ``interval_s`` (its own, else the monitor default), first at a
+random phase so targets do not fire together, with at most ``concurrency`` probes in
+flight and each bounded by its timeout. A probe still running when its next turn comes
+is not doubled: the turn is counted as missed. Time comes from the injected clock, so
+tests drive days of schedule with ``FakeClock.advance``.
+
+Status rules (``down_after`` / ``up_after`` from the config):
+
+- ``unknown`` until the first result;
+- ``up`` on success within the latency threshold (after ``up_after`` successes when
+  coming back from a failure);
+- ``degraded`` when slow, when only the OS resolver fails while direct resolvers answer,
+  or while failing fewer than ``down_after`` times in a row;
+- ``down`` after ``down_after`` consecutive failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from .breaker import CircuitBreaker
+from .clock import Cancellable, Clock, SystemClock
+from .config import Config, Target
+from .errors import NETWORK_KINDS, ErrorKind, classify
+from .events import Event
+from .history import HistoryStore, MemoryHistory
+from .log import PREFIX_NETWORK
+from .probes.base import Probe, ProbeContext, ProbeResult, describe, iso_utc
+from .probes.registry import make_probe
+from .stats import SuccessWindows, percentile
+
+__all__ = ["Condition", "HealthMonitor", "StatusChange", "TargetState", "TargetStatus"]
+
+_log = logging.getLogger("netmon.monitor")
+
+ProbeFactory = Callable[[Target, ProbeContext], Probe]
+
+
+class TargetStatus(StrEnum):
+    """Per-target status vocabulary."""
+
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A target moved from one status to another."""
+
+    target: str
+    old: TargetStatus
+    new: TargetStatus
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A machine-wide finding, e.g. the local network being down."""
+
+    id: str
+    active: bool
+    detail: str
+    since: datetime
+
+
+@dataclass
+class TargetState:
+    """What the monitor knows about one target."""
+
+    target: Target
+    interval_s: float
+    status: TargetStatus = TargetStatus.UNKNOWN
+    reason: str = "not probed yet"
+    last: ProbeResult | None = None
+    consecutive_failures: int = 0
+    consecutive_successes: int = 0
+    paused: bool = False
+    in_flight: bool = False
+    probes: int = 0
+    missed: int = 0
+    next_due: float = 0.0
+    schedule_gen: int = 0
+    windows: SuccessWindows = field(default_factory=SuccessWindows)
+
+    @property
+    def name(self) -> str:
+        return self.target.name
+
+    def as_dict(self, monotonic_now: float, recent: Sequence[ProbeResult] = ()) -> dict[str, Any]:
+        """The ``targets`` entry of the status snapshot."""
+        last = self.last
+        latencies = [r.latency_ms for r in recent if r.ok and r.latency_ms is not None]
+        return {
+            "name": self.name,
+            "kind": self.target.kind,
+            "status": str(self.status),
+            "reason": self.reason,
+            "latency_ms": round(last.latency_ms, 3) if last and last.latency_ms else None,
+            "phases": {k: round(v, 3) for k, v in last.phases.items()} if last else {},
+            "error_kind": str(last.error_kind) if last and last.error_kind else None,
+            "error": last.error if last else None,
+            "checked_at": iso_utc(last.checked_at) if last else None,
+            "success_rate": self.windows.rates(monotonic_now),
+            "latency_p50_ms": percentile(latencies, 50),
+            "latency_p95_ms": percentile(latencies, 95),
+            "paused": self.paused,
+            "missed": self.missed,
+        }
+
+
+class HealthMonitor:
+    """Schedules probes, keeps per-target state and history, and emits events."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        context: ProbeContext | None = None,
+        probe_factory: ProbeFactory = make_probe,
+        history: HistoryStore | None = None,
+        memory: MemoryHistory | None = None,
+        breakers: Mapping[str, CircuitBreaker] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self._owns_context = context is None
+        self.context = context or ProbeContext(
+            clock=self.clock, default_timeout_s=config.monitor.timeout_s
+        )
+        self.probe_factory = probe_factory
+        self.history = history
+        self.memory = memory or MemoryHistory()
+        self.breakers: Mapping[str, CircuitBreaker] = breakers or {}
+        self.result_recorded: Event[ProbeResult] = Event("monitor.result_recorded")
+        self.status_changed: Event[StatusChange] = Event("monitor.status_changed")
+        self.condition_changed: Event[Condition] = Event("monitor.condition_changed")
+        self.states: dict[str, TargetState] = {}
+        self._probes: dict[str, Probe] = {}
+        self._heap: list[tuple[float, int, str, int]] = []
+        self._seq = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._scheduler: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._semaphore = asyncio.Semaphore(config.monitor.concurrency)
+        self.local_network: Condition | None = None
+        for target in config.targets:
+            if target.enabled:
+                self._add(target)
+
+    # --- lifecycle ---------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._scheduler is not None and not self._scheduler.done()
+
+    async def start(self) -> None:
+        """Schedule every target (first probe at a random phase) and start the scheduler."""
+        if self.running:
+            return
+        now = self.clock.monotonic()
+        for state in self.states.values():
+            self._schedule(state, now + self.rng.uniform(0, state.interval_s))
+        self._scheduler = asyncio.create_task(self._run(), name="netmon-monitor")
+
+    async def stop(self) -> None:
+        """Cancel the scheduler and every probe in flight, and wait for them."""
+        tasks = [t for t in (self._scheduler, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._scheduler = None
+        self._tasks.clear()
+        if self._owns_context:
+            await self.context.aclose()
+
+    async def __aenter__(self) -> HealthMonitor:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # --- control -----------------------------------------------------------------------
+    async def probe_now(self, name: str) -> ProbeResult:
+        """Probe ``name`` at once (outside its schedule) and record the result."""
+        state = self._state(name)
+        return await self._probe(state)
+
+    async def run_once(self, names: Iterable[str] | None = None) -> list[ProbeResult]:
+        """Probe the named targets (default: all enabled) once, concurrently."""
+        chosen = [self._state(n) for n in names] if names is not None else list(
+            self.states.values())
+        return list(await asyncio.gather(*(self._probe(s) for s in chosen)))
+
+    def pause(self, name: str) -> None:
+        """Stop scheduling ``name`` until ``resume``."""
+        state = self._state(name)
+        state.paused = True
+        state.schedule_gen += 1
+
+    def resume(self, name: str) -> None:
+        """Schedule ``name`` again, due now."""
+        state = self._state(name)
+        if state.paused:
+            state.paused = False
+            if self.running:
+                self._schedule(state, self.clock.monotonic())
+                self._wake.set()
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every target's state as the ``targets`` part of the status snapshot."""
+        now = self.clock.monotonic()
+        return [s.as_dict(now, self.memory.recent(s.name)) for s in self.states.values()]
+
+    # --- scheduling --------------------------------------------------------------------
+    def _add(self, target: Target) -> None:
+        interval = target.interval_s or self.config.monitor.interval_s
+        self.states[target.name] = TargetState(target, max(1.0, interval))
+        self._probes[target.name] = self.probe_factory(target, self.context)
+
+    def _state(self, name: str) -> TargetState:
+        try:
+            return self.states[name]
+        except KeyError:
+            raise KeyError(f"no enabled target named {name!r}") from None
+
+    def _schedule(self, state: TargetState, due: float) -> None:
+        state.schedule_gen += 1
+        state.next_due = due
+        self._seq += 1
+        heapq.heappush(self._heap, (due, self._seq, state.name, state.schedule_gen))
+
+    async def _run(self) -> None:
+        handle: Cancellable | None = None
+        try:
+            while True:
+                self._wake.clear()
+                delay = self._launch_due()
+                handle = None if delay is None else self.clock.call_later(delay, self._wake.set)
+                await self._wake.wait()
+                if handle is not None:
+                    handle.cancel()
+        finally:
+            if handle is not None:
+                handle.cancel()
+
+    def _launch_due(self) -> float | None:
+        """Start every probe that is due; returns seconds until the next one."""
+        now = self.clock.monotonic()
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            due, _, name, gen = heapq.heappop(heap)
+            state = self.states.get(name)
+            if state is None or state.paused or gen != state.schedule_gen:
+                continue
+            next_due = due + state.interval_s
+            if next_due <= now:  # fell behind (e.g. the machine slept): restart the rhythm
+                next_due = now + state.interval_s
+            self._schedule(state, next_due)
+            if state.in_flight:
+                state.missed += 1
+                continue
+            task = asyncio.create_task(self._probe_task(state), name=f"probe:{name}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return max(0.0, heap[0][0] - now) if heap else None
+
+    async def _probe_task(self, state: TargetState) -> None:
+        await self._probe(state)
+
+    async def _probe(self, state: TargetState) -> ProbeResult:
+        state.in_flight = True
+        try:
+            async with self._semaphore:
+                result = await self._bounded(state)
+        finally:
+            state.in_flight = False
+        self._record(state, result)
+        return result
+
+    async def _bounded(self, state: TargetState) -> ProbeResult:
+        target = state.target
+        timeout = target.timeout_s or self.config.monitor.timeout_s
+        started = self.clock.now()
+        try:
+            async with asyncio.timeout(timeout + 1.0):
+                return await self._probes[target.name].run()
+        except TimeoutError:
+            return ProbeResult(target.name, target.kind, False, timeout * 1000, started,
+                               error_kind=ErrorKind.TIMEOUT,
+                               error=f"probe did not finish within {timeout:g}s")
+        except Exception as exc:  # a probe bug must not stop the monitor
+            _log.exception("probe of %s failed unexpectedly", target.name)
+            return ProbeResult(target.name, target.kind, False, None, started,
+                               error_kind=classify(exc), error=describe(exc))
+
+    # --- state machine -----------------------------------------------------------------
+    def _record(self, state: TargetState, result: ProbeResult) -> None:
+        state.last = result
+        state.probes += 1
+        state.windows.add(self.clock.monotonic(), result.ok)
+        self.memory.add(result)
+        if self.history is not None:
+            self.history.add(result)
+        new, reason = self._judge(state, result)
+        old = state.status
+        state.status, state.reason = new, reason
+        breaker = self.breakers.get(state.target.breaker or state.name)
+        if result.ok and breaker is not None:
+            breaker.probe_succeeded()
+        self.result_recorded.emit(result)
+        if new is not old:
+            level = logging.WARNING if new is TargetStatus.DOWN else logging.INFO
+            _log.log(level, "%s %s %s -> %s: %s", PREFIX_NETWORK, state.name, old, new, reason)
+            self.status_changed.emit(StatusChange(state.name, old, new, reason,
+                                                  result.checked_at))
+        self._check_local_network(result.checked_at)
+
+    def _judge(self, state: TargetState, result: ProbeResult) -> tuple[TargetStatus, str]:
+        settings = self.config.monitor
+        if result.ok:
+            state.consecutive_failures = 0
+            state.consecutive_successes += 1
+            threshold = state.target.latency_threshold_ms or settings.latency_threshold_ms
+            latency = result.latency_ms or 0.0
+            if latency > threshold:
+                return TargetStatus.DEGRADED, f"slow: {latency:.0f} ms > {threshold:.0f} ms"
+            recovering = state.status in (TargetStatus.DOWN, TargetStatus.DEGRADED)
+            if recovering and state.consecutive_successes < settings.up_after:
+                return TargetStatus.DEGRADED, (
+                    f"recovering: {state.consecutive_successes} of {settings.up_after} "
+                    "successes")
+            return TargetStatus.UP, f"ok in {latency:.0f} ms"
+        state.consecutive_successes = 0
+        state.consecutive_failures += 1
+        kind = result.error_kind or ErrorKind.UNKNOWN
+        if result.degraded:
+            return TargetStatus.DEGRADED, "OS resolver fails but a direct resolver answers"
+        if state.consecutive_failures >= settings.down_after:
+            return TargetStatus.DOWN, f"{state.consecutive_failures} consecutive failures ({kind})"
+        return TargetStatus.DEGRADED, (
+            f"failing ({kind}): {state.consecutive_failures} of {settings.down_after} "
+            "before down")
+
+    def _check_local_network(self, at: datetime) -> None:
+        """One "local network down" condition instead of N separate outages."""
+        latest = [s for s in self.states.values() if not s.paused]
+        canaries = [s for s in latest if s.target.canary and s.last is not None]
+        if canaries:
+            failing = [s for s in canaries if _network_failure(s.last)]
+            active = len(failing) == len(canaries)
+            detail = f"canary {', '.join(s.name for s in failing)} fails with network errors"
+        else:
+            active = len(latest) >= 2 and all(_network_failure(s.last) for s in latest)
+            detail = f"all {len(latest)} targets fail with network errors"
+        current = self.local_network is not None and self.local_network.active
+        if active == current:
+            return
+        if not active:
+            detail = "targets answer again"
+        self.local_network = Condition("local_network_down", active, detail, at)
+        if active:
+            _log.warning("%s local network appears down: %s", PREFIX_NETWORK, detail)
+        else:
+            _log.info("%s local network is back: %s", PREFIX_NETWORK, detail)
+        self.condition_changed.emit(self.local_network)
+
+
+#: Failures that say nothing answered. A refusal or reset proves the path works.
+_LINK_DOWN_KINDS = NETWORK_KINDS - {
+    ErrorKind.CONNECTION_REFUSED, ErrorKind.CONNECTION_RESET, ErrorKind.CIRCUIT_OPEN}
+
+
+def _network_failure(result: ProbeResult | None) -> bool:
+    return (result is not None and not result.ok and not result.degraded
+            and result.error_kind in _LINK_DOWN_KINDS)

@@ -1,0 +1,102 @@
+"""The status snapshot: one JSON-able shape for the CLI, the service and the console.
+
+Overall status: ``unhealthy`` when a critical target is down or the local network is
+down; ``degraded`` when anything else is not up (partial function); ``healthy``
+otherwise. ``http_status`` maps it: 503 when unhealthy for network reasons, 500 when
+unhealthy for application reasons, 200 for healthy and degraded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
+from .breaker import CircuitBreaker
+from .clock import Clock, SystemClock
+from .errors import NETWORK_KINDS, ErrorKind
+from .monitor import HealthMonitor
+from .probes.base import iso_utc
+
+__all__ = ["Overall", "build", "exit_code_for", "overall_status"]
+
+
+class Overall(StrEnum):
+    """Overall status vocabulary."""
+
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+
+
+_EXIT = {Overall.HEALTHY: 0, Overall.DEGRADED: 1, Overall.UNHEALTHY: 2}
+
+
+def exit_code_for(status: str) -> int:
+    """Monitoring-plugin exit code for an overall status (3 for anything unexpected)."""
+    try:
+        return _EXIT[Overall(status)]
+    except ValueError:
+        return 3
+
+
+def overall_status(
+    targets: Sequence[Mapping[str, Any]], *, critical: Mapping[str, bool] | None = None,
+    local_network_down: bool = False, database: Mapping[str, Any] | None = None,
+) -> tuple[Overall, int]:
+    """(overall status, HTTP status) from the snapshot's target entries."""
+    critical = critical or {}
+    down = [t for t in targets if t["status"] == "down" and critical.get(t["name"], True)]
+    db_down = database is not None and database.get("status") == "down"
+    if local_network_down or down or db_down:
+        kinds = [t.get("error_kind") for t in down]
+        if db_down:
+            kinds.append((database or {}).get("error_kind"))
+        network = local_network_down or any(_is_network(k) for k in kinds)
+        return Overall.UNHEALTHY, 503 if network else 500
+    not_up = [t for t in targets if t["status"] in ("degraded", "down")]
+    degraded_db = database is not None and database.get("mode") == "emergency"
+    if not_up or degraded_db:
+        return Overall.DEGRADED, 200
+    return Overall.HEALTHY, 200
+
+
+def _is_network(kind: object) -> bool:
+    try:
+        return ErrorKind(str(kind)) in NETWORK_KINDS
+    except ValueError:
+        return False
+
+
+def build(
+    *,
+    monitor: HealthMonitor | None = None,
+    breakers: Iterable[CircuitBreaker] = (),
+    auth: Mapping[str, Any] | None = None,
+    database: Mapping[str, Any] | None = None,
+    suggestions: Sequence[Mapping[str, Any]] = (),
+    clock: Clock | None = None,
+) -> dict[str, Any]:
+    """The snapshot of ARCHITECTURE.md from whatever parts of the core are running."""
+    clock = clock or (monitor.clock if monitor is not None else SystemClock())
+    targets = monitor.snapshot() if monitor is not None else []
+    critical = ({name: s.target.critical for name, s in monitor.states.items()}
+                if monitor is not None else {})
+    local = monitor.local_network if monitor is not None else None
+    local_down = local is not None and local.active
+    status, http_status = overall_status(targets, critical=critical,
+                                         local_network_down=local_down, database=database)
+    return {
+        "status": str(status),
+        "http_status": http_status,
+        "generated_at": iso_utc(clock.now()),
+        "targets": targets,
+        "conditions": [
+            {"id": local.id, "active": local.active, "detail": local.detail,
+             "since": iso_utc(local.since)}
+        ] if local is not None and local.active else [],
+        "breakers": [b.stats().as_dict() for b in breakers],
+        "auth": dict(auth) if auth is not None else None,
+        "database": dict(database) if database is not None else None,
+        "suggestions": [dict(s) for s in suggestions],
+    }

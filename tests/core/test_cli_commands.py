@@ -1,0 +1,147 @@
+"""netmon check / diagnose / monitor / history as real subprocesses against loopback servers."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.dns_server import DnsServer
+from tests.support.http_server import HttpServer
+
+
+async def netmon(*args: str, env: dict[str, str] | None = None,
+                 timeout: float = 60) -> tuple[int, str, str]:
+    """Run ``python -m core ARGS`` while this loop keeps serving the test servers."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "core", *args, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, **(env or {})},
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def write_config(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "netmon.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def http_target(name: str, url: str, critical: bool = True) -> str:
+    return (f'[[targets]]\nname = "{name}"\nkind = "http"\nurl = "{url}"\n'
+            f"critical = {str(critical).lower()}\n")
+
+
+async def test_check_exit_codes_follow_the_status(tmp_path: Path, http_server: HttpServer) -> None:
+    http_server.route("/ok", body="ok")
+    http_server.route("/bad", status=503, body="down")
+    ok = write_config(tmp_path, http_target("api", http_server.url + "/ok"))
+    code, out, err = await netmon("--config", str(ok), "check")
+    assert code == 0, err
+    assert "HEALTHY" in out
+    assert "api" in out
+    partial = write_config(tmp_path, http_target("api", http_server.url + "/ok")
+                           + http_target("extra", http_server.url + "/bad", critical=False))
+    code, out, _ = await netmon("--config", str(partial), "check")
+    assert code == 1
+    assert "DEGRADED" in out
+    down = write_config(tmp_path, http_target("api", http_server.url + "/bad"))
+    code, out, _ = await netmon("--config", str(down), "check", "--json")
+    assert code == 2
+    snapshot = json.loads(out)
+    assert snapshot["status"] == "unhealthy"
+    assert snapshot["http_status"] == 500  # a 5xx answer is an application failure
+    (target,) = snapshot["targets"]
+    assert target["error_kind"] == "http_server_error"
+    assert set(target["success_rate"]) == {"5m", "1h", "24h"}
+
+
+async def test_check_network_failure_is_503_and_only_filters(
+    tmp_path: Path, http_server: HttpServer
+) -> None:
+    http_server.route("/ok", body="ok")
+    path = write_config(tmp_path, http_target("api", http_server.url + "/ok")
+                        + http_target("ghost", "http://ghost.something.invalid/"))
+    code, out, _ = await netmon("--config", str(path), "check", "--json", "--only", "ghost")
+    assert code == 2
+    snapshot = json.loads(out)
+    assert [t["name"] for t in snapshot["targets"]] == ["ghost"]
+    assert snapshot["http_status"] == 503
+    assert snapshot["targets"][0]["error_kind"] == "dns_not_found"
+    code, _, err = await netmon("--config", str(path), "check", "--only", "nope")
+    assert code == 3
+    assert "no target named 'nope'" in err
+
+
+async def test_check_without_targets_is_unknown(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "[monitor]\ninterval_s = 5\n")
+    code, _, err = await netmon("--config", str(path), "check")
+    assert code == 3
+    assert "no enabled targets" in err
+
+
+async def test_diagnose_exit_codes(dns_server: DnsServer, http_server: HttpServer) -> None:
+    code, out, _ = await netmon("diagnose", "something.invalid:443", "--no-system-nameservers")
+    assert code == 2
+    assert "the name does not exist" in out or "cannot find the name" in out
+    dns_server.add_a("onlyhere.invalid", "127.0.0.1")
+    code, out, _ = await netmon("diagnose", "onlyhere.invalid",
+                                "--nameserver", f"127.0.0.1:{dns_server.port}",
+                                "--no-system-nameservers", "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["verdict"]["layer"] == "dns"
+    port = http_server.url.rsplit(":", 1)[1]
+    code, out, _ = await netmon("diagnose", f"127.0.0.1:{port}", "--no-system-nameservers")
+    assert code == 0
+    code, _, err = await netmon("diagnose", "host:notaport")
+    assert code == 3
+    assert "Traceback" not in err
+
+
+async def test_monitor_writes_history_and_export_reads_it(
+    tmp_path: Path, http_server: HttpServer
+) -> None:
+    http_server.route("/ok", body="ok")
+    history = tmp_path / "history.sqlite3"
+    path = write_config(tmp_path, "[monitor]\ninterval_s = 1\n[history]\n"
+                        f"path = '{history}'\n[logging]\nfile = false\n"
+                        + http_target("api", http_server.url + "/ok"))
+    code, out, err = await netmon("--config", str(path), "monitor", "--duration", "2.5",
+                                  "--jsonl")
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) >= 2
+    assert all(line["target"] == "api" and line["ok"] for line in lines)
+    assert len(http_server.requests) == len(lines)
+    code, out, err = await netmon("--config", str(path), "history", "export", "--format",
+                                  "csv", "--resolution", "raw")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == len(lines)
+    assert rows[0]["target"] == "api"
+    assert f"exported {len(lines)} row(s)" in err
+    code, out, _ = await netmon("--config", str(path), "history", "export", "--format", "json",
+                                "--since", "1h", "--target", "api")
+    assert code == 0
+    assert len(json.loads(out)) >= 1
+    code, _, err = await netmon("--config", str(path), "history", "export", "--since",
+                                "yesterday")
+    assert code == 3
+    assert "--since 'yesterday'" in err
+
+
+@pytest.mark.parametrize("args", [["monitor", "--duration", "-1"], ["diagnose"],
+                                  ["history", "export", "--format", "xml"]])
+async def test_bad_arguments_exit_3(tmp_path: Path, args: list[str]) -> None:
+    path = write_config(tmp_path, http_target("api", "http://127.0.0.1:1/"))
+    code, _, err = await netmon("--config", str(path), *args)
+    assert code == 3
+    assert "Traceback" not in err

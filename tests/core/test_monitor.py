@@ -1,0 +1,307 @@
+"""HealthMonitor against real loopback servers, scheduled on a FakeClock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from core.breaker import BreakerState, CircuitBreaker
+from core.config import Config, MonitorSettings, Target
+from core.errors import ErrorKind
+from core.monitor import Condition, HealthMonitor, StatusChange, TargetStatus
+from core.probes import ProbeResult
+from core.stats import SuccessWindows, percentile
+from core.testing import FakeClock, seeded_rng
+from tests.support.fixtures import FaultProxyFactory
+from tests.support.http_server import HttpServer, Request, Response
+
+S = TargetStatus
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll real I/O progress (never used to wait for a timeout to expire)."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
+def web(name: str, url: str, **kw: object) -> Target:
+    return Target(name=name, kind="http", url=url, **kw)  # type: ignore[arg-type]
+
+
+def config(*targets: Target, **monitor: object) -> Config:
+    settings = {"interval_s": 10.0, "timeout_s": 2.0, **monitor}
+    return Config(monitor=MonitorSettings(**settings), targets=list(targets))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def monitors() -> AsyncIterator[list[HealthMonitor]]:
+    made: list[HealthMonitor] = []
+    yield made
+    for monitor in made:
+        await monitor.stop()
+
+
+async def tick(monitor: HealthMonitor, clock: FakeClock, seconds: float, name: str) -> ProbeResult:
+    """Advance the clock by ``seconds`` and wait for ``name``'s next result."""
+    before = monitor.states[name].probes
+    clock.advance(seconds)
+    await until(lambda: monitor.states[name].probes > before)
+    last = monitor.states[name].last
+    assert last is not None
+    return last
+
+
+async def test_degraded_then_down_after_three_failures_then_up(
+    clock: FakeClock, monitors: list[HealthMonitor], http_server: HttpServer,
+    fault_proxy_factory: FaultProxyFactory,
+) -> None:
+    http_server.route("/health", body="ok")
+    port = int(http_server.url.rsplit(":", 1)[1])
+    proxy = await fault_proxy_factory("127.0.0.1", port)
+    monitor = HealthMonitor(config(web("api", f"http://127.0.0.1:{proxy.port}/health")),
+                            clock=clock, rng=seeded_rng())
+    monitors.append(monitor)
+    changes: list[StatusChange] = []
+    monitor.status_changed.connect(changes.append)
+    assert monitor.states["api"].status is S.UNKNOWN
+    await monitor.start()
+    await tick(monitor, clock, 10, "api")
+    assert monitor.states["api"].status is S.UP
+    await proxy.set_mode("refuse")
+    await proxy.cut()
+    statuses = []
+    for _ in range(3):
+        result = await tick(monitor, clock, 10, "api")
+        assert result.error_kind is ErrorKind.CONNECTION_REFUSED
+        statuses.append(monitor.states["api"].status)
+    assert statuses == [S.DEGRADED, S.DEGRADED, S.DOWN]
+    await proxy.set_mode("pass")
+    await tick(monitor, clock, 10, "api")
+    assert monitor.states["api"].status is S.UP
+    assert [(c.old, c.new) for c in changes] == [
+        (S.UNKNOWN, S.UP), (S.UP, S.DEGRADED), (S.DEGRADED, S.DOWN), (S.DOWN, S.UP)]
+    rates = monitor.states["api"].windows.rates(clock.monotonic())
+    assert rates["5m"] == pytest.approx(2 / 5)
+
+
+async def test_up_after_needs_that_many_successes_and_slow_is_degraded(
+    clock: FakeClock, monitors: list[HealthMonitor], http_server: HttpServer,
+) -> None:
+    route = http_server.route("/x", status=500)
+    monitor = HealthMonitor(
+        config(web("api", http_server.url + "/x"), down_after=1, up_after=2),
+        clock=clock, rng=seeded_rng())
+    monitors.append(monitor)
+    await monitor.run_once()
+    assert monitor.states["api"].status is S.DOWN
+    route.status = 200
+    await monitor.run_once()
+    assert monitor.states["api"].status is S.DEGRADED
+    assert monitor.states["api"].reason.startswith("recovering: 1 of 2")
+    await monitor.run_once()
+    assert monitor.states["api"].status is S.UP
+    route.delay = 0.05
+    slow = HealthMonitor(config(web("api", http_server.url + "/x", latency_threshold_ms=10)),
+                         clock=clock)
+    monitors.append(slow)
+    await slow.run_once()
+    assert slow.states["api"].status is S.DEGRADED
+    assert slow.states["api"].reason.startswith("slow:")
+
+
+async def test_first_probes_are_spread_by_a_random_phase(
+    clock: FakeClock, monitors: list[HealthMonitor],
+) -> None:
+    targets = [web(f"t{i}", f"http://127.0.0.1:1/{i}") for i in range(20)]
+    monitor = HealthMonitor(config(*targets, interval_s=30), clock=clock, rng=seeded_rng(5))
+    monitors.append(monitor)
+    monitor.pause  # noqa: B018 - the API exists
+    await monitor.start()
+    start = clock.monotonic()
+    dues = sorted(s.next_due - start for s in monitor.states.values())
+    assert all(0 <= d < 30 for d in dues)
+    assert len({round(d, 3) for d in dues}) == 20
+    assert dues[-1] - dues[0] > 10  # spread, not bunched
+
+
+async def test_concurrency_cap_and_probe_timeout(
+    clock: FakeClock, monitors: list[HealthMonitor], http_server: HttpServer,
+) -> None:
+    active = peak = 0
+
+    async def slow(request: Request) -> Response:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.1)
+        active -= 1
+        return Response(200, b"ok")
+
+    http_server.route("/slow", handler=slow)
+    http_server.fault("/hang", "hang")
+    targets = [web(f"t{i}", http_server.url + "/slow") for i in range(6)]
+    targets.append(web("stuck", http_server.url + "/hang", timeout_s=0.2))
+    monitor = HealthMonitor(config(*targets, concurrency=2), clock=clock)
+    monitors.append(monitor)
+    results = await monitor.run_once()
+    assert peak == 2
+    stuck = next(r for r in results if r.target == "stuck")
+    assert stuck.error_kind is ErrorKind.TIMEOUT
+    assert sum(r.ok for r in results) == 6
+
+
+async def test_a_probe_in_flight_is_not_doubled_and_counts_a_missed_turn(
+    clock: FakeClock, monitors: list[HealthMonitor], http_server: HttpServer,
+) -> None:
+    gate = asyncio.Event()
+
+    async def held(request: Request) -> Response:
+        await gate.wait()
+        return Response(200, b"ok")
+
+    http_server.route("/held", handler=held)
+    monitor = HealthMonitor(config(web("api", http_server.url + "/held", timeout_s=5)),
+                            clock=clock, rng=seeded_rng())
+    monitors.append(monitor)
+    await monitor.start()
+    clock.advance(10)
+    await until(lambda: len(http_server.requests) == 1)
+    for _ in range(2):
+        clock.advance(10)
+        await asyncio.sleep(0.02)  # let the scheduler take its turn
+    assert len(http_server.requests) == 1
+    assert monitor.states["api"].missed == 2
+    gate.set()
+    await until(lambda: monitor.states["api"].probes == 1)
+
+
+async def test_pause_resume_probe_now_and_clean_stop(
+    clock: FakeClock, http_server: HttpServer,
+) -> None:
+    http_server.route("/", body="ok")
+    monitor = HealthMonitor(config(web("api", http_server.url + "/")), clock=clock,
+                            rng=seeded_rng())
+    await monitor.start()
+    await tick(monitor, clock, 10, "api")
+    monitor.pause("api")
+    clock.advance(100)
+    await asyncio.sleep(0.05)
+    assert monitor.states["api"].probes == 1
+    result = await monitor.probe_now("api")
+    assert result.ok
+    assert monitor.states["api"].probes == 2
+    monitor.resume("api")
+    await until(lambda: monitor.states["api"].probes == 3)
+    with pytest.raises(KeyError, match="no enabled target named 'nope'"):
+        await monitor.probe_now("nope")
+    await monitor.stop()
+    ours = [t for t in asyncio.all_tasks() if t.get_name().startswith(("probe:", "netmon-"))]
+    assert ours == []
+    assert clock.pending_timers == 0
+
+
+async def test_every_target_failing_is_one_local_network_condition(
+    clock: FakeClock, monitors: list[HealthMonitor],
+) -> None:
+    targets = [Target(name=f"svc{i}", kind="tcp", host=f"svc{i}.corp.invalid", port=443)
+               for i in range(3)]
+    monitor = HealthMonitor(config(*targets), clock=clock)
+    monitors.append(monitor)
+    conditions: list[Condition] = []
+    monitor.condition_changed.connect(conditions.append)
+    await monitor.run_once()
+    assert monitor.local_network is not None
+    assert monitor.local_network.active
+    assert "all 3 targets" in monitor.local_network.detail
+    assert len(conditions) == 1
+
+
+async def test_a_canary_decides_the_local_network_condition(
+    clock: FakeClock, monitors: list[HealthMonitor], http_server: HttpServer,
+) -> None:
+    http_server.route("/", body="ok")
+    targets = [Target(name="gw", kind="tcp", host="gateway.invalid", port=80, canary=True),
+               web("api", http_server.url + "/")]
+    monitor = HealthMonitor(config(*targets), clock=clock)
+    monitors.append(monitor)
+    await monitor.run_once()
+    assert monitor.local_network is not None
+    assert monitor.local_network.active
+    assert "canary gw" in monitor.local_network.detail
+
+
+async def test_successful_probe_moves_an_open_breaker_to_half_open(
+    clock: FakeClock, monitors: list[HealthMonitor], http_server: HttpServer,
+) -> None:
+    http_server.route("/", body="ok")
+    breaker = CircuitBreaker("api", clock=clock)
+    breaker.force_open()
+    breaker.reset()
+    for _ in range(3):
+        with pytest.raises(ConnectionRefusedError):
+            await breaker.call(_refuse)
+    assert breaker.state is BreakerState.OPEN
+    failing = HealthMonitor(config(web("api", "http://127.0.0.1:1/")), clock=clock,
+                            breakers={"api": breaker})
+    monitors.append(failing)
+    await failing.run_once()
+    assert breaker.state is BreakerState.OPEN  # failures never open or keep anything
+    monitor = HealthMonitor(config(web("api", http_server.url + "/")), clock=clock,
+                            breakers={"api": breaker})
+    monitors.append(monitor)
+    await monitor.run_once()
+    assert breaker.state is BreakerState.HALF_OPEN
+
+
+async def _refuse() -> None:
+    raise ConnectionRefusedError(111, "Connection refused")
+
+
+async def test_results_reach_events_memory_and_snapshot(
+    clock: FakeClock, monitors: list[HealthMonitor], http_server: HttpServer,
+) -> None:
+    http_server.route("/", body="ok")
+    monitor = HealthMonitor(config(web("api", http_server.url + "/")), clock=clock)
+    monitors.append(monitor)
+    seen: list[ProbeResult] = []
+    monitor.result_recorded.connect(seen.append)
+    for _ in range(4):
+        await monitor.run_once()
+    assert len(seen) == 4
+    assert len(monitor.memory.recent("api")) == 4
+    (entry,) = monitor.snapshot()
+    assert entry["name"] == "api"
+    assert entry["status"] == "up"
+    assert entry["success_rate"] == {"5m": 1.0, "1h": 1.0, "24h": 1.0}
+    assert entry["latency_p95_ms"] >= entry["latency_p50_ms"] > 0
+    assert entry["checked_at"].endswith("Z")
+
+
+def test_success_windows_forget_old_slots() -> None:
+    windows = SuccessWindows()
+    windows.add(0, True)
+    windows.add(10, False)
+    assert windows.rates(20) == {"5m": 0.5, "1h": 0.5, "24h": 0.5}
+    assert windows.rates(400)["5m"] is None  # both results are older than 5 minutes
+    assert windows.rates(4000)["1h"] is None
+    assert windows.rates(4000)["24h"] == 0.5
+    assert windows.rates(90_000)["24h"] is None
+    for t in range(0, 200_000, 30):  # fixed memory over days
+        windows.add(t, t % 90 != 0)
+    assert windows.rates(200_000)["24h"] == pytest.approx(2 / 3, abs=0.01)
+
+
+def test_percentile_nearest_rank() -> None:
+    assert percentile([], 95) is None
+    assert percentile([5.0], 50) == 5.0
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 95) == 95.0
