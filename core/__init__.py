@@ -3,6 +3,7 @@
 Public names are re-exported below; a test keeps ``__all__`` and the modules in step.
 """
 
+from .auth import AuthResult, AuthSource, ResilientAuthService
 from .backoff import Backoff, Jitter
 from .breaker import (
     BreakerState,
@@ -26,6 +27,7 @@ from .config import (
     parse_config,
     save_config,
 )
+from .db import DatabaseResilience, DatabaseUnavailableError
 from .diagnose import Diagnosis, diagnose
 from .errors import (
     NETWORK_KINDS,
@@ -44,16 +46,25 @@ from .history import AggregateRow, HistoryRow, HistoryStore, MemoryHistory
 from .log import redact, setup_logging
 from .monitor import Condition, HealthMonitor, StatusChange, TargetState, TargetStatus
 from .probes import ProbeContext, ProbeResult, make_probe
+from .recovery import ACTIONS, AuditEntry, Origin, RecoveryActions, suggest
 from .retry import STRATEGIES, Retrier, RetryAttempt, RetryPolicy, is_retryable, resilient, strategy
+from .runtime import NetmonCore
 from .secrets import SecretError, SecretRef
 from .status import Overall
 from .status import build as build_status
+from .tokens import AuthError, AuthReason, fingerprint
 
 __all__ = [
+    "ACTIONS",
     "NETWORK_KINDS",
     "STRATEGIES",
     "AggregateRow",
+    "AuditEntry",
+    "AuthError",
+    "AuthReason",
+    "AuthResult",
     "AuthSettings",
+    "AuthSource",
     "Backoff",
     "BreakerSettings",
     "BreakerState",
@@ -65,6 +76,8 @@ __all__ = [
     "Condition",
     "Config",
     "ConfigError",
+    "DatabaseResilience",
+    "DatabaseUnavailableError",
     "Diagnosis",
     "ErrorKind",
     "Event",
@@ -77,10 +90,14 @@ __all__ = [
     "LoggingSettings",
     "MemoryHistory",
     "MonitorSettings",
+    "NetmonCore",
     "NetmonError",
+    "Origin",
     "Overall",
     "ProbeContext",
     "ProbeResult",
+    "RecoveryActions",
+    "ResilientAuthService",
     "Retrier",
     "RetryAttempt",
     "RetryPolicy",
@@ -97,6 +114,7 @@ __all__ = [
     "config_path",
     "counts_as_network_failure",
     "diagnose",
+    "fingerprint",
     "http_status_for",
     "is_network",
     "is_retryable",
@@ -109,4 +127,5 @@ __all__ = [
     "save_config",
     "setup_logging",
     "strategy",
+    "suggest",
 ]

@@ -35,6 +35,7 @@ __all__ = [
     "AuthSettings",
     "BreakerSettings",
     "Config",
+    "DatabaseSettings",
     "HistorySettings",
     "LoggingSettings",
     "MonitorSettings",
@@ -118,6 +119,16 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class DatabaseSettings:
+    """The database resilience layer: which postgres target it manages, and its pool."""
+
+    target: str = ""
+    pool_min: int = _spec(1, min=0, max=1000)
+    pool_max: int = _spec(10, min=1, max=1000)
+    command_timeout_s: float = _spec(30.0, min=0.1, max=3600)
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     """Console and rotating-file logging."""
 
@@ -182,6 +193,7 @@ class Config:
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     history: HistorySettings = field(default_factory=HistorySettings)
     targets: list[Target] = field(default_factory=list)
@@ -291,6 +303,11 @@ def parse_config(text: str, *, source: Path | None = None) -> Config:
             raise ConfigError(f"must be a table [{f.name}]", path=label, field=f.name)
         sections[f.name] = _build(hints[f.name], table, label, f.name)
     targets = _build_targets(data.get("targets", []), label)
+    db_target = sections["database"].target
+    if db_target and not any(t.name == db_target and t.kind == "postgres" for t in targets):
+        names = [t.name for t in targets if t.kind == "postgres"]
+        raise ConfigError(f"{db_target!r} is not a postgres target", path=label,
+                          field="database.target", allowed=", ".join(names) or "none defined")
     return Config(**sections, targets=targets, source=source)
 
 

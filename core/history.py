@@ -262,6 +262,15 @@ _SCHEMA: Final = (
     "CREATE INDEX IF NOT EXISTS agg_1m_bucket ON agg_1m (bucket)",
     "CREATE INDEX IF NOT EXISTS agg_1h_bucket ON agg_1h (bucket)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS audit (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        action TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        subject TEXT,
+        ok INTEGER NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}'
+    )""",
 )
 
 # Minute rollup: count/failures/min/avg/max per (target, minute) and the exact nearest-rank
@@ -627,6 +636,33 @@ class HistoryStore:
             return _write(fp_or_path, rows, fmt, fields)
         return await self._submit(run)
 
+    async def add_audit(self, entry: Mapping[str, Any]) -> None:
+        """Keep one recovery-audit record (``ts`` aware datetime, ``action``, ``origin``,
+        ``subject``, ``ok`` and a JSON-able ``detail``) beside the probe history."""
+        row = (_epoch(entry["ts"]), str(entry["action"]), str(entry["origin"]),
+               entry.get("subject"), int(bool(entry["ok"])),
+               redact(json.dumps(entry.get("detail", {}), default=str)))
+
+        def run(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.execute("INSERT INTO audit (ts, action, origin, subject, ok, detail) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", row)
+
+        await self._submit(run)
+
+    async def audit(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest recovery-audit records first."""
+
+        def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute("SELECT ts, action, origin, subject, ok, detail FROM audit "
+                                "ORDER BY ts DESC, id DESC LIMIT ?", (limit,)).fetchall()
+            return [{"ts": iso_utc(datetime.fromtimestamp(ts, UTC)), "action": action,
+                     "origin": origin, "subject": subject, "ok": bool(ok),
+                     "detail": json.loads(detail)}
+                    for ts, action, origin, subject, ok, detail in rows]
+
+        return await self._submit(run)
+
     # ------------------------------------------------------------------ worker side
 
     async def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -915,6 +951,7 @@ class HistoryStore:
                              (now - MINUTE_RETENTION.total_seconds(),)).rowcount
         h_del = conn.execute("DELETE FROM agg_1h WHERE bucket < ?",
                              (now - HOUR_RETENTION.total_seconds(),)).rowcount
+        conn.execute("DELETE FROM audit WHERE ts < ?", (now - HOUR_RETENTION.total_seconds(),))
         return MaintenanceReport(minutes, hours, raw, m_del, h_del)
 
     # ------------------------------------------------------------------ reading

@@ -17,6 +17,7 @@ from .clock import Clock, SystemClock
 from .errors import NETWORK_KINDS, ErrorKind
 from .monitor import HealthMonitor
 from .probes.base import iso_utc
+from .recovery import suggest
 
 __all__ = ["Overall", "build", "exit_code_for", "overall_status"]
 
@@ -74,10 +75,11 @@ def build(
     breakers: Iterable[CircuitBreaker] = (),
     auth: Mapping[str, Any] | None = None,
     database: Mapping[str, Any] | None = None,
-    suggestions: Sequence[Mapping[str, Any]] = (),
     clock: Clock | None = None,
 ) -> dict[str, Any]:
-    """The snapshot of ARCHITECTURE.md from whatever parts of the core are running."""
+    """The snapshot of ARCHITECTURE.md from whatever parts of the core are running,
+    with the suggestions their state calls for."""
+    breakers = list(breakers)
     clock = clock or (monitor.clock if monitor is not None else SystemClock())
     targets = monitor.snapshot() if monitor is not None else []
     critical = ({name: s.target.critical for name, s in monitor.states.items()}
@@ -98,5 +100,6 @@ def build(
         "breakers": [b.stats().as_dict() for b in breakers],
         "auth": dict(auth) if auth is not None else None,
         "database": dict(database) if database is not None else None,
-        "suggestions": [dict(s) for s in suggestions],
+        "suggestions": suggest(monitor=monitor, breakers=breakers, auth=auth,
+                               database=database),
     }

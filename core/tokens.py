@@ -200,6 +200,9 @@ class LocalValidator:
             raise AuthError(AuthReason.BAD_ALGORITHM,
                             f"algorithm {alg or 'missing'!r} is not allowed "
                             f"(allowed: {', '.join(sorted(self.algorithms))})")
+        # Times first: an expired or not-yet-valid token is refused on its face, before any
+        # key lookup (no JWKS fetch for it). Acceptance still needs the signature below.
+        self.check_times(info.claims)
         key: Any
         if alg in _SYMMETRIC:
             if self.secret is None:
@@ -238,7 +241,6 @@ class LocalValidator:
             raise AuthError(AuthReason.BAD_ALGORITHM, str(exc)) from None
         except jwt.PyJWTError as exc:
             raise AuthError(AuthReason.MALFORMED, f"{type(exc).__name__}: {exc}") from None
-        self.check_times(claims)
         return claims
 
     def check_times(self, claims: Mapping[str, Any], *, leeway_s: float | None = None) -> None:

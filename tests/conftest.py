@@ -7,6 +7,7 @@ writes the developer's real netmon config.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import keyring
 import pytest
 
 from core.testing import MemoryKeyring
+from tests.support.secrets_watch import WATCHED, LeakCatcher
 
 pytest_plugins = ["tests.support.fixtures"]  # loopback DNS/HTTP/PostgreSQL servers, fault proxy
 
@@ -46,3 +48,22 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
         yield backend
     finally:
         keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs(memory_keyring: MemoryKeyring) -> Iterator[None]:
+    """Fail the test if any log record (at any level) contains a secret it used."""
+    catcher = LeakCatcher()
+    netmon_logger = logging.getLogger("netmon")
+    old_level = netmon_logger.level
+    netmon_logger.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    root.addHandler(catcher)
+    try:
+        yield
+    finally:
+        root.removeHandler(catcher)
+        netmon_logger.setLevel(old_level)
+    secrets = WATCHED | {v for v in memory_keyring.store.values() if len(v) >= 6}
+    leaks = catcher.leaks(secrets)
+    assert not leaks, f"secrets reached the log: {leaks}"

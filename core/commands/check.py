@@ -1,4 +1,4 @@
-"""``netmon check``: probe every enabled target once."""
+"""``netmon check`` (probes only) and ``netmon status`` (the whole core): one snapshot."""
 
 from __future__ import annotations
 
@@ -8,36 +8,34 @@ from dataclasses import replace
 from typing import Any
 
 from ..config import Config
-from ..monitor import HealthMonitor
 from ..render import status_table
-from ..status import build, exit_code_for
+from ..runtime import NetmonCore
+from ..status import exit_code_for
 from .common import UsageError, load, print_json
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("check", help="probe every enabled target once")
-    parser.add_argument("--json", action="store_true", help="print the status snapshot as JSON")
-    parser.add_argument("--only", action="append", metavar="NAME", default=[],
-                        help="probe only this target (repeatable)")
-    parser.set_defaults(handler=run)
+    check = sub.add_parser("check", help="probe every enabled target once")
+    check.add_argument("--json", action="store_true", help="print the status snapshot as JSON")
+    check.add_argument("--only", action="append", metavar="NAME", default=[],
+                       help="probe only this target (repeatable)")
+    check.set_defaults(handler=run_check)
+    status = sub.add_parser("status", help="one snapshot of the whole core with suggestions")
+    status.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+    status.set_defaults(handler=run_status, only=[])
 
 
-def run(args: argparse.Namespace) -> int:
-    config = load(args)
-    if args.only:
-        known = {t.name for t in config.targets}
-        unknown = [n for n in args.only if n not in known]
-        if unknown:
-            raise UsageError(f"--only: no target named {', '.join(map(repr, unknown))}; "
-                             f"configured: {', '.join(sorted(known)) or 'none'}")
-        config = replace(config, targets=[replace(t, enabled=True) for t in config.targets
-                                          if t.name in args.only])
-    if not any(t.enabled for t in config.targets):
-        raise UsageError(f"no enabled targets in {config.source or 'the default config'}; "
-                         "add [[targets]] tables (see `netmon config init`)")
-    # One probe is the whole evidence here: a failure is down, a success is up.
-    config = replace(config, monitor=replace(config.monitor, down_after=1, up_after=1))
-    snapshot = asyncio.run(_check(config))
+def run_check(args: argparse.Namespace) -> int:
+    return _report(args, with_database=False)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    return _report(args, with_database=True)
+
+
+def _report(args: argparse.Namespace, *, with_database: bool) -> int:
+    config = _one_shot(load(args), args.only)
+    snapshot = asyncio.run(snapshot_once(config, with_database=with_database))
     if args.json:
         print_json(snapshot)
     else:
@@ -45,10 +43,28 @@ def run(args: argparse.Namespace) -> int:
     return exit_code_for(snapshot["status"])
 
 
-async def _check(config: Config) -> dict[str, Any]:
-    monitor = HealthMonitor(config)
+def _one_shot(config: Config, only: list[str]) -> Config:
+    if only:
+        known = {t.name for t in config.targets}
+        unknown = [n for n in only if n not in known]
+        if unknown:
+            raise UsageError(f"--only: no target named {', '.join(map(repr, unknown))}; "
+                             f"configured: {', '.join(sorted(known)) or 'none'}")
+        config = replace(config, targets=[replace(t, enabled=True) for t in config.targets
+                                          if t.name in only])
+    if not any(t.enabled for t in config.targets):
+        raise UsageError(f"no enabled targets in {config.source or 'the default config'}; "
+                         "add [[targets]] tables (see `netmon config init`)")
+    # One probe is the whole evidence here: a failure is down, a success is up.
+    return replace(config, monitor=replace(config.monitor, down_after=1, up_after=1))
+
+
+async def snapshot_once(config: Config, *, with_database: bool) -> dict[str, Any]:
+    """Start the core without scheduling, probe everything once, snapshot, stop."""
+    core = NetmonCore(config, with_history=False, with_database=with_database)
     try:
-        await monitor.run_once()
-        return build(monitor=monitor)
+        await core.start(schedule=False)
+        await core.monitor.run_once()
+        return core.status()
     finally:
-        await monitor.stop()
+        await core.stop()

@@ -145,3 +145,82 @@ async def test_bad_arguments_exit_3(tmp_path: Path, args: list[str]) -> None:
     code, _, err = await netmon("--config", str(path), *args)
     assert code == 3
     assert "Traceback" not in err
+
+
+async def test_status_includes_breakers_and_suggestions(
+    tmp_path: Path, http_server: HttpServer
+) -> None:
+    http_server.route("/ok", body="ok")
+    path = write_config(tmp_path, "[history]\nenabled = false\n"
+                        + http_target("api", http_server.url + "/ok")
+                        + http_target("ghost", "http://ghost.something.invalid/",
+                                      critical=False))
+    code, out, err = await netmon("--config", str(path), "status", "--json")
+    assert code == 1, err
+    snapshot = json.loads(out)
+    assert [b["name"] for b in snapshot["breakers"]] == ["api", "ghost"]
+    assert snapshot["auth"] is None
+    assert snapshot["database"] is None
+    assert isinstance(snapshot["suggestions"], list)
+    code, out, _ = await netmon("--config", str(path), "status")
+    assert code == 1
+    assert out.startswith("netmon: DEGRADED (HTTP 200)")
+
+
+async def test_recover_actions_run_locally_and_are_audited(
+    tmp_path: Path, http_server: HttpServer
+) -> None:
+    http_server.route("/ok", body="ok")
+    history = tmp_path / "h.sqlite3"
+    path = write_config(tmp_path, f"[history]\npath = '{history}'\n"
+                        + http_target("api", http_server.url + "/ok"))
+    code, out, err = await netmon("--config", str(path), "recover", "reset-breaker", "api")
+    assert code == 0, err
+    assert out.strip() == "api: closed -> closed"
+    code, _, err = await netmon("--config", str(path), "recover", "reset-breaker", "nope")
+    assert code == 3
+    assert "no breaker named 'nope'" in err
+    code, out, _ = await netmon("--config", str(path), "recover", "clear-auth-cache")
+    assert code == 0
+    assert "cleared 0 cached and 0 failed" in out
+    code, out, _ = await netmon("--config", str(path), "recover", "probe-all", "--json")
+    assert code == 0
+    assert json.loads(out)["after"] == {"api": "up"}
+    from core.history import HistoryStore
+
+    store = HistoryStore(history)
+    await store.start()
+    trail = await store.audit()
+    await store.close()
+    assert [(e["action"], e["origin"], e["ok"]) for e in trail] == [
+        ("probe_all", "local", True), ("clear_auth_cache", "local", True),
+        ("reset_breaker", "local", False), ("reset_breaker", "local", True)]
+
+
+async def test_token_inspect_never_prints_the_token(tmp_path: Path) -> None:
+    import jwt
+
+    secret = "inspect-secret-0123456789abcdef0123456789"
+    token = jwt.encode({"sub": "user-7", "exp": 4_102_444_800, "aud": "authenticated"},
+                       secret, algorithm="HS256")
+    path = write_config(tmp_path, "[auth]\njwt_secret_env = 'TEST_JWT_SECRET'\n"
+                        "audience = 'authenticated'\n")
+    env = {"TEST_JWT_SECRET": secret, "TEST_TOKEN": token}
+    code, out, err = await netmon("--config", str(path), "token", "inspect", "--token-env",
+                                  "TEST_TOKEN", env=env)
+    assert code == 0, err
+    assert "VALID (checked local)" in out
+    assert '"user-7"' in out
+    assert token not in out + err
+    assert secret not in out + err
+    forged = jwt.encode({"sub": "user-7", "aud": "authenticated"},
+                        "wrong-secret-0123456789abcdef-0123456789", algorithm="HS256")
+    code, out, _ = await netmon("--config", str(path), "token", "inspect", "--token-env",
+                                "TEST_TOKEN", "--json", env={**env, "TEST_TOKEN": forged})
+    assert code == 2
+    assert json.loads(out)["verdict"]["reason"] == "bad_signature"
+    assert forged not in out
+    code, _, err = await netmon("--config", str(path), "token", "inspect", "--token-env",
+                                "UNSET_VAR_X", env=env)
+    assert code == 3
+    assert "UNSET_VAR_X is empty or not set" in err

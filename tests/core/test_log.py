@@ -93,3 +93,21 @@ def test_unwritable_log_folder_is_a_warning_not_a_crash(tmp_path: Path) -> None:
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
+
+
+def test_the_suite_wide_leak_catcher_really_catches() -> None:
+    from tests.support.secrets_watch import LeakCatcher
+
+    catcher = LeakCatcher()
+    log = logging.getLogger("netmon.leaky")
+    log.addHandler(catcher)
+    try:
+        log.debug("calling with %s", "sk-abcdef-123")
+        try:
+            raise ValueError("bad token sk-zzzzzz-999")
+        except ValueError:
+            log.exception("failed")
+    finally:
+        log.removeHandler(catcher)
+    assert [s for s, _ in catcher.leaks({"sk-abcdef-123", "sk-zzzzzz-999"})] == [
+        "sk-abc...", "sk-zzz..."]

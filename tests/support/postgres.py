@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 from tests.support.netutil import free_tcp_port
+from tests.support.secrets_watch import watch
 
 _EXE = ".exe" if sys.platform == "win32" else ""
 _SEARCH_GLOBS = (
@@ -103,7 +104,7 @@ class PostgresCluster:
             )
         self.bindir = found
         self.user = user
-        self.password = password or f"netmon-{secrets.token_hex(8)}"
+        self.password = watch(password or f"netmon-{secrets.token_hex(8)}")
         self.database = database
         self.host = host
         self.port = port or free_tcp_port(host)

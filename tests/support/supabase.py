@@ -17,9 +17,10 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from core.clock import Clock
 from tests.support.http_server import HttpServer, Request, Response
+from tests.support.secrets_watch import watch
 
-HS_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256-0123456789"
-APIKEY = "test-anon-apikey"
+HS_SECRET = watch("test-jwt-secret-that-is-long-enough-for-hs256-0123456789")
+APIKEY = watch("test-anon-apikey")
 
 
 @dataclass
@@ -63,11 +64,13 @@ class SupabaseFake:
         if nbf_in is not None:
             claims["nbf"] = int(now + nbf_in)
         if alg == "HS256":
-            return jwt.encode(claims, HS_SECRET, algorithm="HS256")
+            return watch(jwt.encode(claims, HS_SECRET, algorithm="HS256"))
         if alg == "RS256":
-            return jwt.encode(claims, self.rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
+            return watch(jwt.encode(claims, self.rsa_key, algorithm="RS256",
+                                    headers={"kid": "rsa-1"}))
         if alg == "ES256":
-            return jwt.encode(claims, self.ec_key, algorithm="ES256", headers={"kid": "ec-1"})
+            return watch(jwt.encode(claims, self.ec_key, algorithm="ES256",
+                                    headers={"kid": "ec-1"}))
         raise ValueError(alg)
 
     def _verify(self, token: str) -> dict[str, Any] | None:

@@ -1,0 +1,92 @@
+"""``netmon token inspect``: fingerprint, header, claims and a verdict, never the token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+from ..auth import ResilientAuthService
+from ..config import Config
+from ..log import ascii_safe
+from ..tokens import AuthError, fingerprint, peek
+from .common import UsageError, load, print_json
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("token", help="inspect a JWT without printing it")
+    actions = parser.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    inspect = actions.add_parser(
+        "inspect", help="read a token from standard input or --token-env and judge it")
+    inspect.add_argument("--token-env", metavar="VAR",
+                         help="read the token from this environment variable")
+    inspect.add_argument("--json", action="store_true", help="print the result as JSON")
+    inspect.set_defaults(handler=run_inspect)
+
+
+def _read_token(args: argparse.Namespace) -> str:
+    if args.token_env:
+        value = os.environ.get(args.token_env, "")
+        if not value:
+            raise UsageError(f"environment variable {args.token_env} is empty or not set")
+    else:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("pipe the token on standard input or use --token-env VAR "
+                             "(tokens never go on the command line)")
+        value = sys.stdin.read()
+    token = value.strip().removeprefix("Bearer ").strip()
+    if not token:
+        raise UsageError("no token given")
+    return token
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    config = load(args)
+    token = _read_token(args)
+    report = asyncio.run(_inspect(config, token))
+    if args.json:
+        print_json(report)
+    else:
+        print(_render(report))
+    return 0 if report["verdict"]["valid"] else 2
+
+
+async def _inspect(config: Config, token: str) -> dict[str, Any]:
+    report: dict[str, Any] = {"fingerprint": fingerprint(token)[:16]}
+    try:
+        info = peek(token)
+    except AuthError as exc:
+        report.update(header=None, claims=None,
+                      verdict={"valid": False, "reason": str(exc.reason), "detail": exc.detail})
+        return report
+    report.update(header=dict(info.header), claims=dict(info.claims))
+    service = ResilientAuthService.from_settings(config.auth)
+    try:
+        result = await service.verify(token)
+    except AuthError as exc:
+        report["verdict"] = {"valid": False, "reason": str(exc.reason), "detail": exc.detail}
+    else:
+        report["verdict"] = {"valid": True, "source": str(result.source), "reason": None,
+                             "expires_at": result.expires_at.isoformat() if result.expires_at
+                             else None}
+    finally:
+        await service.aclose()
+    return report
+
+
+def _render(report: dict[str, Any]) -> str:
+    verdict = report["verdict"]
+    lines = [f"fingerprint  sha256:{report['fingerprint']}..."]
+    if report["header"] is not None:
+        lines.append(f"header       {json.dumps(report['header'], sort_keys=True)}")
+        lines.append("claims")
+        for key, value in sorted(report["claims"].items()):
+            lines.append(f"  {key:<12} {json.dumps(value, default=str)}")
+    if verdict["valid"]:
+        lines.append(f"verdict      VALID (checked {verdict['source']})")
+    else:
+        lines.append(f"verdict      REFUSED: {verdict['reason']}: {verdict['detail']}")
+    return ascii_safe("\n".join(lines))

@@ -1,0 +1,103 @@
+"""NetmonCore: every running part of netmon wired from one config.
+
+The CLI, the HTTP service and the console all build one of these: a breaker per
+dependency (settings from ``[breaker]``), the health monitor, the auth service (when
+``[auth]`` names a server or a secret), the database layer (when ``[database] target`` names
+a postgres target), the history store, and the recovery actions over all of them.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from .auth import ResilientAuthService
+from .breaker import CircuitBreaker
+from .clock import Clock, SystemClock
+from .config import Config
+from .db import DatabaseResilience
+from .history import HistoryStore
+from .monitor import HealthMonitor
+from .recovery import RecoveryActions
+from .status import build
+
+__all__ = ["NetmonCore"]
+
+
+class NetmonCore:
+    """Owns the parts; ``start()`` / ``stop()`` them together; ``status()`` snapshots."""
+
+    def __init__(
+        self, config: Config, *, clock: Clock | None = None, rng: random.Random | None = None,
+        with_history: bool = True, with_database: bool = True,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self.breakers: dict[str, CircuitBreaker] = {}
+        for target in config.targets:
+            if target.enabled:
+                self.breaker(target.breaker or target.name)
+        self.history = (HistoryStore(config.history.path or None, clock=self.clock)
+                        if with_history and config.history.enabled else None)
+        self.monitor = HealthMonitor(config, clock=self.clock, rng=self.rng,
+                                     history=self.history, breakers=self.breakers)
+        auth = config.auth
+        self.auth = (ResilientAuthService.from_settings(
+            auth, clock=self.clock, rng=self.rng, breaker=self.breaker("auth"))
+            if auth.supabase_url or auth.jwt_secret else None)
+        self.database: DatabaseResilience | None = None
+        if with_database and config.database.target:
+            settings = config.database
+            self.database = DatabaseResilience(
+                config.target(settings.target), clock=self.clock, rng=self.rng,
+                breaker=self.breaker("database"), pool_min=settings.pool_min,
+                pool_max=settings.pool_max, command_timeout=settings.command_timeout_s)
+        self.recovery = RecoveryActions(
+            breakers=self.breakers, auth=self.auth, database=self.database,
+            monitor=self.monitor, history=self.history, clock=self.clock)
+
+    def breaker(self, name: str) -> CircuitBreaker:
+        """The breaker called ``name`` (created with the configured settings if new)."""
+        if name not in self.breakers:
+            b = self.config.breaker
+            self.breakers[name] = CircuitBreaker(
+                name, failure_threshold=b.failure_threshold, reset_timeout=b.reset_timeout_s,
+                half_open_max_calls=b.half_open_max_calls,
+                success_threshold=b.success_threshold, clock=self.clock)
+        return self.breakers[name]
+
+    async def start(self, *, schedule: bool = True) -> None:
+        """Open history, start the database layer and (with ``schedule``) the monitor."""
+        if self.history is not None:
+            await self.history.start()
+        if self.database is not None:
+            await self.database.start()
+        if schedule:
+            await self.monitor.start()
+
+    async def stop(self) -> None:
+        """Stop everything that was started, newest first; bounded."""
+        await self.monitor.stop()
+        if self.database is not None:
+            await self.database.close()
+        if self.auth is not None:
+            await self.auth.aclose()
+        if self.history is not None:
+            await self.history.close()
+
+    async def __aenter__(self) -> NetmonCore:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def status(self) -> dict[str, Any]:
+        """The status snapshot of everything running."""
+        return build(
+            monitor=self.monitor, breakers=self.breakers.values(),
+            auth=self.auth.stats() if self.auth is not None else None,
+            database=self.database.health() if self.database is not None else None,
+            clock=self.clock,
+        )

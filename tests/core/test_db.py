@@ -1,0 +1,317 @@
+"""DatabaseResilience against the real PostgreSQL cluster behind a fault proxy (no mocks)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+
+from core.breaker import BreakerState
+from core.config import Target
+from core.db import DatabaseResilience, DatabaseUnavailableError, DbMode, DbStatus
+from core.errors import CircuitOpenError, ErrorKind, classify
+from core.secrets import store_secret
+from core.testing import FakeClock, seeded_rng
+from tests.support.fault_proxy import FaultProxy
+from tests.support.fixtures import FaultProxyFactory
+from tests.support.postgres import PostgresCluster
+
+Factory = Callable[..., DatabaseResilience]
+#: how a reset surfaces: ConnectionDoesNotExistError (a PostgresConnectionError) or an OSError
+_NETWORK_ERRORS = (asyncpg.PostgresConnectionError, OSError)
+
+
+def _target(cluster: PostgresCluster, **kw: Any) -> Target:
+    return Target(name="db", kind="postgres", dsn=cluster.dsn_without_password(),
+                  sslmode="disable", password_keyring="netmon/db", **kw)
+
+
+def _our_tasks() -> list[asyncio.Task[Any]]:
+    return [t for t in asyncio.all_tasks() if t.get_name().startswith("netmon-db-")]
+
+
+async def _until(predicate: Callable[[], bool], clock: FakeClock | None = None,
+                 step: float = 31.0, limit: float = 10.0) -> None:
+    """Poll real I/O (advancing the fake clock each round) until ``predicate`` holds."""
+    deadline = time.monotonic() + limit
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        if clock is not None:
+            clock.advance(step)
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def make_db(
+    postgres_cluster: PostgresCluster, clock: FakeClock
+) -> AsyncIterator[Factory]:
+    """``make_db(host=..., port=..., **options)``; every layer is closed at teardown."""
+    store_secret("netmon/db", postgres_cluster.password)
+    made: list[DatabaseResilience] = []
+
+    def make(*, host: str = "127.0.0.1", port: int = 0, **options: Any) -> DatabaseResilience:
+        target = _target(postgres_cluster, host=host, port=port or postgres_cluster.port)
+        db = DatabaseResilience(target, clock=clock, rng=seeded_rng(), **options)
+        made.append(db)
+        return db
+
+    yield make
+    for db in made:
+        await db.close()
+    assert _our_tasks() == []
+
+
+async def _proxy(cluster: PostgresCluster, factory: FaultProxyFactory,
+                 mode: str = "pass") -> FaultProxy:
+    return await factory(cluster.host, cluster.port, mode=mode)
+
+
+async def test_start_normal_query_and_pool_health(make_db: Factory) -> None:
+    db = make_db(pool_max=4)
+    events: list[dict[str, Any]] = []
+    db.health_changed.connect(events.append)
+    started = await db.start()
+    assert started["mode"] == "normal" and started["status"] == "up"
+    assert await db.fetchval("SELECT 1") == 1
+    assert [r["n"] for r in await db.fetch("SELECT generate_series(1, 3) AS n")] == [1, 2, 3]
+    assert (await db.fetchrow("SELECT 2 AS two"))["two"] == 2
+    health = db.health()
+    assert health["pool"] == {"size": 1, "idle": 1, "in_use": 0, "max": 4}
+    assert health["breaker"] == "closed"
+    assert health["last_error_kind"] is None and health["error_kind"] is None
+    assert isinstance(health["acquire_wait_p95_ms"], float)
+    assert health["acquire_wait_p95_ms"] >= 0
+    assert [e["status"] for e in events] == ["up"]
+    # a query in flight shows up as in_use
+    busy = asyncio.create_task(db.fetchval("SELECT pg_sleep(0.3)"))
+    await _until(lambda: db.health()["pool"]["in_use"] == 1)
+    await busy
+    assert db.health()["pool"]["in_use"] == 0
+    # an SQL error is the caller's problem, not the database's health
+    with pytest.raises(Exception, match="syntax"):
+        await db.execute("SELEC 1")
+    assert db.health()["last_error_kind"] is None and db.breaker.state is BreakerState.CLOSED
+
+
+async def test_cut_connection_is_replaced(
+    make_db: Factory, postgres_cluster: PostgresCluster, fault_proxy_factory: FaultProxyFactory
+) -> None:
+    proxy = await _proxy(postgres_cluster, fault_proxy_factory)
+    db = make_db(port=proxy.port)
+    await db.start()
+    assert await db.fetchval("SELECT 1") == 1
+    assert proxy.connections_total == 1
+    assert await proxy.cut() == 1
+    assert await db.fetchval("SELECT 1") == 1  # no error: the dead connection was discarded
+    assert proxy.connections_total == 2
+    assert db.health()["pool"]["size"] == 1
+    # cut in the middle of a query: the read fails over to a fresh connection by retry
+    slow = asyncio.create_task(db.fetchval("SELECT pg_sleep(0.5)::text || 'done'"))
+    await _until(lambda: db.health()["pool"]["in_use"] == 1)
+    await asyncio.sleep(0.05)
+    await proxy.cut()
+    assert await slow == "done"
+    assert proxy.connections_total == 3
+    assert db.health()["last_error_kind"] == "connection_reset"
+
+
+async def test_breaker_opens_rejects_without_connecting_and_recovers(
+    make_db: Factory, clock: FakeClock, postgres_cluster: PostgresCluster,
+    fault_proxy_factory: FaultProxyFactory,
+) -> None:
+    proxy = await _proxy(postgres_cluster, fault_proxy_factory)
+    db = make_db(port=proxy.port)
+    await db.start()
+    assert await db.fetchval("SELECT 1") == 1
+    await proxy.set_mode("reset")
+    await proxy.cut()
+    for i in range(3):
+        assert db.breaker.state is BreakerState.CLOSED, i
+        with pytest.raises(_NETWORK_ERRORS) as failed:
+            await db.fetchval("SELECT 1")
+        assert classify(failed.value) is ErrorKind.CONNECTION_RESET
+    assert db.breaker.state is BreakerState.OPEN
+    assert db.health()["status"] == "down" and db.health()["breaker"] == "open"
+    assert db.health()["error_kind"] == "connection_reset"
+
+    before = proxy.connections_total
+    started = time.perf_counter()
+    for _ in range(5):
+        with pytest.raises(CircuitOpenError):
+            await db.fetchval("SELECT 1")
+        with pytest.raises(CircuitOpenError):
+            await db.execute("SELECT 1", idempotent=True)
+    assert time.perf_counter() - started < 0.5  # refused at once
+    assert proxy.connections_total == before  # no connection attempt at all
+
+    clock.advance(31)  # past the 30 s reset timeout: exactly one trial goes through
+    assert db.health()["breaker"] == "half_open"
+    outcomes = await asyncio.gather(db.execute("SELECT 1"), db.execute("SELECT 1"),
+                                    return_exceptions=True)
+    assert sum(isinstance(o, CircuitOpenError) for o in outcomes) == 1
+    assert sum(classify(o) is ErrorKind.CONNECTION_RESET for o in outcomes
+               if isinstance(o, BaseException)) == 1
+    assert proxy.connections_total == before + 1
+    assert db.health()["breaker"] == "open"  # the trial failed
+
+    await proxy.set_mode("pass")
+    clock.advance(31)
+    assert await db.fetchval("SELECT 1") == 1
+    assert db.health()["breaker"] == "closed" and db.health()["status"] == "up"
+
+
+async def test_writes_are_retried_only_when_idempotent(
+    make_db: Factory, postgres_cluster: PostgresCluster, fault_proxy_factory: FaultProxyFactory,
+) -> None:
+    proxy = await _proxy(postgres_cluster, fault_proxy_factory)
+    db = make_db(port=proxy.port)
+    await db.start()
+    assert await db.execute("CREATE TEMP TABLE t (n int)") == "CREATE TABLE"
+    await proxy.set_mode("reset")
+    await proxy.cut()
+    before = proxy.connections_total
+    with pytest.raises(_NETWORK_ERRORS) as once:
+        await db.execute("INSERT INTO t VALUES (1)")
+    assert classify(once.value) is ErrorKind.CONNECTION_RESET
+    assert proxy.connections_total == before + 1  # one attempt
+    with pytest.raises(_NETWORK_ERRORS) as thrice:
+        await db.execute("INSERT INTO t VALUES (1)", idempotent=True)
+    assert classify(thrice.value) is ErrorKind.CONNECTION_RESET
+    assert proxy.connections_total == before + 1 + 3  # the query strategy's 3 attempts
+    assert "gave up after 3 attempts" in " ".join(getattr(thrice.value, "__notes__", []))
+
+
+async def test_unresolvable_host_starts_in_emergency(make_db: Factory, clock: FakeClock) -> None:
+    db = make_db(host="db.something.invalid", port=5432)
+    health = await db.start()  # returns, does not raise
+    assert health["mode"] == "emergency" and health["status"] == "down"
+    assert health["last_error_kind"] == "dns_not_found" == health["error_kind"]
+    assert "db.something.invalid" in health["last_error"]
+    assert health["pool"] == {"size": 0, "idle": 0, "in_use": 0, "max": 2}
+    assert health["next_attempt_at"] is not None
+    assert [t.get_name() for t in _our_tasks()] == ["netmon-db-recovery-db"]
+    # while nothing is reachable, operations fail fast with the classified cause
+    for _ in range(3):
+        with pytest.raises(DatabaseUnavailableError) as err:
+            await db.fetchval("SELECT 1")
+        assert classify(err.value) is ErrorKind.DNS_NOT_FOUND
+    with pytest.raises(CircuitOpenError):  # three of them opened the breaker
+        await db.fetchval("SELECT 1")
+    clock.advance(31)  # background attempts keep failing without crashing anything
+    await asyncio.sleep(0.05)
+    clock.advance(31)
+    await asyncio.sleep(0.05)
+    assert db.mode is DbMode.EMERGENCY and db.health()["last_error_kind"] == "dns_not_found"
+    assert db.recovery_task is not None and not db.recovery_task.done()
+
+
+async def test_emergency_returns_to_normal_by_itself(
+    make_db: Factory, clock: FakeClock, postgres_cluster: PostgresCluster,
+    fault_proxy_factory: FaultProxyFactory,
+) -> None:
+    proxy = await _proxy(postgres_cluster, fault_proxy_factory, mode="refuse")
+    db = make_db(port=proxy.port)
+    events: list[dict[str, Any]] = []
+    db.health_changed.connect(events.append)
+    health = await db.start()
+    assert health["mode"] == "emergency" and health["status"] == "down"
+    assert health["last_error_kind"] == "connection_refused"
+    assert len(clock.sleeps) == 4  # the connect strategy: 5 attempts, 4 backoff waits
+    with pytest.raises(DatabaseUnavailableError):
+        await db.fetchval("SELECT 1")
+    await proxy.set_mode("pass")
+    await _until(lambda: db.mode is DbMode.NORMAL, clock)
+    assert db.status is DbStatus.UP
+    assert await db.fetchval("SELECT 1") == 1
+    assert db.health()["pool"]["max"] == 10 and db.health()["next_attempt_at"] is None
+    assert [(e["mode"], e["status"]) for e in events] == [("emergency", "down"),
+                                                         ("normal", "up")]
+    await _until(lambda: not _our_tasks())  # the recovery task finished
+
+
+async def test_emergency_pool_when_only_a_small_pool_fits(
+    make_db: Factory, postgres_cluster: PostgresCluster,
+) -> None:
+    # Five connections are demanded by the normal pool but the role may open only two.
+    admin = await asyncpg.connect(postgres_cluster.dsn())
+    try:
+        await admin.execute("CREATE ROLE small LOGIN PASSWORD 'small-pw' CONNECTION LIMIT 2")
+        store_secret("netmon/small", "small-pw")
+        target = Target(name="small", kind="postgres", sslmode="disable",
+                        dsn=f"postgresql://small@127.0.0.1:{postgres_cluster.port}/"
+                            f"{postgres_cluster.database}",
+                        password_keyring="netmon/small")
+        db = DatabaseResilience(target, clock=FakeClock(), rng=seeded_rng(), pool_min=5)
+        try:
+            health = await db.start()
+            assert health["mode"] == "emergency" and health["status"] == "degraded"
+            assert health["pool"]["max"] == 2
+            assert await db.fetchval("SELECT 1") == 1
+        finally:
+            await db.close()
+    finally:
+        await admin.execute("DROP ROLE IF EXISTS small")
+        await admin.close()
+
+
+async def test_wrong_password_is_never_shown(
+    make_db: Factory, memory_keyring: Any,
+) -> None:
+    store_secret("netmon/db", "hunter2-not-the-password")
+    db = make_db()
+    health = await db.start()
+    assert health["mode"] == "emergency"
+    assert health["last_error_kind"] == "auth_failed"
+    text = json.dumps(health)
+    assert "hunter2" not in text
+    with pytest.raises(DatabaseUnavailableError) as err:
+        await db.fetchval("SELECT 1")
+    assert "hunter2" not in str(err.value)
+
+
+async def test_reconnect_returns_before_and_after(
+    make_db: Factory, postgres_cluster: PostgresCluster, fault_proxy_factory: FaultProxyFactory,
+) -> None:
+    proxy = await _proxy(postgres_cluster, fault_proxy_factory)
+    db = make_db(port=proxy.port)
+    await db.start()
+    assert await db.fetchval("SELECT 1") == 1
+    result = await db.reconnect()
+    assert result["before"]["status"] == result["after"]["status"] == "up"
+    assert proxy.connections_total == 2 and proxy.connections_active == 1
+    assert await db.fetchval("SELECT 1") == 1
+
+
+async def test_close_is_bounded_and_leaves_no_tasks(
+    make_db: Factory, postgres_cluster: PostgresCluster, fault_proxy_factory: FaultProxyFactory,
+) -> None:
+    db = make_db(close_timeout=0.3)
+    await db.start()
+    busy = asyncio.create_task(db.fetchval("SELECT pg_sleep(10)"))
+    await _until(lambda: db.health()["pool"]["in_use"] == 1)
+    started = time.perf_counter()
+    await db.close()
+    assert time.perf_counter() - started < 2.0
+    with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError,
+                        DatabaseUnavailableError)):
+        await busy  # terminated under the query (a retry then finds the layer closed)
+    assert db.status is DbStatus.DOWN and _our_tasks() == []
+    with pytest.raises(DatabaseUnavailableError, match="closed"):
+        await db.fetchval("SELECT 1")
+    # emergency mode: close() cancels and awaits the recovery task
+    proxy = await _proxy(postgres_cluster, fault_proxy_factory, mode="refuse")
+    stuck = make_db(port=proxy.port)
+    await stuck.start()
+    assert _our_tasks()
+    await stuck.close()
+    assert _our_tasks() == []
