@@ -17,7 +17,7 @@ from enum import IntEnum
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
-from .commands import check, config, diagnose, history, monitor, recover, token
+from .commands import check, config, diagnose, history, monitor, recover, serve, token
 from .commands.common import UsageError
 from .config import load_config
 from .errors import NetmonError
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH",
                         help="config file (default: $NETMON_CONFIG or the per-user file)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (check, diagnose, monitor, history, recover, token, config):
+    for module in (check, diagnose, monitor, history, recover, serve, token, config):
         module.register(sub)
     return parser
 

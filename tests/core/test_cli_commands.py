@@ -224,3 +224,40 @@ async def test_token_inspect_never_prints_the_token(tmp_path: Path) -> None:
                                 "UNSET_VAR_X", env=env)
     assert code == 3
     assert "UNSET_VAR_X is empty or not set" in err
+
+
+async def test_serve_answers_and_stops_cleanly_on_ctrl_c(
+    tmp_path: Path, http_server: HttpServer
+) -> None:
+    import signal
+    import socket
+
+    import httpx
+
+    http_server.route("/ok", body="ok")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = write_config(tmp_path, "[history]\nenabled = false\n[logging]\nfile = false\n"
+                        + http_target("api", http_server.url + "/ok"))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "core", "--config", str(path), "serve", "--port", str(port),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        async with httpx.AsyncClient() as client:
+            async with asyncio.timeout(30):
+                while True:
+                    try:
+                        response = await client.get(f"http://127.0.0.1:{port}/health")
+                        break
+                    except httpx.ConnectError:
+                        await asyncio.sleep(0.1)
+        assert response.status_code == 200
+        proc.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err

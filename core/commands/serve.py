@@ -1,0 +1,69 @@
+"""``netmon serve``: the status and recovery endpoints, with the monitor running."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import sys
+
+from ..log import setup_logging
+from ..runtime import NetmonCore
+from .common import UsageError, load
+
+_log = logging.getLogger("netmon.service")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("serve", help="serve /health, /metrics and the recovery API")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8787, help="port (default 8787)")
+    parser.add_argument("--required-role", default="service_role", metavar="ROLE",
+                        help="role claim a bearer token needs for /api/v1 (default "
+                        "service_role; empty: any valid token)")
+    parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
+    parser.add_argument("--tls-key", metavar="PEM", help="private key for --tls-cert")
+    parser.set_defaults(handler=run)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load(args)
+    if not 0 < args.port < 65536:
+        raise UsageError("--port must be between 1 and 65535")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    try:
+        import uvicorn
+
+        from ..service import create_app
+    except ImportError:
+        raise UsageError("netmon serve needs the service extra: "
+                         "pip install \"netmon[service]\"") from None
+    setup_logging(config.logging.level, to_file=config.logging.file)
+    core = NetmonCore(config)
+    if not _is_loopback(args.host) and (core.auth is None or not args.tls_cert):
+        missing = " and ".join(m for m, gone in (("TLS", not args.tls_cert),
+                                                 ("bearer auth", core.auth is None)) if gone)
+        print(f"netmon: warning: serving on {args.host} without {missing}: anyone who can "
+              "reach this port can read the status", file=sys.stderr)
+    app = create_app(core, required_role=args.required_role or None)
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=args.host, port=args.port, log_config=None, lifespan="on",
+        ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key, server_header=False))
+    scheme = "https" if args.tls_cert else "http"
+    _log.info("RESILIENT: serving on %s://%s:%d", scheme, args.host, args.port)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl+C after shutdown
+        asyncio.run(server.serve())
+    return 0

@@ -1,0 +1,270 @@
+"""The status and recovery service under uvicorn on a free loopback port, over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
+
+from core.clock import SystemClock
+from core.config import parse_config
+from core.runtime import NetmonCore
+from core.secrets import store_secret
+from core.service import create_app
+from tests.support.http_server import HttpServer
+from tests.support.supabase import HS_SECRET, SupabaseFake
+
+API = "/api/v1/system"
+
+
+@dataclass
+class Served:
+    url: str
+    core: NetmonCore
+    fake: SupabaseFake
+    upstream: HttpServer
+
+    def token(self, role: str = "service_role", **kw: object) -> str:
+        return self.fake.token("HS256", role=role, **kw)  # type: ignore[arg-type]
+
+    def auth(self, role: str = "service_role", **kw: object) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, **kw)}"}
+
+
+async def serve(app: object) -> AsyncIterator[str]:
+    """Run ``app`` under uvicorn on a free loopback port until the generator closes."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))  # type: ignore[arg-type]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    async with asyncio.timeout(10):
+        while not server.started:
+            await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@pytest.fixture
+async def served(http_server: HttpServer, tmp_path: object) -> AsyncIterator[Served]:
+    http_server.route("/ok", body="ok")
+    http_server.route("/broken", status=500, body="boom")
+    store_secret("netmon/jwt", HS_SECRET)
+    config = parse_config(f"""
+[monitor]
+interval_s = 3600
+[history]
+path = '{tmp_path}/h.sqlite3'
+[auth]
+jwt_secret_keyring = "netmon/jwt"
+audience = "authenticated"
+[[targets]]
+name = "api"
+kind = "http"
+url = "{http_server.url}/ok"
+[[targets]]
+name = "flaky"
+kind = "http"
+url = "{http_server.url}/broken"
+critical = false
+""")
+    core = NetmonCore(config)
+    fake = SupabaseFake(http_server, SystemClock())
+    async for url in serve(create_app(core)):
+        yield Served(url, core, fake, http_server)
+
+
+async def test_health_reflects_probes(served: Served) -> None:
+    async with httpx.AsyncClient(base_url=served.url) as client:
+        await served.core.monitor.run_once()
+        response = await client.get("/health")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "degraded"  # the non-critical target fails
+        assert {c["name"]: c["status"] for c in body["checks"]} == {
+            "api": "up", "flaky": "degraded"}
+        served.upstream.route("/ok", status=503, body="down")
+        for _ in range(3):
+            await served.core.monitor.probe_now("api")
+        response = await client.get("/health")
+        assert response.status_code == 500  # an upstream 5xx is an application failure
+        assert response.json()["status"] == "unhealthy"
+        db = await client.get("/health/db")
+        assert db.status_code == 404
+        assert "no database layer" in db.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "description"),
+    [
+        ({}, 401, None),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, 401, None),
+        ({"Authorization": "Bearer not.a.jwt"}, 401, "malformed"),
+    ],
+)
+async def test_missing_or_malformed_credentials(
+    served: Served, headers: dict[str, str], status: int, description: str | None
+) -> None:
+    async with httpx.AsyncClient(base_url=served.url) as client:
+        response = await client.get(f"{API}/status/comprehensive", headers=headers)
+    assert response.status_code == status
+    challenge = response.headers["www-authenticate"]
+    assert challenge.startswith('Bearer realm="netmon"')
+    if description:
+        assert f'error_description="{description}"' in challenge
+
+
+async def test_bad_signature_expired_wrong_role_and_right_role(served: Served) -> None:
+    good = served.token()
+    tampered = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
+    async with httpx.AsyncClient(base_url=served.url) as client:
+        bad = await client.get(f"{API}/status/comprehensive",
+                               headers={"Authorization": f"Bearer {tampered}"})
+        assert bad.status_code == 401
+        assert 'error_description="bad_signature"' in bad.headers["www-authenticate"]
+        expired = await client.get(f"{API}/status/comprehensive",
+                                   headers=served.auth(exp_in=-3600))
+        assert expired.status_code == 401
+        assert 'error_description="expired"' in expired.headers["www-authenticate"]
+        user = await client.get(f"{API}/status/comprehensive",
+                                headers=served.auth(role="authenticated"))
+        assert user.status_code == 403
+        assert "service_role" in user.json()["detail"]
+        ok = await client.get(f"{API}/status/comprehensive",
+                              headers={"Authorization": f"Bearer {good}"})
+        assert ok.status_code == 200
+        assert {"status", "targets", "breakers", "auth", "suggestions"} <= set(ok.json())
+        hints = await client.get(f"{API}/recovery/suggestions", headers=served.auth())
+        assert hints.status_code == 200
+        assert isinstance(hints.json()["suggestions"], list)
+
+
+async def _refuse() -> None:
+    raise ConnectionRefusedError(111, "Connection refused")
+
+
+async def test_reset_and_clear_change_the_server_state_and_its_audit(served: Served) -> None:
+    breaker = served.core.breakers["api"]
+    for _ in range(3):
+        with pytest.raises(ConnectionRefusedError):
+            await breaker.call(_refuse)
+    headers = served.auth(sub="ops-42")
+    async with httpx.AsyncClient(base_url=served.url) as client:
+        before = (await client.get(f"{API}/status/comprehensive", headers=headers)).json()
+        assert {b["name"]: b["state"] for b in before["breakers"]}["api"] == "open"
+        reset = await client.post(f"{API}/recovery/circuit-breaker/reset",
+                                  params={"name": "api"}, headers=headers)
+        assert reset.status_code == 200
+        assert reset.json() == {"breakers": [{"name": "api", "before": "open",
+                                              "after": "closed"}]}
+        assert breaker.state == "closed"
+        unknown = await client.post(f"{API}/recovery/circuit-breaker/reset",
+                                    params={"name": "nope"}, headers=headers)
+        assert unknown.status_code == 404
+        cached = served.core.auth.stats()["cached_tokens"] if served.core.auth else 0
+        assert cached >= 1  # our own bearer token was verified and cached
+        clear = await client.post(f"{API}/recovery/auth-cache/clear", headers=headers)
+        assert clear.status_code == 200
+        assert clear.json()["cleared"]["cached"] == cached
+    trail = list(served.core.recovery.trail)
+    assert [(e.action, str(e.origin), e.subject, e.ok) for e in trail] == [
+        ("reset_breaker", "remote", "ops-42", True), ("reset_breaker", "remote", "ops-42", False),
+        ("clear_auth_cache", "remote", "ops-42", True)]
+    assert served.core.history is not None
+    stored = await served.core.history.audit()
+    assert len(stored) == 3
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+async def test_metrics_parse_and_move_when_probes_run(served: Served) -> None:
+    async with httpx.AsyncClient(base_url=served.url) as client:
+        first = _samples((await client.get("/metrics")).text)
+        await served.core.monitor.run_once()
+        await served.core.monitor.run_once()
+        response = await client.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    second = _samples(response.text)
+    key = ("netmon_probes_total", (("kind", "http"), ("result", "ok"), ("target", "api")))
+    assert first.get(key, 0) == 0
+    assert second[key] == 2
+    fails = ("netmon_probes_total", (("kind", "http"), ("result", "fail"), ("target", "flaky")))
+    assert second[fails] == 2
+    latency = ("netmon_probe_latency_seconds_count",
+               (("kind", "http"), ("phase", "total"), ("target", "api")))
+    assert second[latency] == 2
+    assert second[("netmon_breaker_state", (("breaker", "api"), ("state", "closed")))] == 1
+    assert second[("netmon_target_status", (("status", "up"), ("target", "api")))] == 1
+    assert ("netmon_auth_cache_tokens", (("cache", "cached"),)) in second
+
+
+@pytest.fixture
+def served_app() -> object:
+    """The app in-process (ASGI), its core not started: enough for request handling."""
+    store_secret("netmon/jwt", HS_SECRET)
+    config = parse_config("""
+[history]
+enabled = false
+[auth]
+jwt_secret_keyring = "netmon/jwt"
+audience = "authenticated"
+[[targets]]
+name = "api"
+kind = "tcp"
+host = "127.0.0.1"
+port = 9
+""")
+    core = NetmonCore(config, with_history=False)
+    return create_app(core, manage_core=False)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]),
+    path=st.sampled_from(["/health", "/health/db", "/metrics", f"{API}/status/comprehensive",
+                          f"{API}/recovery/suggestions",
+                          f"{API}/recovery/circuit-breaker/reset",
+                          f"{API}/recovery/auth-cache/clear", "/nope", "/docs"]),
+    name=st.one_of(st.none(), st.text(max_size=300)),
+    authorization=st.one_of(st.none(), st.text(max_size=200),
+                            st.text(max_size=200).map(lambda t: f"Bearer {t}")),
+    body=st.binary(max_size=200),
+)
+def test_no_500_for_any_malformed_request(
+    served_app: object, method: str, path: str, name: str | None,
+    authorization: str | None, body: bytes,
+) -> None:
+    app = served_app
+    headers: dict[str, bytes] = {}
+    if authorization is not None:
+        headers["Authorization"] = authorization.encode("latin-1", "replace")
+    params = {"name": name} if name is not None else None
+
+    async def call() -> int:
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://netmon") as client:
+            response = await client.request(method, path, params=params, headers=headers,
+                                            content=body)
+            return response.status_code
+
+    status = asyncio.run(call())
+    assert status < 500 or (path == "/health" and status in (500, 503))
