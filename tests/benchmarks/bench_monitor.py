@@ -17,12 +17,13 @@ machine's nameserver; the direct query goes to the loopback server. HTTP targets
 Part 1 - capacity: a real-clock monitor with N targets (half dns, half http), interval 1 s,
 timeout 2 s, concurrency 256, for each N of a ladder. After a warm-up, a 10 ms ticker task
 measures event-loop lag (actual wake - expected) during the window. Sustained = p99 lag
-<= 50 ms, completed >= 95 % of N x seconds, and no missed turn.
+<= 50 ms, completed >= 95 % of N x seconds, and no missed turn. A full run repeats the
+first failing N as a what-if: the shared HTTP client keeping 8 idle connections, not 50.
 
 Part 2 - CPU per call (``time.process_time``, whole process incl. the getaddrinfo threads)
 of bare dnspython / httpx against DnsProbe.run() / HttpProbe.run() and the monitor's
 ``probe_now``, same worker pattern, contenders rotated over rounds, medians of per-round
-ratios.
+ratios; plus the CPU of one bare httpx GET against the number of pooled connections.
 
 Part 3 - memory: a FakeClock monitor with trivial in-process probes advanced through a
 simulated day, tracemalloc current memory sampled every simulated hour (after
@@ -50,7 +51,6 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,7 @@ AIM_COMPLETED = 0.95
 AIM_OVERHEAD = 1.3
 HOST = "localhost"  # hosts file -> 127.0.0.1; never the machine's nameserver
 TICK_S = 0.010
+WHAT_IF_KEEPALIVE = 8
 
 
 # =========================================================================== server child
@@ -98,6 +99,7 @@ async def _serve(conn: Any) -> None:
     async with DnsServer() as dns_srv, HttpServer() as http_srv:
         dns_srv.add_a(HOST, "127.0.0.1", ttl=300)
         http_srv.route("/health", body="ok")
+        http_srv.route("/warm", body="ok", delay=0.2)  # holds a connection: fills a pool
 
         async def trim() -> None:  # the servers log every request: keep the lists short
             while True:
@@ -262,13 +264,33 @@ class Rung:
         return "OK" if not bad else "FAIL:" + "+".join(bad)
 
 
+class SmallPoolContext(ProbeContext):
+    """ProbeContext whose shared HTTP client keeps fewer idle connections (what-if only)."""
+
+    keepalive = 8
+
+    def http(self, *, verify: bool = True, ca_file: str | None = None) -> httpx.AsyncClient:
+        key = (verify, ca_file)
+        if key not in self._clients:
+            self._clients[key] = httpx.AsyncClient(
+                trust_env=True, verify=verify,
+                limits=httpx.Limits(max_connections=200,
+                                    max_keepalive_connections=self.keepalive),
+                headers={"User-Agent": "netmon-probe"})
+        return self._clients[key]
+
+
 async def capacity_rung(n: int, servers: Servers, warmup_s: float, window_s: float,
-                        label: str = "") -> Rung:
+                        label: str = "", keepalive: int | None = None) -> Rung:
     half = n // 2
     targets = [dns_target(f"dns-{i}", servers) for i in range(n - half)]
     targets += [http_target(f"http-{i}", servers) for i in range(half)]
+    context = None
+    if keepalive is not None:
+        context = SmallPoolContext(clock=SystemClock(), default_timeout_s=2.0)
+        context.keepalive = keepalive
     monitor = HealthMonitor(make_config(targets), clock=SystemClock(), rng=seeded_rng(n),
-                            memory=MemoryHistory())
+                            memory=MemoryHistory(), context=context)
     rung = Rung(n, label)
     ok_count = [0]
     errors: dict[str, int] = {}
@@ -314,6 +336,8 @@ async def capacity_rung(n: int, servers: Servers, warmup_s: float, window_s: flo
         rung.rss_mb = rss_mb()
     finally:
         await monitor.stop()
+        if context is not None:
+            await context.aclose()
     seconds = wall1 - wall0
     rung.seconds = seconds
     rung.lag_p50_ms = pct(samples, 50) * 1000
@@ -372,17 +396,12 @@ async def part1(servers: Servers, ladder: list[int], warmup_s: float, window_s: 
     ladder_rungs = list(rungs)
     first_fail = next((r for r in rungs if r.verdict != "OK"), None)
     if first_fail is not None and what_if:
-        # What-if (bench-side only, core untouched): the OS lookups of every probe go through
-        # the loop's default executor, min(32, CPUs + 4) = 6 threads here. Rerun the first
-        # failing N with 64 threads to see whether that queue is what breaks the schedule.
-        loop = asyncio.get_running_loop()
-        loop.set_default_executor(ThreadPoolExecutor(64, thread_name_prefix="bench-gai"))
-        try:
-            gc.collect()
-            rung = await capacity_rung(first_fail.n, servers, warmup_s, window_s,
-                                       label="  <- what-if: 64-thread default executor")
-        finally:
-            loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="asyncio"))
+        # What-if (bench-side only, core untouched): the same N with the shared HTTP client
+        # keeping at most 8 idle connections instead of 50 (see the pool-size table below).
+        gc.collect()
+        rung = await capacity_rung(
+            first_fail.n, servers, warmup_s, window_s, keepalive=WHAT_IF_KEEPALIVE,
+            label=f"  <- what-if: max_keepalive_connections={WHAT_IF_KEEPALIVE}")
         rungs.append(rung)
         print(f"  N={rung.n:<5} what-if done: p99 lag {rung.lag_p99_ms:.1f} ms, "
               f"{rung.completed}/{rung.expected} probes, {rung.verdict}", flush=True)
@@ -481,6 +500,43 @@ async def count_pycalls(call: Call, calls: int) -> float:
     finally:
         sys.setprofile(None)
     return counter[0] / calls
+
+
+async def pool_sensitivity(servers: Servers, rounds: int, calls: int,
+                           result: dict[str, Any]) -> list[str]:
+    """CPU of ONE sequential bare httpx GET while K other connections sit idle in the pool.
+
+    httpcore 1.0 re-scans every pooled connection (and polls each idle socket for
+    ``has_expired``) twice per request; netmon's shared client keeps up to 50 idle ones.
+    """
+    base = f"http://{HOST}:{servers.http_port}"
+    sizes = (1, 8, 25, 50)
+    clients = {}
+    for k in sizes:
+        client = httpx.AsyncClient(timeout=5.0, limits=httpx.Limits(
+            max_connections=200, max_keepalive_connections=200))
+        await asyncio.gather(*(client.get(base + "/warm") for _ in range(k)))
+        clients[k] = client
+    cpu: dict[int, list[float]] = {k: [] for k in sizes}
+    try:
+        for rnd in range(rounds):
+            order = sizes[rnd % len(sizes):] + sizes[:rnd % len(sizes)]
+            for k in order:
+                gc.collect()
+                c0 = time.process_time()
+                for _ in range(calls // 2):
+                    await clients[k].get(base + "/health")
+                cpu[k].append((time.process_time() - c0) / (calls // 2) * 1e6)
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    ratios = {k: statistics.median([a / b for a, b in zip(cpu[k], cpu[1], strict=True)])
+              for k in sizes}
+    result["pool_sensitivity"] = {"cpu_us": cpu, "ratio_to_1": ratios}
+    cells = "  ".join(f"{k} idle: {statistics.median(cpu[k]):.0f} us ({ratios[k]:.2f}x)"
+                      for k in sizes)
+    return ["  httpx pool-size sensitivity - CPU of one sequential bare GET with K connections "
+            "pooled:", f"    {cells}"]
 
 
 async def part2(servers: Servers, rounds: int, calls: int, workers: int,
@@ -600,6 +656,7 @@ async def part2(servers: Servers, rounds: int, calls: int, workers: int,
         verdict = "OK" if ratio <= AIM_OVERHEAD else "MISS"
         lines.append(f"  {group}: probe / fair bare = {ratio:.2f}x "
                      f"(aim <= {AIM_OVERHEAD}x: {verdict})")
+    lines += await pool_sensitivity(servers, rounds, calls, result)
     lines.append("  x bare = ours / the bare library call; x fair = ours / bare + the same OS "
                  "getaddrinfo our probe does (DnsProbe runs getaddrinfo beside the direct "
                  "query; HttpProbe resolves the host for its dns phase).")
