@@ -18,6 +18,7 @@ import re
 import tempfile
 import tomllib
 import types
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -39,6 +40,7 @@ __all__ = [
     "HistorySettings",
     "LoggingSettings",
     "MonitorSettings",
+    "RemoteSettings",
     "RetrySettings",
     "Target",
     "config_path",
@@ -186,6 +188,23 @@ class Target:
 
 
 @dataclass(frozen=True)
+class RemoteSettings:
+    """A remote netmon-compatible backend (``[[remotes]]``); the bearer token is a reference."""
+
+    name: str
+    url: str
+    token_keyring: str = ""
+    token_env: str = ""
+    verify_tls: bool = True
+    ca_file: str = ""
+    timeout_s: float = _spec(10.0, min=0.1, max=600)
+
+    @property
+    def token(self) -> SecretRef:
+        return SecretRef(self.token_keyring or None, self.token_env or None)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; ``source`` is the file it came from, if any."""
 
@@ -197,6 +216,7 @@ class Config:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     history: HistorySettings = field(default_factory=HistorySettings)
     targets: list[Target] = field(default_factory=list)
+    remotes: list[RemoteSettings] = field(default_factory=list)
     source: Path | None = field(default=None, compare=False)
 
     def target(self, name: str) -> Target:
@@ -210,10 +230,11 @@ class Config:
         """The TOML-able form: sections, then targets with only the fields that are set."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
-            if f.name in ("targets", "source"):
+            if f.name in ("targets", "remotes", "source"):
                 continue
             out[f.name] = dataclasses.asdict(getattr(self, f.name))
         out["targets"] = [_target_dict(t) for t in self.targets]
+        out["remotes"] = [dataclasses.asdict(r) for r in self.remotes]
         return out
 
 
@@ -296,19 +317,20 @@ def parse_config(text: str, *, source: Path | None = None) -> Config:
     _reject_unknown(data, [f.name for f in dataclasses.fields(Config) if f.name != "source"],
                     label, "")
     for f in dataclasses.fields(Config):
-        if f.name in ("targets", "source"):
+        if f.name in ("targets", "remotes", "source"):
             continue
         table = data.get(f.name, {})
         if not isinstance(table, dict):
             raise ConfigError(f"must be a table [{f.name}]", path=label, field=f.name)
         sections[f.name] = _build(hints[f.name], table, label, f.name)
     targets = _build_targets(data.get("targets", []), label)
+    remotes = _build_remotes(data.get("remotes", []), label)
     db_target = sections["database"].target
     if db_target and not any(t.name == db_target and t.kind == "postgres" for t in targets):
         names = [t.name for t in targets if t.kind == "postgres"]
         raise ConfigError(f"{db_target!r} is not a postgres target", path=label,
                           field="database.target", allowed=", ".join(names) or "none defined")
-    return Config(**sections, targets=targets, source=source)
+    return Config(**sections, targets=targets, remotes=remotes, source=source)
 
 
 def _build_targets(raw: Any, label: str) -> list[Target]:
@@ -334,6 +356,42 @@ def _build_targets(raw: Any, label: str) -> list[Target]:
         _check_target(target, label, where)
         targets.append(target)
     return targets
+
+
+def _build_remotes(raw: Any, label: str) -> list[RemoteSettings]:
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise ConfigError("must be an array of tables [[remotes]]", path=label, field="remotes")
+    remotes: list[RemoteSettings] = []
+    for i, table in enumerate(raw):
+        where = f"remotes[{i}]"
+        if "name" in table and isinstance(table["name"], str):
+            where = f"remotes[{i}] ({table['name']})"
+        for key in ("name", "url"):
+            if key not in table:
+                raise ConfigError("is required", path=label, field=f"{where}.{key}")
+        remote = _build(RemoteSettings, table, label, where)
+        if not remote.name.strip():
+            raise ConfigError("must not be empty", path=label, field=f"{where}.name")
+        if any(r.name == remote.name for r in remotes):
+            raise ConfigError(f"duplicate remote name {remote.name!r}; names must be unique",
+                              path=label, field=f"{where}.name")
+        try:
+            parts = urlsplit(remote.url)
+            host = parts.hostname
+        except ValueError:
+            host = None
+        if not host or parts.scheme not in ("http", "https"):
+            raise ConfigError(f"{remote.url!r} is not an http(s) URL with a host", path=label,
+                              field=f"{where}.url", allowed="http://host[:port], https://...")
+        if parts.username or parts.password or re.search(
+                r"(^|[?&])(token|access_token|apikey|api_key)=", parts.query, re.IGNORECASE):
+            raise ConfigError(
+                "credentials never go in the URL. Put the bearer token in the OS keyring "
+                "(keyring set netmon remote-token) and name the entry: token_keyring = "
+                "\"netmon/remote-token\" (or token_env = \"NETMON_REMOTE_TOKEN\")",
+                path=label, field=f"{where}.url")
+        remotes.append(remote)
+    return remotes
 
 
 def _check_target(t: Target, label: str, where: str) -> None:
@@ -396,15 +454,25 @@ def _reject_unknown(table: dict[str, Any], known: list[str], label: str, where: 
             continue
         name = f"{where}.{key}" if where else key
         if _SECRET_KEYS.match(key):
-            raise _literal_secret(label, name, key)
+            raise _literal_secret(label, name, key, known)
         close = difflib.get_close_matches(key, known, n=1)
         fix = f"did you mean {close[0]!r}?" if close else "remove it"
         raise ConfigError(f"unknown setting; {fix}", path=label, field=name,
                           allowed=", ".join(known))
 
 
-def _literal_secret(label: str, name: str, key: str) -> ConfigError:
-    base = "apikey" if "key" in key.lower() or "token" in key.lower() else "password"
+_SECRET_BASES: tuple[tuple[frozenset[str], str], ...] = (
+    (frozenset({"password", "passwd", "pwd"}), "password"),
+    (frozenset({"token", "bearer", "access_token", "refresh_token"}), "token"),
+    (frozenset({"secret", "jwt_secret"}), "jwt_secret"),
+)
+
+
+def _literal_secret(label: str, name: str, key: str, known: Sequence[str] = ()) -> ConfigError:
+    """The error for a secret written into the file, naming the reference field to use."""
+    want = next((base for keys, base in _SECRET_BASES if key.lower() in keys), "apikey")
+    refs = [k.removesuffix("_keyring") for k in known if k.endswith("_keyring")]
+    base = want if want in refs or not refs else refs[0]
     return ConfigError(
         "secrets are never stored in the config file. Put it in the OS keyring "
         f"(keyring set netmon {base}) and name the entry: {base}_keyring = \"netmon/{base}\" "
@@ -485,7 +553,7 @@ def save_config(config: Config, path: str | os.PathLike[str]) -> Path:
         except Exception:  # unreadable old file: write a fresh one
             doc = tomlkit.document()
     for key, value in config.to_dict().items():
-        if key == "targets":
+        if key in ("targets", "remotes"):
             aot = tomlkit.aot()
             for t in value:
                 aot.append(tomlkit.item(t))

@@ -44,7 +44,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization headers and bearer tokens of any shape.
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}"), r"\1 " + _MASK),
     # Passwords in URLs/DSNs: scheme://user:password@host
-    (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*):[^@/?#\s]+@"), r"\1:" + _MASK + "@"),
+    # (bounded repeats: an unbounded scheme made long texts quadratic)
+    (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]{0,30}://[^:/?#@\s]{0,256}):[^@/?#\s]{1,512}@"),
+     r"\1:" + _MASK + "@"),
     # key=value and key: value pairs for secret-ish keys (DSN keywords, headers, JSON).
     (
         re.compile(

@@ -817,7 +817,7 @@ def _pycalls_sync(fn: Callable[[], object]) -> int:
 
 def attribution(out: dict[str, Any]) -> list[str]:
     """Micro-timings of per-probe work found by profiling (best of 5, this process)."""
-    from core.probes.http import environment_proxy
+    from core.probes.base import environment_proxy
 
     lines = ["", "Attribution - micro-timings of per-probe work (best of 5 batches):"]
     cpu = out.get("cpu_per_call", {})
@@ -830,8 +830,8 @@ def attribution(out: dict[str, Any]) -> list[str]:
     proxy_calls = _pycalls_sync(lambda: environment_proxy(url))
     http_calls = cpu.get("http:HttpProbe.run()", {}).get("pycalls", math.nan)
     fair_calls = cpu.get("http:bare getaddrinfo + GET (fair)", {}).get("pycalls", math.nan)
-    lines.append(f"  environment_proxy(url) (core/probes/http.py, called by fetch() on every "
-                 f"probe; {len(os.environ)} env vars): {proxy_us:.0f} us{share}; "
+    lines.append("  environment_proxy(url) (core/probes/base.py; ProbeContext.proxy_for caches it "
+                 f"per host; uncached cost, {len(os.environ)} env vars): {proxy_us:.0f} us{share}; "
                  f"{proxy_calls} Python calls of the {http_calls - fair_calls:.0f} HttpProbe "
                  "makes beyond the fair bare call")
 
