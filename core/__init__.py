@@ -17,9 +17,11 @@ from .config import (
     AuthSettings,
     BreakerSettings,
     Config,
+    DatabaseSettings,
     HistorySettings,
     LoggingSettings,
     MonitorSettings,
+    RemoteSettings,
     RetrySettings,
     Target,
     config_path,
@@ -47,6 +49,7 @@ from .log import redact, setup_logging
 from .monitor import Condition, HealthMonitor, StatusChange, TargetState, TargetStatus
 from .probes import ProbeContext, ProbeResult, make_probe
 from .recovery import ACTIONS, AuditEntry, Origin, RecoveryActions, suggest
+from .remote import RemoteBackend, RemoteResult, normalize_snapshot, resolve_remote
 from .retry import STRATEGIES, Retrier, RetryAttempt, RetryPolicy, is_retryable, resilient, strategy
 from .runtime import NetmonCore
 from .secrets import SecretError, SecretRef
@@ -77,6 +80,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DatabaseResilience",
+    "DatabaseSettings",
     "DatabaseUnavailableError",
     "Diagnosis",
     "ErrorKind",
@@ -97,6 +101,9 @@ __all__ = [
     "ProbeContext",
     "ProbeResult",
     "RecoveryActions",
+    "RemoteBackend",
+    "RemoteResult",
+    "RemoteSettings",
     "ResilientAuthService",
     "Retrier",
     "RetryAttempt",
@@ -121,9 +128,11 @@ __all__ = [
     "kind_info",
     "load_config",
     "make_probe",
+    "normalize_snapshot",
     "parse_config",
     "redact",
     "resilient",
+    "resolve_remote",
     "save_config",
     "setup_logging",
     "strategy",

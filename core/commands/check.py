@@ -12,6 +12,7 @@ from ..render import status_table
 from ..runtime import NetmonCore
 from ..status import exit_code_for
 from .common import UsageError, load, print_json
+from .remote_cli import add_remote_options, backend_for, print_problems, report_failure
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,6 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check.set_defaults(handler=run_check)
     status = sub.add_parser("status", help="one snapshot of the whole core with suggestions")
     status.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+    add_remote_options(status)
     status.set_defaults(handler=run_status, only=[])
 
 
@@ -30,7 +32,23 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    if args.remote or args.token_env:
+        return asyncio.run(_remote_status(args))
     return _report(args, with_database=True)
+
+
+async def _remote_status(args: argparse.Namespace) -> int:
+    async with backend_for(load(args), args) as backend:
+        result = await backend.status()
+    if not result.ok:
+        return report_failure(backend, result)
+    print_problems(result)
+    snapshot = result.data
+    if args.json:
+        print_json(snapshot)
+    else:
+        print(status_table(snapshot))
+    return exit_code_for(str(snapshot.get("status")))
 
 
 def _report(args: argparse.Namespace, *, with_database: bool) -> int:

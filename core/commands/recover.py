@@ -10,6 +10,7 @@ from ..config import Config
 from ..recovery import Origin
 from ..runtime import NetmonCore
 from .common import UsageError, load, print_json
+from .remote_cli import add_remote_options, backend_for, print_problems, report_failure
 
 _ACTIONS = {
     "reset-breaker": "reset_breaker",
@@ -29,17 +30,38 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions.add_parser("probe-all", help="probe every target now")
     for action in actions.choices.values():
         action.add_argument("--json", action="store_true", help="print the result as JSON")
+        add_remote_options(action)
         action.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     config = load(args)
     action = _ACTIONS[args.recover_command]
+    if args.remote or args.token_env:
+        return asyncio.run(_remote(config, args, action))
     result = asyncio.run(_local(config, action, getattr(args, "name", None)))
     if args.json:
         print_json(result)
     else:
         print(_render(action, result))
+    return 0
+
+
+async def _remote(config: Config, args: argparse.Namespace, action: str) -> int:
+    if action not in ("reset_breaker", "clear_auth_cache"):
+        raise UsageError(f"{args.recover_command} has no remote endpoint; run it on the backend")
+    async with backend_for(config, args) as backend:
+        if action == "reset_breaker":
+            result = await backend.reset_breaker(getattr(args, "name", None))
+        else:
+            result = await backend.clear_auth_cache()
+    if not result.ok:
+        return report_failure(backend, result)
+    print_problems(result)
+    if args.json:
+        print_json(result.data)
+    else:
+        print(_render(action, result.data))
     return 0
 
 
@@ -57,13 +79,14 @@ async def _local(config: Config, action: str, name: str | None) -> dict[str, Any
 
 def _render(action: str, result: dict[str, Any]) -> str:
     if action == "reset_breaker":
-        rows = result["breakers"]
+        rows = result.get("breakers") or []
         if not rows:
             return "no breakers configured"
-        return "\n".join(f"{r['name']}: {r['before']} -> {r['after']}" for r in rows)
+        return "\n".join(f"{r.get('name')}: {r.get('before')} -> {r.get('after')}" for r in rows)
     if action == "clear_auth_cache":
-        cleared = result["cleared"]
-        return f"cleared {cleared['cached']} cached and {cleared['failed']} failed token(s)"
+        cleared = result.get("cleared") or {}
+        return (f"cleared {cleared.get('cached', '?')} cached and {cleared.get('failed', '?')} "
+                "failed token(s)")
     if action == "probe_all":
         return "\n".join(f"{name}: {result['before'].get(name)} -> {status}"
                          for name, status in result.get("after", {}).items()) or result["note"]

@@ -268,3 +268,78 @@ def test_no_500_for_any_malformed_request(
 
     status = asyncio.run(call())
     assert status < 500 or (path == "/health" and status in (500, 503))
+
+
+async def test_the_real_client_against_the_real_service(served: Served) -> None:
+    from core.remote import RemoteBackend
+    from core.secrets import SecretRef
+
+    await served.core.monitor.run_once()
+    store_secret("netmon/remote-token", served.token(sub="console-1"))
+    backend = RemoteBackend("test", served.url, token=SecretRef(keyring="netmon/remote-token"))
+    async with backend:
+        health = await backend.health()
+        assert health.ok
+        assert health.status_code == 200
+        assert health.data["status"] == "degraded"
+        status = await backend.status()
+        assert status.ok, status.error
+        assert status.problems == []  # our own backend speaks the exact shape
+        assert {t["name"] for t in status.data["targets"]} == {"api", "flaky"}
+        local = served.core.status()
+        assert status.data["status"] == local["status"]
+        hints = await backend.suggestions()
+        assert hints.ok
+        db = await backend.health_db()
+        assert not db.ok
+        assert db.status_code == 404
+        breaker = served.core.breakers["api"]
+        for _ in range(3):
+            with pytest.raises(ConnectionRefusedError):
+                await breaker.call(_refuse)
+        reset = await backend.reset_breaker("api")
+        assert reset.ok
+        assert reset.data["breakers"][0]["before"] == "open"
+        assert breaker.state == "closed"
+        cleared = await backend.clear_auth_cache()
+        assert cleared.ok
+        assert cleared.data["cleared"]["cached"] >= 1
+        metrics = await backend.metrics()
+        assert metrics.ok
+        assert any(s["name"] == "netmon_probes_total" for s in metrics.data["samples"])
+    subjects = {e.subject for e in served.core.recovery.trail}
+    assert subjects == {"console-1"}
+
+
+async def test_cli_remote_status_and_recover(served: Served, tmp_path: object) -> None:
+    import json
+    import os
+    import sys
+
+    await served.core.monitor.run_once()
+    env = {**os.environ, "NETMON_TOKEN": served.token(sub="cli-user")}
+
+    async def netmon(*args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "core", *args, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
+
+    code, out, err = await netmon("status", "--remote", served.url, "--token-env",
+                                  "NETMON_TOKEN", "--json")
+    assert code == 1, err
+    assert json.loads(out)["status"] == "degraded"
+    code, out, _ = await netmon("recover", "reset-breaker", "api", "--remote", served.url,
+                                "--token-env", "NETMON_TOKEN")
+    assert code == 0
+    assert out.strip() == "api: closed -> closed"
+    code, _, err = await netmon("status", "--remote", served.url)  # no token
+    assert code == 3
+    assert "token" in err
+    assert env["NETMON_TOKEN"] not in err
+    code, _, err = await netmon("status", "--remote", "http://127.0.0.1:9/", "--token-env",
+                                "NETMON_TOKEN")
+    assert code == 2
+    assert "remote 127.0.0.1:9" in err
