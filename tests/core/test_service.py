@@ -343,3 +343,83 @@ async def test_cli_remote_status_and_recover(served: Served, tmp_path: object) -
                                 "NETMON_TOKEN")
     assert code == 2
     assert "remote 127.0.0.1:9" in err
+
+
+async def test_health_db_over_a_real_database_cut_and_restored(
+    postgres_cluster: object, fault_proxy_factory: object, tmp_path: object,
+) -> None:
+    from tests.support.fixtures import FaultProxyFactory
+    from tests.support.postgres import PostgresCluster
+
+    assert isinstance(postgres_cluster, PostgresCluster)
+    make_proxy: FaultProxyFactory = fault_proxy_factory  # type: ignore[assignment]
+    proxy = await make_proxy(postgres_cluster.host, postgres_cluster.port)
+    store_secret("netmon/db", postgres_cluster.password)
+    config = parse_config(f"""
+[history]
+enabled = false
+[database]
+target = "db"
+[[targets]]
+name = "db"
+kind = "postgres"
+dsn = "postgresql://{postgres_cluster.user}@127.0.0.1:{proxy.port}/{postgres_cluster.database}"
+sslmode = "disable"
+password_keyring = "netmon/db"
+""")
+    core = NetmonCore(config, with_history=False)
+    async for url in serve(create_app(core)):
+        async with httpx.AsyncClient(base_url=url) as client:
+            up = await client.get("/health/db")
+            assert up.status_code == 200, up.text
+            body = up.json()
+            assert body["mode"] == "normal"
+            assert body["pool"]["max"] == 10
+            assert body["breaker"]["state"] == "closed"
+            assert core.database is not None
+            await proxy.set_mode("refuse")
+            await proxy.cut()
+            for _ in range(3):
+                with pytest.raises(Exception):  # noqa: B017,PT011 - any classified failure
+                    await core.database.fetchval("SELECT 1")
+            down = await client.get("/health/db")
+            assert down.status_code == 503
+            assert down.json()["breaker"]["state"] == "open"
+            assert postgres_cluster.password not in down.text
+            metrics = (await client.get("/metrics")).text
+            assert 'netmon_breaker_state{breaker="database",state="open"} 1.0' in metrics
+            await proxy.set_mode("pass")
+            reset = await client.post(f"{API}/recovery/circuit-breaker/reset",
+                                      params={"name": "database"})
+            assert reset.status_code == 401  # recovery needs a bearer token
+            core.breakers["database"].reset()
+            assert await core.database.fetchval("SELECT 1") == 1
+            assert (await client.get("/health/db")).status_code == 200
+
+
+async def test_no_secret_in_snapshot_export_or_errors(served: Served, tmp_path: object) -> None:
+    import io
+
+    from tests.support.secrets_watch import WATCHED
+
+    async with httpx.AsyncClient(base_url=served.url) as client:
+        good = served.auth(sub="watcher")
+        await client.get(f"{API}/status/comprehensive", headers=good)
+        bad = await client.get(f"{API}/status/comprehensive", headers=served.auth(exp_in=-60))
+        await served.core.monitor.run_once()
+        snapshot = (await client.get(f"{API}/status/comprehensive", headers=good)).text
+    assert served.core.history is not None
+    export = io.StringIO()
+    await served.core.history.export(export, "json")
+    texts = [snapshot, bad.text, str(bad.headers), export.getvalue(),
+             json_dumps(served.core.auth.entries() if served.core.auth else []),
+             json_dumps(served.core.auth.failed_entries() if served.core.auth else [])]
+    for text in texts:
+        for secret in WATCHED:
+            assert secret not in text
+
+
+def json_dumps(value: object) -> str:
+    import json
+
+    return json.dumps(value, default=str)
