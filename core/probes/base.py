@@ -24,6 +24,7 @@ __all__ = [
     "Probe",
     "ProbeContext",
     "ProbeResult",
+    "TargetProbe",
     "describe",
     "environment_proxy",
     "failure",
@@ -191,6 +192,19 @@ class ProbeContext:
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()
+
+
+class TargetProbe:
+    """What the built-in probes share: their target, the context and the timeout."""
+
+    def __init__(self, target: Target, context: ProbeContext) -> None:
+        self.target = target
+        self.context = context
+
+    @property
+    def timeout(self) -> float:
+        """The target's timeout, else the context default (seconds)."""
+        return self.target.timeout_s or self.context.default_timeout_s
 
 
 class Probe(Protocol):

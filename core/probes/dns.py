@@ -20,9 +20,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
-from ..config import Target
 from ..errors import ErrorKind, NetmonError, classify
-from .base import PhaseTimer, ProbeContext, ProbeResult, describe
+from .base import PhaseTimer, ProbeResult, TargetProbe, describe
 
 __all__ = [
     "DnsProbe",
@@ -192,12 +191,8 @@ def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-class DnsProbe:
+class DnsProbe(TargetProbe):
     """Probe a name through the OS resolver and directly against nameservers."""
-
-    def __init__(self, target: Target, context: ProbeContext) -> None:
-        self.target = target
-        self.context = context
 
     def nameservers(self) -> list[tuple[str, str]]:
         """(label, address) of every direct resolver to ask, configured ones first."""
@@ -209,7 +204,7 @@ class DnsProbe:
 
     async def run(self) -> ProbeResult:
         target = self.target
-        timeout = target.timeout_s or self.context.default_timeout_s
+        timeout = self.timeout
         checked_at = self.context.clock.now()
         timer = PhaseTimer()
         record_types = tuple(target.record_types)

@@ -17,7 +17,7 @@ from cryptography import x509
 
 from ..config import Target
 from ..errors import ErrorKind
-from .base import PhaseTimer, ProbeContext, ProbeResult, failure
+from .base import PhaseTimer, ProbeContext, ProbeResult, TargetProbe, failure
 from .dns import ResolutionError, is_ip_literal, resolve_os
 
 __all__ = ["HttpExchange", "HttpProbe", "fetch"]
@@ -126,12 +126,8 @@ async def fetch(
     )
 
 
-class HttpProbe:
+class HttpProbe(TargetProbe):
     """GET or HEAD a URL and judge status, body and certificate."""
-
-    def __init__(self, target: Target, context: ProbeContext) -> None:
-        self.target = target
-        self.context = context
 
     async def run(self) -> ProbeResult:
         result, _ = await self.check(self.target.url)
@@ -142,7 +138,7 @@ class HttpProbe:
     ) -> tuple[ProbeResult, HttpExchange | None]:
         """Probe ``url``; also returns the exchange (the supabase probe reads its body)."""
         target = self.target
-        timeout = target.timeout_s or self.context.default_timeout_s
+        timeout = self.timeout
         checked_at = self.context.clock.now()
         timer = PhaseTimer()
         try:

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 
 from ..config import Target
-from .base import PhaseTimer, ProbeContext, ProbeResult, failure
+from .base import PhaseTimer, ProbeResult, TargetProbe, failure
 from .dns import ResolutionError, is_ip_literal, resolve_os
 
 __all__ = ["PgParams", "PostgresProbe", "pg_params"]
@@ -40,16 +40,12 @@ def pg_params(target: Target) -> PgParams:
     return PgParams(host, port, user, database)
 
 
-class PostgresProbe:
+class PostgresProbe(TargetProbe):
     """Connect, authenticate and run ``SELECT 1``."""
-
-    def __init__(self, target: Target, context: ProbeContext) -> None:
-        self.target = target
-        self.context = context
 
     async def run(self) -> ProbeResult:
         target = self.target
-        timeout = target.timeout_s or self.context.default_timeout_s
+        timeout = self.timeout
         checked_at = self.context.clock.now()
         timer = PhaseTimer()
         params = pg_params(target)

@@ -8,18 +8,17 @@ from dataclasses import replace
 from ..config import Target
 from ..errors import ErrorKind
 from ..secrets import SecretError
-from .base import ProbeContext, ProbeResult
+from .base import ProbeContext, ProbeResult, TargetProbe
 from .http import HttpProbe
 
 __all__ = ["SupabaseProbe"]
 
 
-class SupabaseProbe:
+class SupabaseProbe(TargetProbe):
     """Checks the auth service (GoTrue) is up and reports its version."""
 
     def __init__(self, target: Target, context: ProbeContext) -> None:
-        self.target = target
-        self.context = context
+        super().__init__(target, context)
         self._http = HttpProbe(replace(target, method="GET", body_contains=""), context)
 
     def health_url(self) -> str:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from ..config import Target
 from ..errors import classify
-from .base import PhaseTimer, ProbeContext, ProbeResult, describe, failure
+from .base import PhaseTimer, ProbeResult, TargetProbe, describe, failure
 from .dns import is_ip_literal, resolve_os
 
 __all__ = ["TcpProbe", "connect_once"]
@@ -23,16 +22,12 @@ async def connect_once(address: str, port: int, timeout: float) -> None:
             await writer.wait_closed()
 
 
-class TcpProbe:
+class TcpProbe(TargetProbe):
     """Connect to host:port; reports the address used and per-address errors."""
-
-    def __init__(self, target: Target, context: ProbeContext) -> None:
-        self.target = target
-        self.context = context
 
     async def run(self) -> ProbeResult:
         target = self.target
-        timeout = target.timeout_s or self.context.default_timeout_s
+        timeout = self.timeout
         checked_at = self.context.clock.now()
         timer = PhaseTimer()
         host = target.host.strip("[]")
