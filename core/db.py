@@ -39,7 +39,7 @@ import math
 import random
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -55,7 +55,7 @@ from .events import Event
 from .probes.base import describe, iso_utc
 from .probes.dns import ResolutionError, is_ip_literal, resolve_os
 from .probes.postgres import pg_params
-from .retry import Retrier, strategy
+from .retry import Retrier, RetryPolicy, strategy
 
 __all__ = ["DatabaseResilience", "DatabaseUnavailableError", "DbMode", "DbStatus"]
 
@@ -115,6 +115,7 @@ class DatabaseResilience:
         resolve_timeout: float = 5.0,
         close_timeout: float = 5.0,
         recovery_backoff: Backoff | None = None,
+        connect_policy: RetryPolicy | None = None,
     ) -> None:
         if not 0 <= pool_min <= pool_max or pool_max < 1:
             raise ValueError("need 0 <= pool_min <= pool_max and pool_max >= 1")
@@ -132,7 +133,8 @@ class DatabaseResilience:
             min(1, pool_max), min(2, pool_max), emergency_timeout, emergency_timeout
         )
         self._connect = Retrier(
-            strategy("connect", attempt_timeout=2 * connect_timeout + 1.0),
+            replace(connect_policy or strategy("connect"),
+                    attempt_timeout=2 * connect_timeout + 1.0),
             clock=self.clock, rng=self.rng,
         )
         self._retriers = {

@@ -19,6 +19,7 @@ from typing import ParamSpec, TypeVar
 from .backoff import Backoff, Jitter
 from .breaker import CircuitBreaker
 from .clock import Clock, SystemClock
+from .config import RetrySettings
 from .errors import NETWORK_KINDS, CircuitOpenError, ErrorKind, classify
 from .events import Event
 
@@ -29,6 +30,7 @@ __all__ = [
     "RetryAttempt",
     "RetryPolicy",
     "is_retryable",
+    "policy_from_settings",
     "resilient",
     "strategy",
 ]
@@ -80,6 +82,15 @@ STRATEGIES: dict[str, RetryPolicy] = {
         deadline=60.0, retry_on=RETRYABLE_KINDS | {ErrorKind.HTTP_SERVER_ERROR},
     ),
 }
+
+
+def policy_from_settings(settings: RetrySettings, name: str = "connect") -> RetryPolicy:
+    """The named strategy with attempts and backoff taken from the ``[retry]`` config."""
+    return replace(
+        strategy(name), max_attempts=settings.max_attempts,
+        backoff=Backoff(settings.base_delay_s, 2.0, settings.max_delay_s,
+                        Jitter(settings.jitter)),
+    )
 
 
 def strategy(name: str, **overrides: object) -> RetryPolicy:

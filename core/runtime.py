@@ -19,6 +19,7 @@ from .db import DatabaseResilience
 from .history import HistoryStore
 from .monitor import HealthMonitor
 from .recovery import RecoveryActions
+from .retry import policy_from_settings
 from .status import build
 
 __all__ = ["NetmonCore"]
@@ -52,7 +53,8 @@ class NetmonCore:
             self.database = DatabaseResilience(
                 config.target(settings.target), clock=self.clock, rng=self.rng,
                 breaker=self.breaker("database"), pool_min=settings.pool_min,
-                pool_max=settings.pool_max, command_timeout=settings.command_timeout_s)
+                pool_max=settings.pool_max, command_timeout=settings.command_timeout_s,
+                connect_policy=policy_from_settings(config.retry, "connect"))
         self.recovery = RecoveryActions(
             breakers=self.breakers, auth=self.auth, database=self.database,
             monitor=self.monitor, history=self.history, clock=self.clock)

@@ -213,3 +213,15 @@ async def test_resilient_decorator_combines_breaker_and_retry() -> None:
     assert calls == 3
     assert len(clock.sleeps) == 2  # the breaker's clock drives the retry sleeps
     assert breaker.stats().failures == 2 and breaker.state == "closed"
+
+
+def test_policy_from_config_settings() -> None:
+    from core.config import RetrySettings
+    from core.retry import policy_from_settings
+
+    policy = policy_from_settings(RetrySettings(max_attempts=7, base_delay_s=0.1,
+                                                max_delay_s=3, jitter="equal"))
+    assert policy.name == "connect"
+    assert policy.max_attempts == 7
+    assert policy.backoff == Backoff(0.1, 2.0, 3.0, Jitter.EQUAL)
+    assert policy.deadline == STRATEGIES["connect"].deadline
