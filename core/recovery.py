@@ -217,7 +217,8 @@ def suggest(
         else:
             out.append(_suggestion(
                 f"breaker_open:{breaker.name}", "warning", f"Circuit '{breaker.name}' is open",
-                f"Calls are refused until {stats.retry_at or 'it is reset'}; fix the cause, "
+                f"Calls are refused until "
+                f"{iso_utc(stats.retry_at) if stats.retry_at else 'it is reset'}; fix the cause, "
                 "wait for the half-open trial, or reset it."))
     for state in states:
         last = state.last

@@ -1,0 +1,105 @@
+"""ActionRunner: runs recovery actions on the qasync loop and owns their tasks.
+
+Buttons call ``run(...)``; the task is kept until it ends, ``aclose()`` cancels and awaits
+whatever is still running (no fire-and-forget). Each outcome is announced on ``finished``
+as one line of text for the status bar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from core.recovery import RecoveryActions
+
+__all__ = ["ActionRunner", "describe_outcome"]
+
+_log = logging.getLogger("netmon.gui")
+
+LABELS = {
+    "reset_breaker": "Reset breaker",
+    "clear_auth_cache": "Clear auth cache",
+    "reconnect_database": "Reconnect database",
+    "probe_all": "Probe all",
+}
+
+
+def describe_outcome(action: str, target: str | None, result: dict[str, Any]) -> str:
+    """One line for the status bar about a finished recovery action."""
+    label = LABELS.get(action, action)
+    if action == "reset_breaker":
+        changed = result.get("breakers", [])
+        parts = [f"{b['name']} {b['before']} -> {b['after']}" for b in changed
+                 if b["before"] != b["after"]]
+        return f"{label}: " + (", ".join(parts) if parts else "already closed")
+    if action == "clear_auth_cache":
+        cleared = result.get("cleared", {})
+        if "note" in result:
+            return f"{label}: {result['note']}"
+        return (f"{label}: {cleared.get('cached', 0)} cached and "
+                f"{cleared.get('failed', 0)} failed tokens removed")
+    if action == "probe_all":
+        return f"{label}: {result.get('results', 0)} targets probed"
+    return f"{label}: done" + (f" ({target})" if target else "")
+
+
+class ActionRunner(QObject):
+    """Runs ``RecoveryActions.run`` as owned tasks; reports on ``finished``/``busyChanged``."""
+
+    finished = Signal(str)  # one status-bar line
+    busyChanged = Signal(bool)  # noqa: N815 - Qt signal naming
+
+    def __init__(self, recovery: RecoveryActions, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.recovery = recovery
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    @property
+    def busy(self) -> bool:
+        """Whether an action is still running."""
+        return bool(self._tasks)
+
+    def run(self, action: str, target: str | None = None) -> asyncio.Task[None] | None:
+        """Start ``action`` (on ``target``); returns its task (None once closed)."""
+        if self._closed:
+            return None
+        task = asyncio.get_running_loop().create_task(
+            self._run(action, target), name=f"gui-action:{action}")
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        if len(self._tasks) == 1:
+            self.busyChanged.emit(True)
+        return task
+
+    async def wait_idle(self) -> None:
+        """Wait until every running action has ended."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Cancel the actions still running and wait for them."""
+        self._closed = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, action: str, target: str | None) -> None:
+        try:
+            result = await self.recovery.run(action, target=target)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            _log.warning("recovery %s failed: %s", action, exc)
+            self.finished.emit(f"{LABELS.get(action, action)} failed: {exc}")
+            return
+        self.finished.emit(describe_outcome(action, target, result))
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not self._tasks and not self._closed:
+            self.busyChanged.emit(False)

@@ -1,0 +1,62 @@
+"""Text for people: local times, latencies, percentages (core keeps UTC inside)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+__all__ = ["latency", "local_time", "localize_times", "parse_iso", "percent", "shorten"]
+
+_STAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})")
+
+DASH = "\u2014"
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    """An aware datetime from the core's ``...Z`` ISO strings (None stays None)."""
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def local_time(when: datetime | str | None, *, now: datetime | None = None) -> str:
+    """``14:03:07`` today, ``2026-01-31 14:03`` otherwise, in the machine's local zone."""
+    value = parse_iso(when) if isinstance(when, str) else when
+    if value is None:
+        return DASH
+    local = value.astimezone()
+    today = (now or datetime.now().astimezone()).date()
+    if local.date() == today:
+        return local.strftime("%H:%M:%S")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def localize_times(text: str) -> str:
+    """Rewrite aware timestamps inside ``text`` (e.g. core suggestions) in local time."""
+    return _STAMP.sub(lambda m: local_time(m.group(0).replace(" ", "T")), text)
+
+
+def latency(ms: float | None) -> str:
+    """``0.8 ms``, ``12 ms``, ``1.4 s``."""
+    if ms is None:
+        return DASH
+    if ms < 10:
+        return f"{ms:.1f} ms"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    return f"{ms / 1000:.1f} s"
+
+
+def percent(ratio: float | None) -> str:
+    """``99.5%`` / ``100%``; a dash when nothing was measured."""
+    if ratio is None:
+        return DASH
+    value = ratio * 100
+    return f"{value:.0f}%" if value in (0, 100) else f"{value:.1f}%"
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """First line of ``text``, cut to ``limit`` characters with an ellipsis."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "\u2026"

@@ -1,0 +1,1 @@
+"""Reusable console widgets: banner, latency plot, suggestions, panels."""

@@ -1,0 +1,118 @@
+"""LatencyPlot: latency over time for one target, failures marked in red on top.
+
+Results arrive one by one; the plot only marks itself dirty and redraws at most every
+``REDRAW_MS`` from a single-shot QTimer, so a burst of results costs one redraw.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from core.history import MemoryHistory
+from core.probes.base import ProbeResult
+
+__all__ = ["MIN_SPAN_S", "REDRAW_MS", "LatencyPlot"]
+
+REDRAW_MS = 250
+MIN_SPAN_S = 60.0
+_LINE = "#1e88e5"
+_FAIL = "#d32f2f"
+
+
+class LatencyPlot(QWidget):
+    """A PlotWidget over ``memory.recent(target)`` with a coalesced redraw."""
+
+    def __init__(self, memory: MemoryHistory, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.memory = memory
+        self.target: str | None = None
+        self.redraws = 0
+        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")},
+                                  background=None)
+        item = self.plot.getPlotItem()
+        item.showGrid(x=True, y=True, alpha=0.25)
+        item.setLabel("left", "latency", units="ms")
+        item.getAxis("left").enableAutoSIPrefix(False)
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        item.setMouseEnabled(x=True, y=False)
+        self.legend = item.addLegend(offset=(-10, 10), labelTextSize="9pt")
+        self.curve = item.plot([], [], name="latency",
+                               pen=pg.mkPen(_LINE, width=2),
+                               symbol="o", symbolSize=5, symbolBrush=_LINE, symbolPen=None)
+        self.failures = pg.ScatterPlotItem(size=11, symbol="x", pen=pg.mkPen(_FAIL, width=2),
+                                           brush=pg.mkBrush(_FAIL), name="failure")
+        item.addItem(self.failures)
+        self.placeholder = QLabel("Select a target to see its latency", self)
+        self.placeholder.setObjectName("placeholder")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(self.plot)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self.redraw)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+        self.redraw()
+
+    def set_target(self, name: str | None) -> None:
+        """Plot ``name`` (None clears); redraws at once."""
+        self.target = name
+        self._timer.stop()
+        self.redraw()
+
+    def on_result(self, result: ProbeResult) -> None:
+        """A result arrived: schedule a redraw when it is for the plotted target."""
+        if result.target == self.target:
+            self.schedule()
+
+    def schedule(self) -> None:
+        """Redraw within ``REDRAW_MS`` (several calls in that time make one redraw)."""
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def stop(self) -> None:
+        """Stop the redraw timer (on close)."""
+        self._timer.stop()
+
+    def redraw(self) -> None:
+        """Rebuild the line and the failure markers from the memory ring."""
+        self.redraws += 1
+        item = self.plot.getPlotItem()
+        results = self.memory.recent(self.target) if self.target else []
+        bad = [r for r in results if not r.ok]
+        xs = [r.checked_at.timestamp() for r in results]
+        # A failure is a gap in the line (NaN, connect="finite") and a red mark on top.
+        ys = [float(r.latency_ms) if r.ok and r.latency_ms is not None else math.nan
+              for r in results]
+        if len(bad) == len(results):  # nothing but failures: no line at all
+            xs, ys = [], []
+        self.curve.setData(xs, ys, connect="finite")
+        top = max((y for y in ys if not math.isnan(y)), default=1.0) * 1.15 or 1.0
+        self.failures.setData([r.checked_at.timestamp() for r in bad], [top] * len(bad),
+                              data=[r.error_kind for r in bad])
+        item.setTitle(f"{self.target}: latency" if self.target else "")
+        if not results:
+            self.placeholder.setText("Select a target to see its latency" if not self.target
+                                     else f"No results for {self.target} yet")
+            self.stack.setCurrentWidget(self.placeholder)
+            return
+        self.stack.setCurrentWidget(self.plot)
+        first, last = results[0].checked_at.timestamp(), results[-1].checked_at.timestamp()
+        span = max(last - first, MIN_SPAN_S)  # never zoom below seconds on the time axis
+        item.setXRange(last - span, last, padding=0.03)
+        item.setYRange(0, top * 1.08, padding=0)
+
+    def point_count(self) -> tuple[int, int]:
+        """(latency points, failure markers) currently drawn."""
+        _, ys = self.curve.getData()
+        points = 0 if ys is None else sum(1 for y in ys if not math.isnan(y))
+        return points, len(self.failures.data)
+

@@ -1,0 +1,227 @@
+"""The console over a real NetmonCore probing real loopback HTTP servers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from core.config import Config, HistorySettings, Target
+from core.runtime import NetmonCore
+from netmon_gui.colors import badge_for
+from netmon_gui.models.breakers import COL_STATE
+from netmon_gui.models.targets import COL_ERROR, COL_STATUS, StatusRole
+from netmon_gui.widgets.tokens_panel import NOT_CONFIGURED
+from netmon_gui.windows.main_window import MainWindow
+from tests.support.http_server import HttpServer
+
+
+async def settle(condition: Callable[[], bool] | None = None, timeout: float = 3.0) -> None:
+    """Let the qasync loop run (Qt timers, queued signals) until ``condition`` holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        await asyncio.sleep(0.05)
+        if condition is None or condition():
+            return
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+
+
+async def refused(*_: object) -> None:
+    raise ConnectionRefusedError(111, "Connection refused")
+
+
+@pytest.fixture
+async def core(http_server: HttpServer, tmp_path: object) -> AsyncIterator[NetmonCore]:
+    http_server.route("/health", body={"status": "ok"})
+    http_server.route("/login", body="ok")
+    http_server.route("/broken", status=500, body="boom")
+    config = Config(
+        targets=[
+            Target(name="api", kind="http", url=http_server.url_for("/health")),
+            Target(name="login", kind="http", url=http_server.url_for("/login")),
+            Target(name="billing", kind="http", url=http_server.url_for("/broken")),
+        ],
+        history=HistorySettings(enabled=False),
+    )
+    netmon = NetmonCore(config)
+    await netmon.start(schedule=False)
+    try:
+        yield netmon
+    finally:
+        await netmon.stop()
+
+
+@pytest.fixture
+async def window(core: NetmonCore, qtbot: QtBot) -> AsyncIterator[MainWindow]:
+    win = MainWindow(core)  # closed here, not by qtbot: its teardown runs before ours
+    win.show()
+    await core.monitor.run_once()
+    await settle()
+    yield win
+    win.close()
+    await win.aclose()
+    win.deleteLater()
+
+
+async def test_targets_model_matches_the_core(window: MainWindow, core: NetmonCore) -> None:
+    model = window.targets_model
+    assert model.rowCount() == 3
+    for row in range(model.rowCount()):
+        name = model.name_at(row)
+        state = core.monitor.states[name]
+        status_index = model.index(row, COL_STATUS)
+        assert status_index.data() == str(state.status)
+        assert status_index.data(StatusRole) == str(state.status)
+        color = status_index.data(Qt.ItemDataRole.BackgroundRole)
+        assert color == badge_for(str(state.status)).background
+    billing = model.row_of("billing")
+    assert model.index(billing, COL_STATUS).data() == "degraded"  # 1 of 3 failures
+    assert model.index(billing, COL_ERROR).data().startswith("http_server_error")
+    tooltip = model.index(billing, COL_ERROR).data(Qt.ItemDataRole.ToolTipRole)
+    assert "500" in tooltip and core.monitor.states["billing"].reason in tooltip
+    assert model.index(model.row_of("api"), COL_STATUS).data() == "up"
+
+
+async def test_result_updates_only_its_row(window: MainWindow, core: NetmonCore) -> None:
+    changed: list[tuple[int, int]] = []
+    window.targets_model.dataChanged.connect(
+        lambda top, bottom, *_: changed.append((top.row(), bottom.row())))
+    await core.monitor.run_once(["billing"])
+    await core.monitor.run_once(["billing"])
+    await settle(lambda: core.monitor.states["billing"].status == "down")
+    row = window.targets_model.row_of("billing")
+    assert (row, row) in changed
+    row_updates = [c for c in changed if c[0] == c[1]]
+    assert all(c == (row, row) for c in row_updates)
+    assert window.targets_model.index(row, COL_STATUS).data() == "down"
+
+
+async def test_banner_matches_core_status(window: MainWindow, core: NetmonCore) -> None:
+    await settle(lambda: window.banner.status_label.text() == core.status()["status"].upper())
+    assert window.banner.status_label.text() == "DEGRADED"
+    assert "1 up" not in window.banner.counts_label.text()  # api and login are up
+    assert "2 up" in window.banner.counts_label.text()
+    await core.monitor.run_once(["billing"])
+    await core.monitor.run_once(["billing"])
+    await settle(lambda: window.banner.status_label.text() == "UNHEALTHY")
+    assert core.status()["status"] == "unhealthy"
+
+
+async def test_selecting_a_row_plots_that_target(window: MainWindow,
+                                                 core: NetmonCore) -> None:
+    await core.monitor.run_once()
+    assert window.select_target("login")
+    await settle()
+    assert window.plot.target == "login"
+    points, failures = window.plot.point_count()
+    assert points == len(core.monitor.memory.recent("login")) == 2
+    assert failures == 0
+    window.select_target("billing")
+    await settle()
+    assert window.plot.point_count() == (0, 2)
+    before = window.plot.redraws
+    for _ in range(3):
+        await core.monitor.run_once(["billing"])
+    await settle(lambda: window.plot.point_count() == (0, 5))
+    assert window.plot.redraws - before <= 2  # coalesced, not one per result
+
+
+async def test_breaker_opens_and_reset_button_closes_it(window: MainWindow,
+                                                        core: NetmonCore) -> None:
+    breaker = core.breakers["api"]
+    for _ in range(3):
+        with pytest.raises(ConnectionRefusedError):
+            await breaker.call(refused)
+    await settle(lambda: window.breakers_model.index(0, 0).isValid())
+    panel = window.breakers_panel
+    assert panel.select("api")
+    row = panel.table.selectionModel().selectedRows()[0].row()
+    await settle(lambda: window.breakers_model.index(row, COL_STATE).data() == "open")
+    assert panel.reset_selected.isEnabled()
+    panel.reset_selected.click()
+    await settle(lambda: not window.runner.busy)
+    assert breaker.state == "closed"
+    entry = core.recovery.trail[-1]
+    assert (entry.action, str(entry.origin), entry.ok) == ("reset_breaker", "local", True)
+    assert entry.detail["breakers"][0] == {"name": "api", "before": "open", "after": "closed"}
+    await settle(lambda: window.breakers_model.index(row, COL_STATE).data() == "closed")
+    assert "api open -> closed" in window.statusBar().currentMessage()
+
+
+async def test_suggestion_button_resets_an_open_breaker_whose_probes_pass(
+        window: MainWindow, core: NetmonCore) -> None:
+    for _ in range(3):
+        with pytest.raises(ConnectionRefusedError):
+            await core.breakers["api"].call(refused)
+    await settle(lambda: any(c.suggestion["id"] == "breaker_open_probes_ok:api"
+                             for c in window.suggestions.cards))
+    card = next(c for c in window.suggestions.cards
+                if c.suggestion["id"] == "breaker_open_probes_ok:api")
+    assert card.button is not None and "api" in card.button.text()
+    assert "Suggestions (" in window.tabs.tabText(3)
+    card.button.click()
+    await settle(lambda: not window.runner.busy)
+    assert core.breakers["api"].state == "closed"
+    assert core.recovery.trail[-1].action == "reset_breaker"
+    await settle(lambda: all(c.suggestion["id"] != "breaker_open_probes_ok:api"
+                             for c in window.suggestions.cards))
+
+
+async def test_tokens_tab_says_auth_not_configured(window: MainWindow) -> None:
+    panel = window.tokens_panel
+    assert not panel.configured
+    assert panel.stack.currentWidget() is panel.notice
+    assert NOT_CONFIGURED in panel.notice.text()
+    assert not panel.clear_button.isEnabled()
+
+
+async def test_probe_all_button_probes_every_target(window: MainWindow,
+                                                    core: NetmonCore) -> None:
+    before = {n: s.probes for n, s in core.monitor.states.items()}
+    window.probe_action.trigger()
+    await settle(lambda: not window.runner.busy)
+    assert all(s.probes == before[n] + 1 for n, s in core.monitor.states.items())
+    assert "3 targets probed" in window.statusBar().currentMessage()
+
+
+async def test_window_closes_cleanly_and_core_stops(core: NetmonCore, qtbot: QtBot) -> None:
+    await core.monitor.start()  # the real schedule, as the app runs it
+    win = MainWindow(core)
+    qtbot.addWidget(win)
+    win.show()
+    await core.monitor.run_once()
+    await settle()
+    receivers = core.monitor.result_recorded.receiver_count
+    win.close()
+    await win.aclose()
+    assert not win.bridge.connected
+    assert core.monitor.result_recorded.receiver_count == receivers - 1
+    await core.stop()
+    left = [t.get_name() for t in asyncio.all_tasks()
+            if t.get_name().startswith(("probe:", "netmon-", "gui-action:"))]
+    assert left == []
+
+
+async def test_banner_shows_local_network_down_in_bold(qtbot: QtBot) -> None:
+    config = Config(targets=[Target(name=n, kind="http", url=f"http://{n}.netmon.invalid/")
+                             for n in ("api", "cdn")],
+                    history=HistorySettings(enabled=False))
+    netmon = NetmonCore(config)
+    await netmon.start(schedule=False)
+    win = MainWindow(netmon)
+    try:
+        await netmon.monitor.run_once()
+        await settle(lambda: win.banner.condition_label.isVisibleTo(win.banner))
+        assert netmon.monitor.local_network is not None and netmon.monitor.local_network.active
+        assert "<b>Local network down:</b>" in win.banner.condition_label.text()
+        assert win.banner.status_label.text() == netmon.status()["status"].upper()
+    finally:
+        win.close()
+        await win.aclose()
+        win.deleteLater()
+        await netmon.stop()

@@ -1,0 +1,78 @@
+"""The Tokens tab over a real auth service validating HS256 tokens locally."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import jwt
+import pytest
+from PySide6.QtCore import Qt
+
+from core.auth import AuthError
+from core.config import AuthSettings, Config, HistorySettings
+from core.runtime import NetmonCore
+from netmon_gui.models.tokens import RowsModel
+from netmon_gui.windows.main_window import MainWindow
+
+SECRET = "gui-test-jwt-secret-0123456789abcdef0123"
+
+
+def _texts(model: RowsModel) -> list[str]:
+    return [str(model.index(r, c).data(role) or "")
+            for r in range(model.rowCount()) for c in range(model.columnCount())
+            for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole)]
+
+
+@pytest.fixture
+async def core(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[NetmonCore]:
+    monkeypatch.setenv("NETMON_GUI_TEST_JWT", SECRET)
+    config = Config(auth=AuthSettings(jwt_secret_env="NETMON_GUI_TEST_JWT",
+                                      algorithms=["HS256"]),
+                    history=HistorySettings(enabled=False))
+    netmon = NetmonCore(config)
+    await netmon.start(schedule=False)
+    try:
+        yield netmon
+    finally:
+        await netmon.stop()
+
+
+async def test_tokens_tab_shows_claims_and_fingerprints_never_tokens(core: NetmonCore) -> None:
+    assert core.auth is not None
+    good = jwt.encode({"sub": "user-42", "email": "ops@example.com", "role": "authenticated",
+                       "exp": int(time.time()) + 3600}, SECRET, algorithm="HS256")
+    bad = jwt.encode({"sub": "mallory", "exp": int(time.time()) + 3600},
+                     "not-the-secret-0123456789abcdef01234567", algorithm="HS256")
+    window = MainWindow(core)
+    window.show()
+    try:
+        result = await core.auth.verify(good)
+        with pytest.raises(AuthError):
+            await core.auth.verify(bad)
+        panel = window.tokens_panel
+        assert panel.cached is not None and panel.failed is not None
+        cached, failed = panel.cached, panel.failed
+        for _ in range(60):
+            await asyncio.sleep(0.05)
+            if cached.rowCount() == 1 and failed.rowCount() == 1:
+                break
+        assert cached.rowCount() == 1 and failed.rowCount() == 1
+        texts = _texts(cached) + _texts(failed) + [panel.summary.text()]
+        assert result.fingerprint[:12] in texts
+        assert {"user-42", "ops@example.com", "authenticated", "local"} <= set(texts)
+        for token in (good, bad):
+            assert not any(token in t or token.split(".")[2] in t for t in texts)
+        panel.clear_button.click()
+        for _ in range(60):
+            await asyncio.sleep(0.05)
+            if not window.runner.busy and cached.rowCount() == 0:
+                break
+        assert cached.rowCount() == 0 and failed.rowCount() == 0
+        assert core.recovery.trail[-1].action == "clear_auth_cache"
+        assert "1 cached and 1 failed" in window.statusBar().currentMessage()
+    finally:
+        window.close()
+        await window.aclose()
+        window.deleteLater()
