@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from typing import Any
 
@@ -48,12 +49,13 @@ async def _monitor(config: Config, args: argparse.Namespace) -> str:
         history = HistoryStore(config.history.path or None)
         await history.start()
     monitor = HealthMonitor(config, history=history)
-    monitor.result_recorded.connect(_printer(args.jsonl))
+    reader_gone = asyncio.Event()
+    monitor.result_recorded.connect(_printer(args.jsonl, reader_gone))
     try:
         await monitor.start()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(args.duration):
-                await asyncio.Event().wait()  # until the duration ends or Ctrl+C
+                await reader_gone.wait()  # until the duration ends, Ctrl+C or `| head` exits
         return str(build(monitor=monitor)["status"])
     finally:
         await monitor.stop()
@@ -61,8 +63,10 @@ async def _monitor(config: Config, args: argparse.Namespace) -> str:
             await history.close()
 
 
-def _printer(jsonl: bool) -> Any:
+def _printer(jsonl: bool, reader_gone: asyncio.Event) -> Any:
     def show(result: ProbeResult) -> None:
+        if reader_gone.is_set():
+            return
         if jsonl:
             line = json.dumps(result.as_dict(), ensure_ascii=True)
         else:
@@ -70,7 +74,11 @@ def _printer(jsonl: bool) -> Any:
             detail = "" if result.ok else f" {result.error_kind}: {result.error}"
             line = ascii_safe(f"{result.checked_at:%H:%M:%S} {state} {result.target} "
                               f"{format_ms(result.latency_ms)}{detail}")
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader (e.g. `| head`) has gone: stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            reader_gone.set()
 
     return show
