@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ParamSpec, TypeVar
 
-from .clock import Clock, SystemClock
+from .clock import Cancellable, Clock, SystemClock
 from .errors import NETWORK_KINDS, CircuitOpenError, ErrorKind, classify
 from .events import Event
 
@@ -136,6 +136,7 @@ class CircuitBreaker:
         self._trials_in_flight = 0
         self._last_trial_progress = 0.0
         self._open_until = 0.0
+        self._half_open_timer: Cancellable | None = None
         self._opened_at: datetime | None = None
         self._retry_at: datetime | None = None
         self._calls = 0
@@ -303,6 +304,14 @@ class CircuitBreaker:
         self._opened_at = self.clock.now()
         self._retry_at = self._opened_at + timedelta(seconds=self.reset_timeout)
         self._transition(_OPEN, reason)
+        try:  # announce half-open when it is due, not only when someone reads the state
+            self._half_open_timer = self.clock.call_later(self.reset_timeout, self._half_open_due)
+        except RuntimeError:  # no running loop (opened from plain code): read-time only
+            self._half_open_timer = None
+
+    def _half_open_due(self) -> None:
+        self._half_open_timer = None
+        _ = self.state  # reading an expired open state moves it to half-open (and emits)
 
     def _enter_half_open(self, reason: str) -> None:
         self._last_trial_progress = self.clock.monotonic()
@@ -314,6 +323,9 @@ class CircuitBreaker:
         old = self._state
         self._state = new
         self._gen += 1
+        if self._half_open_timer is not None and new is not _OPEN:
+            self._half_open_timer.cancel()
+            self._half_open_timer = None
         if new is _CLOSED:
             self._opened_at = None
             self._retry_at = None

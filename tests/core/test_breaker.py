@@ -341,3 +341,19 @@ async def test_stats_as_dict_is_json_ready(breaker: CircuitBreaker) -> None:
     assert data["state"] == "open"
     assert data["opened_at"].endswith("Z") and data["retry_at"].endswith("Z")
     assert data["failure_threshold"] == 3 and data["reset_timeout_s"] == 30.0
+
+
+async def test_half_open_is_announced_when_due_without_any_read(
+    breaker: CircuitBreaker, clock: FakeClock
+) -> None:
+    seen: list[BreakerTransition] = []
+    await trip(breaker)
+    breaker.state_changed.connect(seen.append)
+    clock.advance(29)
+    assert seen == []
+    clock.advance(1)  # nobody reads breaker.state: the timer announces it
+    assert [(t.old, t.new) for t in seen] == [(S.OPEN, S.HALF_OPEN)]
+    breaker.reset()
+    await trip(breaker)
+    breaker.reset()  # a reset cancels the pending announcement
+    assert clock.pending_timers == 0
