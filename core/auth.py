@@ -31,7 +31,7 @@ import httpx
 from .breaker import CircuitBreaker
 from .clock import Clock, SystemClock
 from .config import AuthSettings
-from .errors import NETWORK_KINDS, ErrorKind, classify
+from .errors import ErrorKind, classify
 from .events import Event
 from .probes.base import iso_utc
 from .retry import Retrier, strategy
@@ -162,7 +162,7 @@ class ResilientAuthService:
             leeway_s=settings.leeway_s, clock=clock,
         )
         breaker = breaker or CircuitBreaker("auth", clock=clock)
-        retrier = Retrier(strategy("auth"), breaker=breaker, clock=clock, rng=rng)
+        retrier = Retrier(strategy("auth"), clock=clock, rng=rng)
         return cls(settings=settings, validator=validator, clock=clock, http=http,
                    apikey=settings.apikey.get(), breaker=breaker, retrier=retrier)
 
@@ -203,7 +203,7 @@ class ResilientAuthService:
         try:
             claims = await self._remote(token, info)
         except _UnreachableError as down:
-            return await self._offline(token, fp, info, entry, down)
+            return await self._offline(token, fp, info, down)
         except AuthError as exc:
             self._refuse(fp, exc)
         self._counters.remote += 1
@@ -223,13 +223,15 @@ class ResilientAuthService:
                 response.raise_for_status()
             return response
 
-        try:
-            response = await (self.retrier.call(ask) if self.retrier else ask())
-        except Exception as exc:
+        async def ask_with_retries() -> httpx.Response:
+            return await (self.retrier.call(ask) if self.retrier else ask())
+
+        try:  # the breaker judges the whole retried call: one verify is one outcome
+            response = await (self.breaker.call(ask_with_retries) if self.breaker
+                              else ask_with_retries())
+        except Exception as exc:  # network, TLS, protocol, 5xx, open breaker: no verdict
             kind = classify(exc)
-            if kind in NETWORK_KINDS or kind is ErrorKind.HTTP_SERVER_ERROR:
-                raise _UnreachableError(kind, f"auth server unreachable ({kind})") from None
-            raise
+            raise _UnreachableError(kind, f"auth server unreachable ({kind})") from None
         if response.status_code in (401, 403):
             reason = AuthReason.REVOKED_OR_UNKNOWN
             local = _expired_locally(self.validator, info)
@@ -262,8 +264,9 @@ class ResilientAuthService:
             self._counters.local += 1
         return self._store(fp, claims, source, info)
 
-    async def _offline(self, token: str, fp: str, info: TokenPeek, entry: _Entry | None,
+    async def _offline(self, token: str, fp: str, info: TokenPeek,
                        down: _UnreachableError) -> AuthResult:
+        entry = self._cache.get(fp)  # read again: the cache may have been cleared meanwhile
         if entry is not None and not self._past_exp(entry):
             entry.hits += 1
             self._counters.offline += 1

@@ -89,7 +89,7 @@ class TargetState:
     consecutive_failures: int = 0
     consecutive_successes: int = 0
     paused: bool = False
-    in_flight: bool = False
+    in_flight: int = 0  # probes of this target running now (scheduled or on demand)
     probes: int = 0
     missed: int = 0
     next_due: float = 0.0
@@ -291,12 +291,12 @@ class HealthMonitor:
         await self._probe(state)
 
     async def _probe(self, state: TargetState) -> ProbeResult:
-        state.in_flight = True
+        state.in_flight += 1
         try:
             async with self._semaphore:
                 result = await self._bounded(state)
         finally:
-            state.in_flight = False
+            state.in_flight -= 1
         self._record(state, result)
         return result
 

@@ -8,6 +8,7 @@ when a history store is attached, in its ``audit`` table.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -165,7 +166,8 @@ class RecoveryActions:
         if self.history is not None:
             try:
                 await self.history.add_audit(entry.as_dict() | {"ts": entry.ts})
-            except RuntimeError as exc:  # history closed or not started: keep the memory copy
+            except (RuntimeError, sqlite3.Error) as exc:  # closed, not started or locked: the
+                # action already happened; keep the memory copy and say so
                 _log.warning("%s audit not persisted: %s", PREFIX_RESILIENT, exc)
         self.audited.emit(entry)
 

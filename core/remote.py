@@ -403,7 +403,8 @@ class RemoteBackend:
         except ValueError:
             host = None
         if not host or parts.scheme not in ("http", "https"):
-            raise ConfigError(f"{url!r} is not an http(s) URL with a host", field="remote url")
+            raise ConfigError(f"{redact(url)!r} is not an http(s) URL with a host",
+                              field="remote url")
         if parts.username or parts.password:
             raise ConfigError("credentials never go in the URL; use a keyring entry or "
                               "--token-env for the API token", field="remote url")
@@ -573,7 +574,7 @@ class RemoteBackend:
                    token: str | None) -> RemoteResult:
         body = answer.body.replace(token.encode(), b"***") if token else answer.body
         charset = _charset(answer.headers.get("content-type", ""))
-        text = body.decode(charset, errors="replace")
+        text = _decode(body, charset)
         code = answer.status
         finish = functools.partial(self._finish, ep, started, attempts, token,
                                    status_code=code, raw=text)
@@ -665,6 +666,25 @@ def _parse_json(body: bytes) -> tuple[Any, str | None]:
         return None, "nested too deeply"
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         return None, str(exc).split(":")[0]
+
+
+_LABEL_ESCAPES = re.compile(r"\\(.)")
+
+
+def _unescape_label(value: str) -> str:
+    """Prometheus label escapes (\\\\, \\", \\n) only; anything else is kept as written."""
+    if "\\" not in value:
+        return value
+    return _LABEL_ESCAPES.sub(
+        lambda m: {"n": "\n", "\\": "\\", '"': '"'}.get(m.group(1), m.group(0)), value)
+
+
+def _decode(body: bytes, charset: str) -> str:
+    """``body`` as text; a charset that cannot decode falls back to UTF-8 with replacements."""
+    try:
+        return body.decode(charset, errors="replace")
+    except (UnicodeError, LookupError):
+        return body.decode("utf-8", errors="replace")
 
 
 def _charset(content_type: str) -> str:
@@ -789,8 +809,7 @@ def _metrics_result(finish: Callable[..., RemoteResult], text: str,
         if match is None or value is None:
             bad.append(f"line {number} is not a Prometheus sample: {_snippet(line)}")
             continue
-        labels = {k: v.encode().decode("unicode_escape") if "\\" in v else v
-                  for k, v in _LABEL.findall(match.group(2) or "")}
+        labels = {k: _unescape_label(v) for k, v in _LABEL.findall(match.group(2) or "")}
         samples.append({"name": match.group(1), "labels": labels, "value": value})
     if bad and not samples:
         return finish(error_kind=_K.PROTOCOL_ERROR,

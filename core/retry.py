@@ -179,14 +179,20 @@ class Retrier:
     def _attempt(
         self, fn: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs
     ) -> Awaitable[R]:
-        """The awaitable for one attempt: no extra coroutine layer when nothing wraps it."""
-        guarded: Awaitable[R] = (
-            fn(*args, **kwargs) if self.breaker is None
-            else self.breaker.call(functools.partial(fn, *args, **kwargs) if kwargs else fn,
-                                   *args if not kwargs else ())
-        )
+        """The awaitable for one attempt: no extra coroutine layer when nothing wraps it.
+
+        The attempt timeout sits *inside* the breaker, so a hang reaches the breaker as a
+        ``TimeoutError`` (a failure), not as a cancellation (no verdict).
+        """
         timeout = self.policy.attempt_timeout
-        return guarded if timeout is None else asyncio.wait_for(guarded, timeout)
+        if self.breaker is None and timeout is None:
+            return fn(*args, **kwargs)
+        call: Callable[[], Awaitable[R]] = functools.partial(fn, *args, **kwargs)
+        if timeout is not None:
+            call = functools.partial(_bounded, call, timeout)
+        if self.breaker is None:
+            return call()
+        return self.breaker.call(call)
 
     def _next_delay(
         self, kind: ErrorKind, attempt: int, started: float, previous: float | None
@@ -215,6 +221,11 @@ class Retrier:
                 RetryAttempt(policy.name, attempt, policy.max_attempts, False, kind,
                              f"{type(exc).__name__}: {exc}", delay)
             )
+
+
+async def _bounded(call: Callable[[], Awaitable[R]], timeout: float) -> R:
+    async with asyncio.timeout(timeout):
+        return await call()
 
 
 def resilient(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ssl
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -62,14 +62,14 @@ class _Trace:
         return None
 
 
-def _days_left(ssl_object: ssl.SSLObject | None) -> float | None:
+def _days_left(ssl_object: ssl.SSLObject | None, now: datetime) -> float | None:
     if ssl_object is None:
         return None
     der = ssl_object.getpeercert(binary_form=True)
     if not der:
         return None
     cert = x509.load_der_x509_certificate(der)
-    return (cert.not_valid_after_utc - datetime.now(UTC)).total_seconds() / 86400
+    return (cert.not_valid_after_utc - now).total_seconds() / 86400
 
 
 async def fetch(
@@ -121,7 +121,7 @@ async def fetch(
     return HttpExchange(
         status=response.status_code, body=body, headers=response.headers, phases=phases,
         http_version=response.http_version, final_url=str(response.url),
-        tls_days_left=_days_left(trace.ssl_object), proxy=proxy,
+        tls_days_left=_days_left(trace.ssl_object, context.clock.now()), proxy=proxy,
         redirects=len(response.history),
     )
 

@@ -851,10 +851,10 @@ def attribution(out: dict[str, Any]) -> list[str]:
         monitor = HealthMonitor(
             make_config([Target(name=f"t{i}", kind="dns", host=HOST) for i in range(n)]),
             clock=FakeClock(), probe_factory=TrivialProbe)
-        ok = ProbeResult("t", "dns", True, 1.0, now)
+        ok = ProbeResult("t0", "dns", True, 1.0, now)
         for state in monitor.states.values():
             state.last = ok
-        res[n] = us = _best_us(lambda m=monitor: m._check_local_network(now), 1000)
+        res[n] = us = _best_us(lambda m=monitor, r=ok: m._check_local_network(r), 1000)
         lines.append(f"  HealthMonitor._check_local_network, {n:>4} targets: {us:6.1f} us per "
                      f"result = {us * n / 1e4:4.1f}% of one core at {n} results/s")
     out["attribution_us"] = {"environment_proxy": proxy_us, "resolver_setup": res_us,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -252,3 +253,54 @@ async def test_lru_bound_evicts_oldest(supabase: SupabaseFake, clock: FakeClock)
         assert (await svc.verify(token)).source is AuthSource.LOCAL
     assert len(svc.entries()) == 3
     assert [e.fingerprint for e in evicted] == [fingerprint(t)[:12] for t in tokens[:2]]
+
+
+async def test_tls_failure_at_the_auth_server_falls_back_to_local_validation(
+    tls_http_server: HttpServer, clock: FakeClock
+) -> None:
+    fake = SupabaseFake(tls_http_server, clock)  # its certificate is not trusted here
+    store_secret("netmon/supabase-apikey", APIKEY)
+    store_secret("netmon/jwt-secret", HS_SECRET)
+    svc = ResilientAuthService.from_settings(settings(tls_http_server.url), clock=clock)
+    try:
+        result = await svc.verify(fake.token("HS256"))
+    finally:
+        await svc.aclose()
+    assert result.source is AuthSource.OFFLINE
+    assert svc.stats()["offline_validations"] == 1
+
+
+async def test_a_cache_cleared_during_an_outage_is_not_used(
+    service: ResilientAuthService, supabase: SupabaseFake, http_server: HttpServer,
+    clock: FakeClock,
+) -> None:
+    token = supabase.token("RS256")
+    await service.verify(token)
+    clock.advance(301)
+    gate = asyncio.Event()
+
+    async def stalled(request):  # type: ignore[no-untyped-def]
+        await gate.wait()
+        from tests.support.http_server import Response
+
+        return Response(503, {"message": "down"})
+
+    http_server.route("/auth/v1/user", handler=stalled)
+    http_server.route("/auth/v1/.well-known/jwks.json", status=503, body="down")
+    pending = asyncio.create_task(service.verify(token))
+    await asyncio.sleep(0.05)
+    assert service.clear_cache()["cached"] == 1
+    gate.set()
+    with pytest.raises(AuthError) as info:
+        await pending
+    assert info.value.reason is R.UNREACHABLE_AND_UNVERIFIABLE
+
+
+async def test_one_verify_is_one_breaker_outcome(
+    service: ResilientAuthService, supabase: SupabaseFake, http_server: HttpServer,
+) -> None:
+    http_server.fault("/auth/v1/user", "reset")
+    await service.verify(supabase.token("HS256"))  # offline after its retries
+    assert service.breaker is not None
+    assert service.breaker.stats().failures == 1
+    assert service.breaker.state == "closed"

@@ -509,3 +509,30 @@ async def test_resolve_remote_by_name_or_url(clock: FakeClock) -> None:
             await backend.aclose()
     with pytest.raises(ConfigError, match="neither a configured remote"):
         resolve_remote(config, "staging")
+
+
+async def test_metrics_label_escapes_and_bad_escapes_never_raise(
+    http_server: HttpServer, make: Make
+) -> None:
+    http_server.route("/metrics", body=(
+        'm{a="caf\u00e9\\\\n",b="say \\"hi\\"\\nbye",c="\\x"} 1\n'))
+    result = await make(http_server.url).metrics()
+    assert result.ok
+    (sample,) = result.data["samples"]
+    assert sample["labels"] == {"a": "caf\u00e9\\n", "b": 'say "hi"\nbye', "c": "\\x"}
+
+
+async def test_a_charset_that_cannot_decode_falls_back(
+    http_server: HttpServer, make: Make
+) -> None:
+    http_server.route("/health", body=b'{"status": "healthy", "checks": [], "suggestions": []}',
+                      headers={"Content-Type": "application/json; charset=idna"})
+    result = await make(http_server.url).health()
+    assert result.ok
+    assert result.data["status"] == "healthy"
+
+
+def test_a_bad_url_error_does_not_show_its_password() -> None:
+    with pytest.raises(ConfigError) as info:
+        RemoteBackend("x", "ftp://user:secretpw@host")
+    assert "secretpw" not in str(info.value)

@@ -225,3 +225,19 @@ def test_policy_from_config_settings() -> None:
     assert policy.max_attempts == 7
     assert policy.backoff == Backoff(0.1, 2.0, 3.0, Jitter.EQUAL)
     assert policy.deadline == STRATEGIES["connect"].deadline
+
+
+async def test_attempt_timeouts_count_as_breaker_failures() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker("slow", clock=clock, failure_threshold=2)
+    never = asyncio.Event()
+
+    async def hang() -> None:
+        await never.wait()
+
+    retrier = Retrier(RetryPolicy(max_attempts=5, backoff=Backoff(0, 2, 0, Jitter.NONE),
+                                  attempt_timeout=0.01), breaker=breaker, clock=clock)
+    with pytest.raises(CircuitOpenError):
+        await retrier.call(hang)  # two timed-out attempts open it; the third is refused
+    assert breaker.state == "open"
+    assert breaker.stats().failures == 2
