@@ -39,8 +39,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse exits 2 on bad usage, which would read as CRITICAL: exit 3 instead."""
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        raise UsageError(message)
+        raise UsageError(f"{message} (see: {self.prog} --help)")
 
 
 def _version() -> str:

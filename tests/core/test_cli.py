@@ -49,6 +49,7 @@ def test_missing_config_and_bad_usage_exit_3(tmp_path: Path) -> None:
     assert out.returncode == 3 and "file not found" in out.stderr
     out = netmon("config", "frobnicate")
     assert out.returncode == 3 and "invalid choice" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1  # one readable line, no usage dump
     assert "Traceback" not in out.stderr
 
 
