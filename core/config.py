@@ -42,6 +42,7 @@ __all__ = [
     "MonitorSettings",
     "RemoteSettings",
     "RetrySettings",
+    "ServiceSettings",
     "Target",
     "config_path",
     "default_config_text",
@@ -131,6 +132,16 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class ServiceSettings:
+    """``netmon serve``: where it listens and which token role may call /api/v1."""
+
+    host: str = "127.0.0.1"
+    port: int = _spec(8787, min=1, max=65535)
+    required_role: str = "service_role"
+    role_claim: str = "role"
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     """Console and rotating-file logging."""
 
@@ -213,6 +224,7 @@ class Config:
     retry: RetrySettings = field(default_factory=RetrySettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     history: HistorySettings = field(default_factory=HistorySettings)
     targets: list[Target] = field(default_factory=list)

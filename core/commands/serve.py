@@ -18,12 +18,12 @@ _log = logging.getLogger("netmon.service")
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("serve", help="serve /health, /metrics and the recovery API")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=8787, help="port (default 8787)")
-    parser.add_argument("--required-role", default="service_role", metavar="ROLE",
+    parser.add_argument("--host", help="address to bind (default [service] host, "
+                        "127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, help="port (default [service] port, 8787)")
+    parser.add_argument("--required-role", metavar="ROLE",
                         help="role claim a bearer token needs for /api/v1 (default "
-                        "service_role; empty: any valid token)")
+                        "[service] required_role, service_role; empty: any valid token)")
     parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", metavar="PEM", help="private key for --tls-cert")
     parser.set_defaults(handler=run)
@@ -40,6 +40,10 @@ def _is_loopback(host: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     config = load(args)
+    settings = config.service
+    args.host = args.host or settings.host
+    args.port = settings.port if args.port is None else args.port
+    role = settings.required_role if args.required_role is None else args.required_role
     if not 0 < args.port < 65536:
         raise UsageError("--port must be between 1 and 65535")
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -58,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                                                  ("bearer auth", core.auth is None)) if gone)
         print(f"netmon: warning: serving on {args.host} without {missing}: anyone who can "
               "reach this port can read the status", file=sys.stderr)
-    app = create_app(core, required_role=args.required_role or None)
+    app = create_app(core, required_role=role or None, role_claim=settings.role_claim)
     server = uvicorn.Server(uvicorn.Config(
         app, host=args.host, port=args.port, log_config=None, lifespan="on",
         ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key, server_header=False))
