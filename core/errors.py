@@ -32,6 +32,7 @@ __all__ = [
     "classify",
     "http_status_for",
     "is_network",
+    "kind_for_http_status",
     "kind_info",
 ]
 
@@ -427,7 +428,7 @@ def _from_httpx(exc: BaseException) -> ErrorKind | None:
     except ImportError:  # pragma: no cover - httpx is a dependency
         return None
     if isinstance(exc, httpx.HTTPStatusError):
-        return _from_status(exc.response.status_code)
+        return kind_for_http_status(exc.response.status_code)
     if isinstance(exc, httpx.TimeoutException):
         return K.TIMEOUT
     if isinstance(
@@ -438,7 +439,9 @@ def _from_httpx(exc: BaseException) -> ErrorKind | None:
     return None
 
 
-def _from_status(status: int) -> ErrorKind | None:
+def kind_for_http_status(status: int) -> ErrorKind | None:
+    """The kind of an HTTP answer: auth_failed (401/403/407), http_server_error (5xx),
+    http_client_error (other 4xx), None below 400."""
     if status in (401, 403, 407):
         return K.AUTH_FAILED
     if status >= 500:

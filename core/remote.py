@@ -45,7 +45,15 @@ import httpx
 from .breaker import CircuitBreaker
 from .clock import Clock, SystemClock
 from .config import Config, RemoteSettings
-from .errors import CircuitOpenError, ConfigError, ErrorKind, NetmonError, classify, kind_info
+from .errors import (
+    CircuitOpenError,
+    ConfigError,
+    ErrorKind,
+    NetmonError,
+    classify,
+    kind_for_http_status,
+    kind_info,
+)
 from .log import PREFIX_NETWORK, redact
 from .probes.base import describe
 from .retry import Retrier, RetryPolicy, strategy
@@ -755,13 +763,7 @@ def _www_authenticate_description(headers: httpx.Headers) -> str | None:
 
 
 def _status_kind(code: int) -> ErrorKind:
-    if code in (401, 403, 407):
-        return _K.AUTH_FAILED
-    if code >= 500:
-        return _K.HTTP_SERVER_ERROR
-    if code >= 400:
-        return _K.HTTP_CLIENT_ERROR
-    return _K.PROTOCOL_ERROR
+    return kind_for_http_status(code) or _K.PROTOCOL_ERROR  # a 1xx/2xx/3xx where it is wrong
 
 
 def _phrase(code: int, reason: str) -> str:

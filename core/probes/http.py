@@ -16,7 +16,7 @@ import httpx
 from cryptography import x509
 
 from ..config import Target
-from ..errors import ErrorKind
+from ..errors import ErrorKind, kind_for_http_status
 from .base import PhaseTimer, ProbeContext, ProbeResult, TargetProbe, failure
 from .dns import ResolutionError, is_ip_literal, resolve_os
 
@@ -170,12 +170,7 @@ class HttpProbe(TargetProbe):
         status = exchange.status
         expected = target.expect_status
         if (expected and status not in expected) or (not expected and status >= 400):
-            if status in (401, 403, 407):
-                kind = ErrorKind.AUTH_FAILED
-            elif status >= 500:
-                kind = ErrorKind.HTTP_SERVER_ERROR
-            else:
-                kind = ErrorKind.HTTP_CLIENT_ERROR
+            kind = kind_for_http_status(status) or ErrorKind.PROTOCOL_ERROR  # unexpected 2xx/3xx
             want = ", ".join(map(str, expected)) if expected else "below 400"
             reason = httpx.codes.get_reason_phrase(status)
             return kind, f"HTTP {status} {reason} (expected {want})".replace("  ", " ")
