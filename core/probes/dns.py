@@ -124,19 +124,12 @@ async def resolve_direct(
 ) -> ResolverAnswer:
     """Ask one nameserver directly for ``record_types`` of ``host`` (in parallel)."""
     ip, port = parse_nameserver(nameserver)
-    resolver = dns.asyncresolver.Resolver(configure=False)
-    resolver.nameservers = [ip]
-    resolver.port = port
-    resolver.lifetime = timeout
-    resolver.timeout = timeout
-    resolver.retry_servfail = False
     name = label or nameserver
     started = time.perf_counter()
-    outcomes = await asyncio.gather(
-        *(resolver.resolve(host, rtype, raise_on_no_answer=False, search=False)
-          for rtype in record_types),
+    outcomes: list[dns.resolver.Answer | BaseException] = list(await asyncio.gather(
+        *(_query(host, rtype, ip, port, timeout) for rtype in record_types),
         return_exceptions=True,
-    )
+    ))
     latency = _ms(started)
     addresses: list[str] = []
     cnames: list[str] = []
@@ -167,6 +160,38 @@ async def resolve_direct(
     return ResolverAnswer(name, False, latency_ms=latency, error_kind=ErrorKind.DNS_NO_DATA,
                           error=f"{host} has no {'/'.join(record_types)} records",
                           rcode=rcode or "NOERROR", cnames=tuple(dict.fromkeys(cnames)))
+
+
+def _configure(resolver: dns.resolver.BaseResolver, ip: str, port: int,
+               timeout: float) -> None:
+    resolver.nameservers = [ip]
+    resolver.port = port
+    resolver.lifetime = timeout
+    resolver.timeout = timeout
+    resolver.retry_servfail = False
+
+
+async def _query(host: str, rtype: str, ip: str, port: int,
+                 timeout: float) -> dns.resolver.Answer:
+    """One query on the running loop; in a worker thread where the loop has no UDP.
+
+    Some Windows event loops (IOCP/proactor-based ones, e.g. a Qt loop) cannot open
+    datagram endpoints; dnspython then reports NotImplementedError for the nameserver.
+    """
+    resolver = dns.asyncresolver.Resolver(configure=False)
+    _configure(resolver, ip, port, timeout)
+    try:
+        return await resolver.resolve(host, rtype, raise_on_no_answer=False, search=False)
+    except NotImplementedError:
+        pass
+    except dns.resolver.NoNameservers as exc:
+        if not any(len(e) >= 4 and isinstance(e[3], NotImplementedError)
+                   for e in exc.kwargs.get("errors") or []):
+            raise
+    threaded = dns.resolver.Resolver(configure=False)
+    _configure(threaded, ip, port, timeout)
+    return await asyncio.to_thread(threaded.resolve, host, rtype, raise_on_no_answer=False,
+                                   search=False)
 
 
 def _most_telling(errors: list[BaseException]) -> BaseException:

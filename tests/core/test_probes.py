@@ -298,3 +298,27 @@ async def test_supabase_non_json_answer_is_a_protocol_error(
     result = await make_probe(Target(name="auth", kind="supabase", url=http_server.url),
                               ctx).run()
     assert result.error_kind is K.PROTOCOL_ERROR
+
+
+async def test_direct_dns_falls_back_to_a_thread_on_a_loop_without_udp(
+    ctx: ProbeContext, dns_server: DnsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # IOCP/proactor-based loops on Windows (a Qt loop among them) may not open datagram
+    # endpoints; that limitation cannot exist here, so the loop is made to refuse like one.
+    import asyncio
+
+    refused: list[object] = []
+
+    def no_udp(*args: object, **kwargs: object) -> None:
+        refused.append(args)
+        raise NotImplementedError("datagram endpoints are not supported by this loop")
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "create_datagram_endpoint", no_udp)
+    dns_server.add_a("only-direct.invalid", "10.7.7.7")
+    result = await make_probe(dns_target("only-direct.invalid", dns_server,
+                                         record_types=["A"]), ctx).run()
+    direct = result.details["resolvers"][1]
+    assert direct["ok"] is True
+    assert direct["addresses"] == ["10.7.7.7"]
+    assert ("only-direct.invalid", "A") in dns_server.queries
+    assert refused, "the loop's UDP path must have been tried first"
