@@ -18,7 +18,7 @@ import re
 import tempfile
 import tomllib
 import types
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -46,6 +46,7 @@ __all__ = [
     "Target",
     "config_path",
     "default_config_text",
+    "is_http_url",
     "load_config",
     "parse_config",
     "save_config",
@@ -345,56 +346,51 @@ def parse_config(text: str, *, source: Path | None = None) -> Config:
     return Config(**sections, targets=targets, remotes=remotes, source=source)
 
 
-def _build_targets(raw: Any, label: str) -> list[Target]:
+def _build_named(raw: Any, label: str, section: str, cls: Any, noun: str,
+                 required: Mapping[str, str | None]) -> list[tuple[Any, str]]:
+    """An array of tables (``[[targets]]``, ``[[remotes]]``): each built, with a
+    non-empty, unique ``name``; ``required`` maps required keys to what is allowed."""
     if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
-        raise ConfigError("must be an array of tables [[targets]]", path=label, field="targets")
-    targets: list[Target] = []
+        raise ConfigError(f"must be an array of tables [[{section}]]", path=label,
+                          field=section)
+    built: list[tuple[Any, str]] = []
     seen: set[str] = set()
     for i, table in enumerate(raw):
-        where = f"targets[{i}]"
+        where = f"{section}[{i}]"
         if "name" in table and isinstance(table["name"], str):
-            where = f"targets[{i}] ({table['name']})"
-        for key in ("name", "kind"):
+            where = f"{section}[{i}] ({table['name']})"
+        for key, allowed in required.items():
             if key not in table:
                 raise ConfigError("is required", path=label, field=f"{where}.{key}",
-                                  allowed=", ".join(TARGET_KINDS) if key == "kind" else None)
-        target = _build(Target, table, label, where)
-        if not target.name.strip():
+                                  allowed=allowed)
+        item = _build(cls, table, label, where)
+        if not item.name.strip():
             raise ConfigError("must not be empty", path=label, field=f"{where}.name")
-        if target.name in seen:
-            raise ConfigError(f"duplicate target name {target.name!r}; names must be unique",
+        if item.name in seen:
+            raise ConfigError(f"duplicate {noun} name {item.name!r}; names must be unique",
                               path=label, field=f"{where}.name")
-        seen.add(target.name)
+        seen.add(item.name)
+        built.append((item, where))
+    return built
+
+
+def _build_targets(raw: Any, label: str) -> list[Target]:
+    targets: list[Target] = []
+    for target, where in _build_named(raw, label, "targets", Target, "target",
+                                      {"name": None, "kind": ", ".join(TARGET_KINDS)}):
         _check_target(target, label, where)
         targets.append(target)
     return targets
 
 
 def _build_remotes(raw: Any, label: str) -> list[RemoteSettings]:
-    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
-        raise ConfigError("must be an array of tables [[remotes]]", path=label, field="remotes")
     remotes: list[RemoteSettings] = []
-    for i, table in enumerate(raw):
-        where = f"remotes[{i}]"
-        if "name" in table and isinstance(table["name"], str):
-            where = f"remotes[{i}] ({table['name']})"
-        for key in ("name", "url"):
-            if key not in table:
-                raise ConfigError("is required", path=label, field=f"{where}.{key}")
-        remote = _build(RemoteSettings, table, label, where)
-        if not remote.name.strip():
-            raise ConfigError("must not be empty", path=label, field=f"{where}.name")
-        if any(r.name == remote.name for r in remotes):
-            raise ConfigError(f"duplicate remote name {remote.name!r}; names must be unique",
-                              path=label, field=f"{where}.name")
-        try:
-            parts = urlsplit(remote.url)
-            host = parts.hostname
-        except ValueError:
-            host = None
-        if not host or parts.scheme not in ("http", "https"):
+    for remote, where in _build_named(raw, label, "remotes", RemoteSettings, "remote",
+                                      {"name": None, "url": None}):
+        if not is_http_url(remote.url):
             raise ConfigError(f"{remote.url!r} is not an http(s) URL with a host", path=label,
                               field=f"{where}.url", allowed="http://host[:port], https://...")
+        parts = urlsplit(remote.url)
         if parts.username or parts.password or re.search(
                 r"(^|[?&])(token|access_token|apikey|api_key)=", parts.query, re.IGNORECASE):
             raise ConfigError(
@@ -406,6 +402,15 @@ def _build_remotes(raw: Any, label: str) -> list[RemoteSettings]:
     return remotes
 
 
+def is_http_url(url: str) -> bool:
+    """True for an ``http://`` or ``https://`` URL with a host."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
 def _check_target(t: Target, label: str, where: str) -> None:
     for need in _REQUIRED_BY_KIND[t.kind]:
         options = need.split("|")
@@ -413,10 +418,10 @@ def _check_target(t: Target, label: str, where: str) -> None:
             raise ConfigError(f"is required for kind {t.kind!r}", path=label,
                               field=f"{where}.{' or '.join(options)}")
     if t.url:
-        parts = urlsplit(t.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if not is_http_url(t.url):
             raise ConfigError(f"{t.url!r} is not an http(s) URL with a host", path=label,
                               field=f"{where}.url", allowed="http://host[:port]/path, https://...")
+        parts = urlsplit(t.url)
         if parts.password:
             raise _literal_secret(label, f"{where}.url", "password")
     if t.dsn:

@@ -33,15 +33,15 @@ from typing import Any, TypeVar
 from .clock import Clock, SystemClock
 from .errors import ErrorKind, classify
 from .log import ascii_safe, redact
-from .probes.base import describe, iso_utc
+from .probes.base import describe, iso_utc, system_nameservers
 from .probes.dns import (
     ResolverAnswer,
     is_ip_literal,
     parse_nameserver,
     resolve_direct,
     resolve_os,
-    system_nameservers,
 )
+from .probes.tcp import connect_once
 
 __all__ = [
     "Diagnosis",
@@ -334,18 +334,12 @@ async def tcp_connect(address: str, port: int, *, timeout: float) -> TcpAttempt:
     """Open and close one TCP connection; the outcome is a finding, never an exception."""
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(timeout):
-            _, writer = await asyncio.open_connection(address, port)
+        latency = await connect_once(address, port, timeout)
     except TimeoutError:
         return TcpAttempt(address, port, False, _ms(started), K.TIMEOUT,
                           f"no answer within {timeout:g} s")
     except Exception as exc:
         return TcpAttempt(address, port, False, _ms(started), classify(exc), describe(exc))
-    latency = _ms(started)
-    writer.close()
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(timeout):
-            await writer.wait_closed()
     return TcpAttempt(address, port, True, latency)
 
 

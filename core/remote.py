@@ -44,7 +44,7 @@ import httpx
 
 from .breaker import CircuitBreaker
 from .clock import Clock, SystemClock
-from .config import Config, RemoteSettings
+from .config import Config, RemoteSettings, is_http_url
 from .errors import (
     CircuitOpenError,
     ConfigError,
@@ -405,14 +405,10 @@ class RemoteBackend:
         breaker: CircuitBreaker | None = None,
         get_policy: RetryPolicy | None = None,
     ) -> None:
-        try:
-            parts = urlsplit(url)
-            host = parts.hostname
-        except ValueError:
-            host = None
-        if not host or parts.scheme not in ("http", "https"):
+        if not is_http_url(url):
             raise ConfigError(f"{redact(url)!r} is not an http(s) URL with a host",
                               field="remote url")
+        parts = urlsplit(url)
         if parts.username or parts.password:
             raise ConfigError("credentials never go in the URL; use a keyring entry or "
                               "--token-env for the API token", field="remote url")
@@ -834,13 +830,8 @@ def resolve_remote(config: Config, name_or_url: str, token_env: str | None = Non
             if token_env:
                 backend.token = SecretRef(env=token_env)
             return backend
-    try:
-        parts = urlsplit(name_or_url)
-        is_url = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        is_url = False
-    if is_url:
-        return RemoteBackend(parts.netloc.rpartition("@")[2], name_or_url,
+    if is_http_url(name_or_url):
+        return RemoteBackend(urlsplit(name_or_url).netloc.rpartition("@")[2], name_or_url,
                              token=SecretRef(env=token_env) if token_env else None,
                              clock=clock, rng=rng)
     known = ", ".join(r.name for r in config.remotes) or "none configured"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 import urllib.request
@@ -12,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import dns.resolver
 import httpx
 
 from ..clock import Clock, SystemClock
@@ -29,6 +31,7 @@ __all__ = [
     "environment_proxy",
     "failure",
     "iso_utc",
+    "system_nameservers",
 ]
 
 
@@ -141,6 +144,20 @@ def environment_proxy(url: str) -> str | None:
     return redact(proxy) if proxy else None
 
 
+def system_nameservers() -> list[str]:
+    """The nameservers this machine is configured with (resolv.conf, Windows registry).
+
+    Reads files or the registry: call it off the event loop."""
+    try:
+        return [str(ns) for ns in dns.resolver.Resolver(configure=True).nameservers]
+    except Exception:  # no resolv.conf, unreadable registry: nothing to compare with
+        return []
+
+
+#: How long the system nameservers are trusted: a VPN that changes them shows within this.
+NAMESERVERS_TTL_S = 60.0
+
+
 @dataclass
 class ProbeContext:
     """Shared by all probes of one monitor: the clock, one HTTP client, default timeout."""
@@ -149,6 +166,16 @@ class ProbeContext:
     default_timeout_s: float = 10.0
     _clients: dict[tuple[bool, str | None], httpx.AsyncClient] = field(default_factory=dict)
     _proxies: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    _nameservers: tuple[float, list[str]] | None = None
+
+    async def system_nameservers(self) -> list[str]:
+        """This machine's nameservers, read in a worker thread and kept for a minute
+        (every DNS probe asks; reading the registry or resolv.conf each time, on the
+        loop, was repeated blocking I/O)."""
+        now = self.clock.monotonic()
+        if self._nameservers is None or now - self._nameservers[0] >= NAMESERVERS_TTL_S:
+            self._nameservers = (now, await asyncio.to_thread(system_nameservers))
+        return self._nameservers[1]
 
     def proxy_for(self, url: str) -> str | None:
         """The environment proxy for ``url`` (masked), looked up once per scheme and host.

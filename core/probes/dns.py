@@ -31,7 +31,6 @@ __all__ = [
     "parse_nameserver",
     "resolve_direct",
     "resolve_os",
-    "system_nameservers",
 ]
 
 OS_RESOLVER = "os"
@@ -91,14 +90,6 @@ def parse_nameserver(text: str) -> tuple[str, int]:
         host, port = text.split(":")
         return host, int(port)
     return text, 53
-
-
-def system_nameservers() -> list[str]:
-    """The nameservers this machine is configured with (resolv.conf, Windows registry)."""
-    try:
-        return [str(ns) for ns in dns.resolver.Resolver(configure=True).nameservers]
-    except Exception:  # no resolv.conf, unreadable registry: nothing to compare with
-        return []
 
 
 async def resolve_os(host: str, port: int | None = None, *, timeout: float) -> ResolverAnswer:
@@ -219,12 +210,13 @@ def _ms(started: float) -> float:
 class DnsProbe(TargetProbe):
     """Probe a name through the OS resolver and directly against nameservers."""
 
-    def nameservers(self) -> list[tuple[str, str]]:
+    async def nameservers(self) -> list[tuple[str, str]]:
         """(label, address) of every direct resolver to ask, configured ones first."""
         chosen = [(ns, ns) for ns in self.target.nameservers]
         if self.target.system_nameservers:
             known = {parse_nameserver(ns)[0] for ns in self.target.nameservers}
-            chosen += [(f"system:{ns}", ns) for ns in system_nameservers() if ns not in known]
+            system = await self.context.system_nameservers()
+            chosen += [(f"system:{ns}", ns) for ns in system if ns not in known]
         return chosen
 
     async def run(self) -> ProbeResult:
@@ -233,7 +225,7 @@ class DnsProbe(TargetProbe):
         checked_at = self.context.clock.now()
         timer = PhaseTimer()
         record_types = tuple(target.record_types)
-        direct = [] if is_ip_literal(target.host) else self.nameservers()
+        direct = [] if is_ip_literal(target.host) else await self.nameservers()
         answers = await asyncio.gather(
             resolve_os(target.host, timeout=timeout),
             *(resolve_direct(target.host, address, timeout=timeout, record_types=record_types,

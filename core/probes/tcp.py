@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 from ..errors import classify
 from .base import PhaseTimer, ProbeResult, TargetProbe, describe, failure
@@ -12,14 +13,18 @@ from .dns import is_ip_literal, resolve_os
 __all__ = ["TcpProbe", "connect_once"]
 
 
-async def connect_once(address: str, port: int, timeout: float) -> None:
-    """Open and cleanly close one TCP connection (raises on failure)."""
+async def connect_once(address: str, port: int, timeout: float) -> float:
+    """Open and cleanly close one TCP connection; returns the connect time in ms
+    (raises on failure)."""
+    started = time.perf_counter()
     async with asyncio.timeout(timeout):
         _, writer = await asyncio.open_connection(address, port)
+    latency = (time.perf_counter() - started) * 1000
     writer.close()
     with contextlib.suppress(OSError, TimeoutError):
         async with asyncio.timeout(1.0):
             await writer.wait_closed()
+    return latency
 
 
 class TcpProbe(TargetProbe):
