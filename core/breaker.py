@@ -235,9 +235,39 @@ class CircuitBreaker:
         return old
 
     def probe_succeeded(self) -> None:
-        """A health probe of this dependency succeeded: let an open breaker try early."""
-        if self.state is _OPEN:
+        """A health probe of this dependency succeeded.
+
+        Closed: the failure streak ends. Open: half-open at once (the dependency answers, so
+        trial calls need not wait for the timeout). Half-open: counts toward
+        ``success_threshold`` like a successful trial call. Forced open: nothing.
+        """
+        state = self.state
+        if state is _CLOSED:
+            self._consecutive_failures = 0
+        elif state is _OPEN:
             self._enter_half_open("health probe succeeded")
+        elif state is _HALF_OPEN:
+            self._half_open_success("health probe succeeded")
+
+    def probe_failed(self, kind: ErrorKind) -> None:
+        """A health probe of this dependency failed with ``kind``.
+
+        Network kinds count like a failed call: ``failure_threshold`` in a row open a closed
+        breaker, one reopens a half-open one. Probes are never rejected (they are how
+        recovery is noticed), so an open breaker only keeps its timer.
+        """
+        if kind not in NETWORK_KINDS or kind in _NOT_NETWORK_FAILURE:
+            return
+        state = self.state
+        if state not in (_CLOSED, _HALF_OPEN):
+            return
+        self._failures += 1
+        self._consecutive_failures += 1
+        if state is _HALF_OPEN:
+            self._open(f"health probe failed ({kind})")
+        elif self._consecutive_failures >= self.failure_threshold:
+            self._open(f"{self._consecutive_failures} consecutive failures "
+                       f"(last: {kind}, seen by the health probe)")
 
     # --- state machine -----------------------------------------------------------------
     def _admit(self) -> int:
@@ -275,10 +305,13 @@ class CircuitBreaker:
         elif self._state is _HALF_OPEN:
             self._trials_in_flight -= 1
             self._last_trial_progress = self.clock.monotonic()
-            self._half_open_successes += 1
-            if self._half_open_successes >= self.success_threshold:
-                self._consecutive_failures = 0
-                self._transition(_CLOSED, "trial call succeeded")
+            self._half_open_success("trial call succeeded")
+
+    def _half_open_success(self, reason: str) -> None:
+        self._half_open_successes += 1
+        if self._half_open_successes >= self.success_threshold:
+            self._consecutive_failures = 0
+            self._transition(_CLOSED, reason)
 
     def _settle_error(self, gen: int, exc: BaseException) -> None:
         if isinstance(exc, asyncio.CancelledError | GeneratorExit):

@@ -32,6 +32,7 @@ from .errors import ConfigError
 from .secrets import SecretRef
 
 __all__ = [
+    "RESOLVER_MODES",
     "TARGET_KINDS",
     "AuthSettings",
     "BreakerSettings",
@@ -54,6 +55,9 @@ __all__ = [
 
 APP_NAME = "netmon"
 TARGET_KINDS = ("dns", "tcp", "http", "postgres", "supabase")
+#: Which answers decide a dns target: the OS resolver, the nameservers asked directly, or
+#: the OS resolver with the direct answers beside it (partial answers are "degraded").
+RESOLVER_MODES = ("both", "os", "direct")
 
 
 def _spec(
@@ -84,6 +88,7 @@ class BreakerSettings:
     reset_timeout_s: float = _spec(30.0, min=0, max=86400)
     half_open_max_calls: int = _spec(1, min=1, max=1000)
     success_threshold: int = _spec(1, min=1, max=1000)
+    follow_probes: bool = True  # monitor probes feed the breaker of the dependency they watch
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,7 @@ class Target:
     nameservers: list[str] = field(default_factory=list)
     system_nameservers: bool = True
     record_types: list[str] = field(default_factory=lambda: ["A", "AAAA"])
+    resolver: str = _spec("both", choices=RESOLVER_MODES)  # dns: which answers decide
     interval_s: float | None = _spec(None, min=1, max=86400)
     timeout_s: float | None = _spec(None, min=0.1, max=600)
     latency_threshold_ms: float | None = _spec(None, min=1, max=600000)
@@ -436,6 +442,11 @@ def _check_target(t: Target, label: str, where: str) -> None:
             raise ConfigError(f"{ns!r} is not a nameserver address", path=label,
                               field=f"{where}.nameservers",
                               allowed="IPv4 or IPv6 address, optionally IPv4:port or [IPv6]:port")
+    if t.kind == "dns" and t.resolver == "direct" and not (t.nameservers
+                                                          or t.system_nameservers):
+        raise ConfigError("asks no nameserver directly", path=label, field=f"{where}.resolver",
+                          allowed='list nameservers, set system_nameservers = true, or use '
+                                  'resolver = "os" or "both"')
     for code in t.expect_status:
         if not 100 <= code <= 599:
             raise ConfigError(f"{code} is not an HTTP status", path=label,

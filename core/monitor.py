@@ -29,10 +29,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from .breaker import CircuitBreaker
+from .breaker import BreakerState, CircuitBreaker
 from .clock import Cancellable, Clock, SystemClock
 from .config import Config, Target
-from .errors import NETWORK_KINDS, ErrorKind, classify
+from .endpoints import endpoint
+from .errors import ErrorKind, classify
 from .events import Event
 from .history import HistoryStore, MemoryHistory
 from .log import PREFIX_NETWORK
@@ -40,7 +41,14 @@ from .probes.base import Probe, ProbeContext, ProbeResult, describe, iso_utc
 from .probes.registry import make_probe
 from .stats import SuccessWindows, percentile
 
-__all__ = ["Condition", "HealthMonitor", "StatusChange", "TargetState", "TargetStatus"]
+__all__ = [
+    "Condition",
+    "HealthMonitor",
+    "StatusChange",
+    "TargetState",
+    "TargetStatus",
+    "breaker_for",
+]
 
 _log = logging.getLogger("netmon.monitor")
 
@@ -83,6 +91,7 @@ class TargetState:
 
     target: Target
     interval_s: float
+    breaker: str = ""  # the breaker this target's probes feed (see ``breaker_for``)
     status: TargetStatus = TargetStatus.UNKNOWN
     reason: str = "not probed yet"
     last: ProbeResult | None = None
@@ -100,15 +109,29 @@ class TargetState:
     def name(self) -> str:
         return self.target.name
 
-    def as_dict(self, monotonic_now: float, recent: Sequence[ProbeResult] = ()) -> dict[str, Any]:
-        """The ``targets`` entry of the status snapshot."""
+    def as_dict(self, monotonic_now: float, recent: Sequence[ProbeResult] = (),
+                breaker: CircuitBreaker | None = None) -> dict[str, Any]:
+        """The ``targets`` entry of the status snapshot (with its breaker, when it has one)."""
         last = self.last
         latencies = [r.latency_ms for r in recent if r.ok and r.latency_ms is not None]
-        return {
+        reason = self.reason
+        breaker_entry: dict[str, Any] | None = None
+        if breaker is not None:
+            stats = breaker.stats()
+            breaker_entry = {"name": breaker.name, "state": str(stats.state),
+                             "retry_at": iso_utc(stats.retry_at) if stats.retry_at else None}
+            if stats.state in (BreakerState.OPEN, BreakerState.FORCED_OPEN):
+                since = f" since {iso_utc(stats.opened_at)}" if stats.opened_at else ""
+                retry = (f", retries at {iso_utc(stats.retry_at)}" if stats.retry_at
+                         else ", held open until reset by hand")
+                reason = f"{reason}; breaker '{breaker.name}' {stats.state}{since}{retry}"
+            elif stats.state is BreakerState.HALF_OPEN:
+                reason = f"{reason}; breaker '{breaker.name}' half-open (trying again)"
+        entry: dict[str, Any] = {
             "name": self.name,
             "kind": self.target.kind,
             "status": str(self.status),
-            "reason": self.reason,
+            "reason": reason,
             "latency_ms": round(last.latency_ms, 3) if last and last.latency_ms else None,
             "phases": {k: round(v, 3) for k, v in last.phases.items()} if last else {},
             "error_kind": str(last.error_kind) if last and last.error_kind else None,
@@ -119,7 +142,12 @@ class TargetState:
             "latency_p95_ms": percentile(latencies, 95),
             "paused": self.paused,
             "missed": self.missed,
+            "breaker": breaker_entry,
         }
+        if self.target.kind == "dns":
+            answers = last.details.get("resolvers", []) if last else []
+            entry["resolvers"] = [{k: a.get(k) for k in _RESOLVER_KEYS} for a in answers]
+        return entry
 
 
 class HealthMonitor:
@@ -160,7 +188,8 @@ class HealthMonitor:
         self._wake = asyncio.Event()
         self._semaphore = asyncio.Semaphore(config.monitor.concurrency)
         self.local_network: Condition | None = None
-        self._link_down: set[str] = set()
+        self._answered: set[str] = set()  # targets whose last result shows a server answered
+        self._silent: set[str] = set()    # targets whose last result shows nothing answered
         for target in config.targets:
             if target.enabled:
                 self._add(target)
@@ -217,6 +246,8 @@ class HealthMonitor:
         if not state.paused:
             self._unpaused -= 1
         state.paused = True
+        self._answered.discard(name)
+        self._silent.discard(name)
         state.schedule_gen += 1
 
     def resume(self, name: str) -> None:
@@ -232,12 +263,14 @@ class HealthMonitor:
     def snapshot(self) -> list[dict[str, Any]]:
         """Every target's state as the ``targets`` part of the status snapshot."""
         now = self.clock.monotonic()
-        return [s.as_dict(now, self.memory.recent(s.name)) for s in self.states.values()]
+        return [s.as_dict(now, self.memory.recent(s.name), self.breakers.get(s.breaker))
+                for s in self.states.values()]
 
     # --- scheduling --------------------------------------------------------------------
     def _add(self, target: Target) -> None:
         interval = target.interval_s or self.config.monitor.interval_s
-        self.states[target.name] = TargetState(target, max(1.0, interval))
+        self.states[target.name] = TargetState(target, max(1.0, interval),
+                                               breaker_for(target, self.config))
         self._probes[target.name] = self.probe_factory(target, self.context)
 
     def _state(self, name: str) -> TargetState:
@@ -328,9 +361,12 @@ class HealthMonitor:
         new, reason = self._judge(state, result)
         old = state.status
         state.status, state.reason = new, reason
-        breaker = self.breakers.get(state.target.breaker or state.name)
-        if result.ok and breaker is not None:
-            breaker.probe_succeeded()
+        breaker = self.breakers.get(state.breaker)
+        if breaker is not None and self.config.breaker.follow_probes:
+            if result.ok:
+                breaker.probe_succeeded()
+            elif not result.degraded:
+                breaker.probe_failed(result.error_kind or ErrorKind.UNKNOWN)
         self.result_recorded.emit(result)
         if new is not old:
             level = logging.WARNING if new is TargetStatus.DOWN else logging.INFO
@@ -346,6 +382,8 @@ class HealthMonitor:
             state.consecutive_successes += 1
             threshold = state.target.latency_threshold_ms or settings.latency_threshold_ms
             latency = result.latency_ms or 0.0
+            if result.degraded:
+                return TargetStatus.DEGRADED, f"partial: {_who_said_what(result)}"
             if latency > threshold:
                 return TargetStatus.DEGRADED, f"slow: {latency:.0f} ms > {threshold:.0f} ms"
             recovering = state.status in (TargetStatus.DOWN, TargetStatus.DEGRADED)
@@ -357,50 +395,118 @@ class HealthMonitor:
         state.consecutive_successes = 0
         state.consecutive_failures += 1
         kind = result.error_kind or ErrorKind.UNKNOWN
+        said = result.details.get("summary")
+        seen = f": {said}" if said else ""
         if result.degraded:
-            return TargetStatus.DEGRADED, "OS resolver fails but a direct resolver answers"
+            return TargetStatus.DEGRADED, f"partial: {_who_said_what(result)}"
         if state.consecutive_failures >= settings.down_after:
-            return TargetStatus.DOWN, f"{state.consecutive_failures} consecutive failures ({kind})"
+            return TargetStatus.DOWN, (
+                f"{state.consecutive_failures} consecutive failures ({kind}){seen}")
         return TargetStatus.DEGRADED, (
             f"failing ({kind}): {state.consecutive_failures} of {settings.down_after} "
-            "before down")
+            f"before down{seen}")
 
     def _check_local_network(self, result: ProbeResult) -> None:
-        """One "local network down" condition instead of N separate outages."""
-        if _network_failure(result):
-            self._link_down.add(result.target)
-        else:
-            self._link_down.discard(result.target)
+        """One "local network down" condition instead of N separate outages, on evidence
+        only: every watched target silent (unreachable or timed out, no server answering)
+        across at least two hosts, or the OS saying it has no route; never while any server
+        answers (a DNS rcode, a refusal, an HTTP status, a TLS handshake)."""
+        verdict = _evidence(result)
+        self._answered.discard(result.target)
+        self._silent.discard(result.target)
+        if verdict is _Evidence.ANSWERED:
+            self._answered.add(result.target)
+        elif verdict is _Evidence.SILENT:
+            self._silent.add(result.target)
         current = self.local_network is not None and self.local_network.active
-        if not current and not self._canaries and len(self._link_down) < max(2, self._unpaused):
-            return  # the common case: O(1) per result while targets answer
-        at = result.checked_at
-        latest = [s for s in self.states.values() if not s.paused]
-        canaries = [s for s in latest if s.target.canary and s.last is not None]
-        if canaries:
-            failing = [s for s in canaries if _network_failure(s.last)]
-            active = len(failing) == len(canaries)
-            detail = f"canary {', '.join(s.name for s in failing)} fails with network errors"
-        else:
-            active = len(latest) >= 2 and all(_network_failure(s.last) for s in latest)
-            detail = f"all {len(latest)} targets fail with network errors"
+        if not current and (self._answered or len(self._silent) < self._watched_count()):
+            return  # the common case: O(1) per result while anything answers
+        active, detail = self._judge_local_network()
         if active == current:
             return
-        if not active:
-            detail = "targets answer again"
-        self.local_network = Condition("local_network_down", active, detail, at)
+        self.local_network = Condition("local_network_down", active, detail,
+                                       result.checked_at)
         if active:
             _log.warning("%s local network appears down: %s", PREFIX_NETWORK, detail)
         else:
             _log.info("%s local network is back: %s", PREFIX_NETWORK, detail)
         self.condition_changed.emit(self.local_network)
 
+    def _watched_count(self) -> int:
+        if self._canaries:
+            return sum(1 for s in self.states.values() if s.target.canary and not s.paused)
+        return max(1, self._unpaused)
 
-#: Failures that say nothing answered. A refusal or reset proves the path works.
-_LINK_DOWN_KINDS = NETWORK_KINDS - {
-    ErrorKind.CONNECTION_REFUSED, ErrorKind.CONNECTION_RESET, ErrorKind.CIRCUIT_OPEN}
+    def _judge_local_network(self) -> tuple[bool, str]:
+        unpaused = [s for s in self.states.values() if not s.paused]
+        answering = [s.name for s in unpaused if _evidence(s.last) is _Evidence.ANSWERED]
+        if answering:
+            return False, f"{', '.join(answering[:3])} answer{'s' if len(answering) == 1 else ''}"
+        watched = [s for s in unpaused if s.target.canary] if self._canaries else unpaused
+        if not watched or not all(_evidence(s.last) is _Evidence.SILENT for s in watched):
+            return False, "not every target is silent"
+        hosts = {_server_of(s.target) for s in watched}
+        no_route = [s.name for s in watched if s.last is not None
+                    and s.last.error_kind is ErrorKind.NETWORK_UNREACHABLE]
+        if len(hosts) < 2 and not no_route:
+            return False, "only one host is silent"
+        what = "canary " if self._canaries else ""
+        names = ", ".join(s.name for s in watched[:5]) + (" ..." if len(watched) > 5 else "")
+        detail = (f"{what}{names}: no answer from {len(hosts)} host"
+                  f"{'s' if len(hosts) != 1 else ''} (unreachable or timed out)")
+        if no_route:
+            detail += f"; no route to the network of {', '.join(no_route[:3])}"
+        return True, detail
 
 
-def _network_failure(result: ProbeResult | None) -> bool:
-    return (result is not None and not result.ok and not result.degraded
-            and result.error_kind in _LINK_DOWN_KINDS)
+class _Evidence(StrEnum):
+    ANSWERED = "answered"  # some server answered: the path works
+    SILENT = "silent"      # nothing answered: unreachable or timed out
+    UNCLEAR = "unclear"    # e.g. the OS resolver's "not found" (no network can give it too)
+
+
+#: Connect-level failures: nothing answered.
+_SILENT_KINDS = frozenset({ErrorKind.NETWORK_UNREACHABLE, ErrorKind.HOST_UNREACHABLE,
+                           ErrorKind.TIMEOUT, ErrorKind.DNS_TIMEOUT})
+#: Failures that do not say whether anything answered.
+_UNCLEAR_KINDS = frozenset({ErrorKind.DNS_NOT_FOUND, ErrorKind.DNS_TEMPORARY,
+                            ErrorKind.DNS_NO_DATA, ErrorKind.DNS_FAILURE,
+                            ErrorKind.CIRCUIT_OPEN, ErrorKind.UNKNOWN})
+#: The keys of a resolver's answer that the snapshot carries.
+_RESOLVER_KEYS = ("resolver", "ok", "rcode", "addresses", "error_kind", "latency_ms")
+
+
+def _evidence(result: ProbeResult | None) -> _Evidence:
+    if result is None:
+        return _Evidence.UNCLEAR
+    if result.ok or result.degraded:
+        return _Evidence.ANSWERED
+    resolvers = result.details.get("resolvers", ())
+    if any(a.get("ok") or a.get("rcode") for a in resolvers):
+        return _Evidence.ANSWERED  # a DNS server answered, if only with NXDOMAIN or SERVFAIL
+    kind = result.error_kind or ErrorKind.UNKNOWN
+    if kind in _SILENT_KINDS:
+        return _Evidence.SILENT
+    if kind in _UNCLEAR_KINDS:
+        return _Evidence.UNCLEAR
+    return _Evidence.ANSWERED  # refused, reset, TLS, HTTP status, protocol, auth
+
+
+def _server_of(target: Target) -> str:
+    """The host a target's probe talks to (a DNS target's nameservers)."""
+    if target.kind == "dns":
+        return ",".join(sorted(target.nameservers)) or "os-resolver"
+    return endpoint(target).host
+
+
+def _who_said_what(result: ProbeResult) -> str:
+    summary = result.details.get("summary")
+    return str(summary) if summary else (result.error or str(result.error_kind))
+
+
+def breaker_for(target: Target, config: Config) -> str:
+    """The breaker a target's probes feed: the one its ``breaker`` names, ``database`` for
+    the ``[database]`` target, else one of its own name."""
+    if target.breaker:
+        return target.breaker
+    return "database" if target.name == config.database.target else target.name

@@ -142,7 +142,8 @@ _STATES = frozenset({"closed", "open", "half_open", "forced_open"})
 _TARGET = _Shape(
     ("name", "kind", "status", "latency_ms", "phases", "error_kind", "error", "checked_at",
      "success_rate"),
-    known=frozenset({"reason", "latency_p50_ms", "latency_p95_ms", "paused", "missed"}),
+    known=frozenset({"reason", "latency_p50_ms", "latency_p95_ms", "paused", "missed",
+                     "breaker", "resolvers"}),
     aliases={"state": "status", "type": "kind", "latency": "latency_ms",
              "error_type": "error_kind", "last_checked": "checked_at"},
     vocab={"status": frozenset({"up", "degraded", "down", "unknown"}),
@@ -164,7 +165,7 @@ _SUGGESTION = _Shape(
     aliases={"level": "severity", "message": "detail", "description": "detail"},
     vocab={"severity": frozenset({"info", "warning", "critical"}),
            "action": frozenset({None, "reset_breaker", "clear_auth_cache",
-                                "reconnect_database", "probe_all"})},
+                                "reconnect_database", "probe_all", "probe_now", "diagnose"})},
     label="id",
 )
 _AUTH = _Shape(
@@ -181,11 +182,12 @@ _DATABASE = _Shape(
            "mode": frozenset({"normal", "emergency"})},
     objects={"pool": _POOL}, fill=frozenset({"pool"}),
 )
-_OVERALL = frozenset({"healthy", "degraded", "unhealthy"})
+_OVERALL = frozenset({"healthy", "degraded", "unhealthy", "unknown"})
 _SNAPSHOT = _Shape(
     ("status", "http_status", "generated_at", "targets", "breakers", "auth", "database",
      "suggestions"),
     optional={"conditions": []},
+    known=frozenset({"reason"}),
     aliases={"checks": "targets", "timestamp": "generated_at", "status_code": "http_status"},
     vocab={"status": _OVERALL},
     objects={"auth": _AUTH, "database": _DATABASE},
@@ -207,12 +209,12 @@ _HEALTH_DB = _Shape(
 )
 _SUGGESTIONS = _Shape(("suggestions",), lists={"suggestions": _SUGGESTION})
 _RESET = _Shape(
-    ("breakers",),
+    ("breakers",), known=frozenset({"ok", "reason"}),
     lists={"breakers": _Shape(("name", "before", "after"),
                               vocab={"before": _STATES, "after": _STATES})},
 )
 _CLEARED = _Shape(
-    ("cleared",), known=frozenset({"before", "after", "note"}),
+    ("cleared",), known=frozenset({"before", "after", "note", "ok", "reason"}),
     objects={"cleared": _Shape(("cached", "failed"))}, fill=frozenset({"cleared"}),
 )
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .log import ascii_safe
+from .probes.dns import resolver_summary
 
 __all__ = ["format_ms", "parse_since", "status_table", "table"]
 
@@ -35,11 +36,12 @@ def status_table(snapshot: Mapping[str, Any]) -> str:
     """The human form of a status snapshot: overall line, targets, conditions."""
     rows = [
         (t["name"], t["kind"], t["status"].upper(), format_ms(t["latency_ms"]),
-         t["error_kind"] or "", (t["error"] or t.get("reason") or "")[:90])
+         t["error_kind"] or "", _detail(t)[:120])
         for t in snapshot["targets"]
     ]
+    reason = f": {snapshot['reason']}" if snapshot.get("reason") else ""
     out = [f"netmon: {snapshot['status'].upper()} (HTTP {snapshot['http_status']}), "
-           f"{len(rows)} target(s) at {snapshot['generated_at']}"]
+           f"{len(rows)} target(s) at {snapshot['generated_at']}{reason}"]
     for condition in snapshot.get("conditions", []):
         out.append(f"!! {condition['id']}: {condition['detail']}")
     if rows:
@@ -47,6 +49,14 @@ def status_table(snapshot: Mapping[str, Any]) -> str:
     for suggestion in snapshot.get("suggestions", []):
         out.append(f"-> [{suggestion['severity']}] {suggestion['title']}: {suggestion['detail']}")
     return "\n".join(out)
+
+
+def _detail(target: Mapping[str, Any]) -> str:
+    """The error, or for a DNS target where a resolver failed, who said what."""
+    answers = target.get("resolvers") or []
+    if len(answers) > 1 and any(not a.get("ok") for a in answers):
+        return resolver_summary(answers)
+    return str(target.get("error") or target.get("reason") or "")
 
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")

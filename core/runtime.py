@@ -17,7 +17,7 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .db import DatabaseResilience
 from .history import HistoryStore
-from .monitor import HealthMonitor
+from .monitor import HealthMonitor, breaker_for
 from .recovery import RecoveryActions
 from .retry import policy_from_settings
 from .status import build
@@ -38,7 +38,7 @@ class NetmonCore:
         self.breakers: dict[str, CircuitBreaker] = {}
         for target in config.targets:
             if target.enabled:
-                self.breaker(target.breaker or target.name)
+                self.breaker(breaker_for(target, config))
         self.history = (HistoryStore(config.history.path or None, clock=self.clock)
                         if with_history and config.history.enabled else None)
         self.monitor = HealthMonitor(config, clock=self.clock, rng=self.rng,
@@ -50,9 +50,10 @@ class NetmonCore:
         self.database: DatabaseResilience | None = None
         if with_database and config.database.target:
             settings = config.database
+            db_target = config.target(settings.target)
             self.database = DatabaseResilience(
-                config.target(settings.target), clock=self.clock, rng=self.rng,
-                breaker=self.breaker("database"), pool_min=settings.pool_min,
+                db_target, clock=self.clock, rng=self.rng,
+                breaker=self.breaker(breaker_for(db_target, config)), pool_min=settings.pool_min,
                 pool_max=settings.pool_max, command_timeout=settings.command_timeout_s,
                 connect_policy=policy_from_settings(config.retry, "connect"))
         self.recovery = RecoveryActions(

@@ -1,9 +1,11 @@
 """The status snapshot: one JSON-able shape for the CLI, the service and the console.
 
 Overall status: ``unhealthy`` when a critical target is down or the local network is
-down; ``degraded`` when anything else is not up (partial function); ``healthy``
-otherwise. ``http_status`` maps it: 503 when unhealthy for network reasons, 500 when
-unhealthy for application reasons, 200 for healthy and degraded.
+down; ``unknown`` when there are no targets or a critical target has no result yet (nothing
+claims health it has not measured); ``degraded`` when anything else is not up (partial
+function); ``healthy`` otherwise. ``http_status`` maps it: 503 when unhealthy for network
+reasons or unknown, 500 when unhealthy for application reasons, 200 for healthy and
+degraded. ``reason`` says why in one line.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ class Overall(StrEnum):
     HEALTHY = "healthy"
     DEGRADED = "degraded"
     UNHEALTHY = "unhealthy"
+    UNKNOWN = "unknown"
 
 
-_EXIT = {Overall.HEALTHY: 0, Overall.DEGRADED: 1, Overall.UNHEALTHY: 2}
+_EXIT = {Overall.HEALTHY: 0, Overall.DEGRADED: 1, Overall.UNHEALTHY: 2, Overall.UNKNOWN: 3}
 
 
 def exit_code_for(status: str) -> int:
@@ -44,8 +47,8 @@ def exit_code_for(status: str) -> int:
 def overall_status(
     targets: Sequence[Mapping[str, Any]], *, critical: Mapping[str, bool] | None = None,
     local_network_down: bool = False, database: Mapping[str, Any] | None = None,
-) -> tuple[Overall, int]:
-    """(overall status, HTTP status) from the snapshot's target entries."""
+) -> tuple[Overall, int, str]:
+    """(overall status, HTTP status, reason) from the snapshot's target entries."""
     critical = critical or {}
     down = [t for t in targets if t["status"] == "down" and critical.get(t["name"], True)]
     db_down = database is not None and database.get("status") == "down"
@@ -54,12 +57,28 @@ def overall_status(
         if db_down:
             kinds.append((database or {}).get("error_kind"))
         network = local_network_down or any(_is_network(k) for k in kinds)
-        return Overall.UNHEALTHY, 503 if network else 500
-    not_up = [t for t in targets if t["status"] in ("degraded", "down")]
+        names = [str(t["name"]) for t in down] + (["database"] if db_down else [])
+        reason = ("the local network is down" if local_network_down and not names
+                  else f"down: {_names(names)}")
+        return Overall.UNHEALTHY, 503 if network else 500, reason
+    if not targets:
+        return Overall.UNKNOWN, 503, "no targets configured"
+    waiting = [str(t["name"]) for t in targets
+               if t["status"] == "unknown" and critical.get(t["name"], True)]
+    if waiting:
+        return Overall.UNKNOWN, 503, f"waiting for the first results ({_names(waiting)})"
+    not_up = [str(t["name"]) for t in targets if t["status"] in ("degraded", "down")]
     degraded_db = database is not None and database.get("mode") == "emergency"
     if not_up or degraded_db:
-        return Overall.DEGRADED, 200
-    return Overall.HEALTHY, 200
+        names = not_up + (["database (emergency mode)"] if degraded_db else [])
+        return Overall.DEGRADED, 200, f"not up: {_names(names)}"
+    unmeasured = sum(1 for t in targets if t["status"] == "unknown")
+    return Overall.HEALTHY, 200, (f"every critical target is up ({unmeasured} non-critical "
+                                  "not probed yet)" if unmeasured else "every target is up")
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 def _is_network(kind: object) -> bool:
@@ -86,11 +105,12 @@ def build(
                 if monitor is not None else {})
     local = monitor.local_network if monitor is not None else None
     local_down = local is not None and local.active
-    status, http_status = overall_status(targets, critical=critical,
-                                         local_network_down=local_down, database=database)
+    status, http_status, reason = overall_status(
+        targets, critical=critical, local_network_down=local_down, database=database)
     return {
         "status": str(status),
         "http_status": http_status,
+        "reason": reason,
         "generated_at": iso_utc(clock.now()),
         "targets": targets,
         "conditions": [

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 from ..config import Config
+from ..log import ascii_safe
 from ..recovery import Origin
 from ..runtime import NetmonCore
 from .common import UsageError, load, print_json
@@ -40,10 +42,21 @@ def run(args: argparse.Namespace) -> int:
     if args.remote or args.token_env:
         return asyncio.run(_remote(config, args, action))
     result = asyncio.run(_local(config, action, getattr(args, "name", None)))
+    return _report(args, action, result)
+
+
+def _report(args: argparse.Namespace, action: str, result: dict[str, Any]) -> int:
+    """Print the outcome; a failed action (``ok`` false, also from a remote backend) is
+    one line on stderr and exit 2."""
+    failed = result.get("ok") is False
     if args.json:
         print_json(result)
-    else:
+    elif not failed:
         print(_render(action, result))
+    if failed:
+        print(f"netmon: {args.recover_command} failed: {ascii_safe(str(result.get('reason')))}",
+              file=sys.stderr)
+        return 2  # CRITICAL: the action did not achieve what it is for
     return 0
 
 
@@ -58,11 +71,7 @@ async def _remote(config: Config, args: argparse.Namespace, action: str) -> int:
     if not result.ok:
         return report_failure(backend, result)
     print_problems(result)
-    if args.json:
-        print_json(result.data)
-    else:
-        print(_render(action, result.data))
-    return 0
+    return _report(args, action, result.data)
 
 
 async def _local(config: Config, action: str, name: str | None) -> dict[str, Any]:
@@ -89,5 +98,8 @@ def _render(action: str, result: dict[str, Any]) -> str:
                 "failed token(s)")
     if action == "probe_all":
         return "\n".join(f"{name}: {result['before'].get(name)} -> {status}"
-                         for name, status in result.get("after", {}).items()) or result["note"]
-    return "\n".join(f"{k}: {v}" for k, v in result.items())
+                         for name, status in result.get("after", {}).items())
+    if action == "reconnect_database":
+        after = result.get("after") or {}
+        return f"database {after.get('status')} ({after.get('mode')} mode)"
+    return "\n".join(f"{k}: {v}" for k, v in result.items() if k != "ok")

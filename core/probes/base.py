@@ -47,8 +47,9 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 class ProbeResult:
     """One probe of one target.
 
-    ``ok`` says whether the dependency works; ``degraded`` marks a partial result (the OS
-    resolver fails while a direct resolver answers). ``phases`` are milliseconds per step
+    ``ok`` says whether the dependency works; ``degraded`` marks partial function (some of
+    the resolvers of a DNS target answer and others fail), with ``error_kind``/``error``
+    saying what failed even when ``ok``. ``phases`` are milliseconds per step
     (``dns``, ``connect``, ``tls``, ``ttfb``, ``query``...); ``details`` is kind-specific.
     """
 

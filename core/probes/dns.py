@@ -1,8 +1,16 @@
 """DNS probe: the OS resolver (what fails with ``[Errno 11001] getaddrinfo failed``) and,
 side by side, dnspython asking each configured nameserver and the system's own directly.
 
-The OS path is what applications see, so it decides ``ok``; when it fails while a direct
-resolver answers, the result is ``degraded`` (local resolver, VPN split DNS, hosts file).
+A target's ``resolver`` says which answers decide ``ok``:
+
+- ``both`` (default): the OS path, which is what applications see. When it fails while a
+  direct resolver answers (local resolver, VPN split DNS, hosts file), or answers while a
+  nameserver the user listed fails, the result is ``degraded``;
+- ``os``: only the OS resolver is asked;
+- ``direct``: only the nameservers asked directly, every one of them (monitoring a
+  nameserver itself); some failing is ``degraded``.
+
+``details["summary"]`` says who said what whenever any resolver failed.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import asyncio
 import ipaddress
 import socket
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +40,7 @@ __all__ = [
     "parse_nameserver",
     "resolve_direct",
     "resolve_os",
+    "resolver_summary",
 ]
 
 OS_RESOLVER = "os"
@@ -224,26 +234,75 @@ class DnsProbe(TargetProbe):
         timeout = self.timeout
         checked_at = self.context.clock.now()
         timer = PhaseTimer()
+        mode = target.resolver
+        asks_os = mode != "direct"
+        direct = [] if is_ip_literal(target.host) or mode == "os" else await self.nameservers()
         record_types = tuple(target.record_types)
-        direct = [] if is_ip_literal(target.host) else await self.nameservers()
-        answers = await asyncio.gather(
-            resolve_os(target.host, timeout=timeout),
+        answers = list(await asyncio.gather(
+            *([resolve_os(target.host, timeout=timeout)] if asks_os else []),
             *(resolve_direct(target.host, address, timeout=timeout, record_types=record_types,
                              label=label) for label, address in direct),
-        )
-        os_answer, direct_answers = answers[0], list(answers[1:])
+        ))
         details: dict[str, Any] = {
             "host": target.host,
-            "addresses": list(os_answer.addresses),
+            "resolver_mode": mode,
+            "addresses": list(next((a.addresses for a in answers if a.ok), ())),
             "resolvers": [a.as_dict() for a in answers],
         }
-        phases = {"dns": os_answer.latency_ms}
-        if os_answer.ok:
-            return ProbeResult(target.name, target.kind, True, os_answer.latency_ms, checked_at,
-                               phases=phases, details=details)
-        degraded = any(a.ok for a in direct_answers)
+        if not all(a.ok for a in answers):
+            details["summary"] = resolver_summary(details["resolvers"])
+        os_answer = answers[0] if asks_os else None
+        direct_answers = answers[1:] if asks_os else answers
+        if os_answer is not None:
+            phases = {"dns": os_answer.latency_ms}
+            deciding = [os_answer]
+            # Nameservers the user listed are watched too: a failing one is partial function.
+            watched = [a for a in direct_answers if not a.resolver.startswith("system:")]
+        else:
+            phases = {"dns": max((a.latency_ms for a in answers), default=0.0)}
+            deciding, watched = answers, []
+        failing = [a for a in deciding if not a.ok]
+        if not failing:
+            broken = next((a for a in watched if not a.ok), None)
+            latency = max(a.latency_ms for a in deciding) if deciding else timer.total_ms()
+            if broken is None:
+                return ProbeResult(target.name, target.kind, True, latency, checked_at,
+                                   phases=phases, details=details)
+            return ProbeResult(target.name, target.kind, True, latency, checked_at,
+                               phases=phases, error_kind=broken.error_kind,
+                               error=f"{broken.resolver}: {broken.error}", degraded=True,
+                               details=details)
+        first = failing[0]
+        partial = len(failing) < len(deciding) or (
+            os_answer is not None and any(a.ok for a in direct_answers))
         return ProbeResult(
             target.name, target.kind, False, timer.total_ms(), checked_at, phases=phases,
-            error_kind=os_answer.error_kind, error=os_answer.error, degraded=degraded,
-            details=details,
+            error_kind=first.error_kind, error=first.error if os_answer is not None
+            else f"{first.resolver}: {first.error}", degraded=partial, details=details,
         )
+
+
+_SAID: dict[str, str] = {  # short words per error kind, keyed by its string value
+    ErrorKind.DNS_NOT_FOUND: "not found", ErrorKind.DNS_TEMPORARY: "temporary failure",
+    ErrorKind.DNS_NO_DATA: "no address", ErrorKind.DNS_FAILURE: "failure",
+    ErrorKind.DNS_TIMEOUT: "timeout", ErrorKind.TIMEOUT: "timeout",
+}
+
+
+def resolver_summary(answers: Iterable[Mapping[str, Any]]) -> str:
+    """Who said what, in one line, from answers in their ``as_dict`` form:
+    ``OS: not found; 10.8.0.1: SERVFAIL; 1.1.1.1: 10.8.4.21``."""
+    parts = []
+    for a in answers:
+        who = "OS" if a.get("resolver") == OS_RESOLVER else str(a.get("resolver"))
+        addresses = [str(x) for x in a.get("addresses") or ()]
+        rcode = a.get("rcode")
+        if a.get("ok"):
+            said = ", ".join(addresses[:2]) + (" ..." if len(addresses) > 2 else "")
+        elif rcode and rcode != "NOERROR":
+            said = str(rcode)
+        else:
+            kind = str(a.get("error_kind") or ErrorKind.UNKNOWN)
+            said = _SAID.get(kind, kind)
+        parts.append(f"{who}: {said}")
+    return "; ".join(parts)

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.dns_server import DnsServer
 from tests.support.http_server import HttpServer
+from tests.support.netutil import free_tcp_port
 
 
 async def netmon(*args: str, env: dict[str, str] | None = None,
@@ -180,12 +181,14 @@ async def test_recover_actions_run_locally_and_are_audited(
     code, _, err = await netmon("--config", str(path), "recover", "reset-breaker", "nope")
     assert code == 3
     assert "no breaker named 'nope'" in err
-    code, out, _ = await netmon("--config", str(path), "recover", "clear-auth-cache")
-    assert code == 0
-    assert "cleared 0 cached and 0 failed" in out
+    code, out, err = await netmon("--config", str(path), "recover", "clear-auth-cache")
+    assert code == 2  # nothing to clear is not "done"
+    assert err.strip() == ("netmon: clear-auth-cache failed: no auth service configured "
+                           "([auth] names no server or secret)")
     code, out, _ = await netmon("--config", str(path), "recover", "probe-all", "--json")
     assert code == 0
     assert json.loads(out)["after"] == {"api": "up"}
+    assert json.loads(out)["ok"] is True
     from core.history import HistoryStore
 
     store = HistoryStore(history)
@@ -193,8 +196,37 @@ async def test_recover_actions_run_locally_and_are_audited(
     trail = await store.audit()
     await store.close()
     assert [(e["action"], e["origin"], e["ok"]) for e in trail] == [
-        ("probe_all", "local", True), ("clear_auth_cache", "local", True),
+        ("probe_all", "local", True), ("clear_auth_cache", "local", False),
         ("reset_breaker", "local", False), ("reset_breaker", "local", True)]
+
+
+async def test_reconnect_to_a_refusing_database_is_reported_failed(tmp_path: Path) -> None:
+    """It used to exit 0 with "done" and an ``ok`` audit entry."""
+    closed_port = free_tcp_port()  # nothing listens: connections are refused
+    history = tmp_path / "h.sqlite3"
+    path = write_config(tmp_path, f"""[history]
+path = '{history}'
+[retry]
+max_attempts = 1
+[database]
+target = "db"
+[[targets]]
+name = "db"
+kind = "postgres"
+dsn = "postgresql://app@127.0.0.1:{closed_port}/app"
+timeout_s = 1
+""")
+    code, out, err = await netmon("--config", str(path), "recover", "reconnect-db")
+    assert code == 2, (out, err)
+    assert err.strip().splitlines()[-1].startswith("netmon: reconnect-db failed: database down")
+    assert "done" not in out
+    from core.history import HistoryStore
+
+    store = HistoryStore(history)
+    await store.start()
+    trail = await store.audit()
+    await store.close()
+    assert [(e["action"], e["ok"]) for e in trail] == [("reconnect_database", False)]
 
 
 async def test_token_inspect_never_prints_the_token(tmp_path: Path) -> None:

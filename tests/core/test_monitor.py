@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 import pytest
 
 from core.breaker import BreakerState, CircuitBreaker
-from core.config import Config, MonitorSettings, Target
+from core.config import BreakerSettings, Config, MonitorSettings, Target
 from core.errors import ErrorKind
 from core.monitor import Condition, HealthMonitor, StatusChange, TargetStatus
 from core.probes import ProbeResult
+from core.probes.base import PhaseTimer, ProbeContext, failure
 from core.stats import SuccessWindows, percentile
 from core.testing import FakeClock, seeded_rng
+from tests.support.dns_server import DnsServer
 from tests.support.fixtures import FaultProxyFactory
 from tests.support.http_server import HttpServer, Request, Response
+from tests.support.netutil import free_tcp_port
 
 S = TargetStatus
 
@@ -208,57 +212,205 @@ async def test_pause_resume_probe_now_and_clean_stop(
     assert clock.pending_timers == 0
 
 
-async def test_every_target_failing_is_one_local_network_condition(
+async def silent_dns(host: str) -> DnsServer:
+    server = DnsServer(host, default_behaviour="silent")
+    await server.start()
+    return server
+
+
+def direct_dns(name: str, server: DnsServer, **kw: object) -> Target:
+    return Target(name=name, kind="dns", host=f"{name}.corp.invalid", resolver="direct",
+                  system_nameservers=False, nameservers=[f"{server.address}:{server.port}"],
+                  timeout_s=0.3, **kw)  # type: ignore[arg-type]
+
+
+async def test_silence_from_two_hosts_is_one_local_network_condition(
     clock: FakeClock, monitors: list[HealthMonitor],
 ) -> None:
-    targets = [Target(name=f"svc{i}", kind="tcp", host=f"svc{i}.corp.invalid", port=443)
-               for i in range(3)]
-    monitor = HealthMonitor(config(*targets), clock=clock)
-    monitors.append(monitor)
-    conditions: list[Condition] = []
-    monitor.condition_changed.connect(conditions.append)
-    await monitor.run_once()
+    servers = [await silent_dns("127.0.0.1"), await silent_dns("127.0.0.2")]
+    try:
+        monitor = HealthMonitor(config(direct_dns("a", servers[0]), direct_dns("b", servers[1])),
+                                clock=clock)
+        monitors.append(monitor)
+        conditions: list[Condition] = []
+        monitor.condition_changed.connect(conditions.append)
+        await monitor.run_once()
+    finally:
+        for server in servers:
+            await server.close()
+    assert {s.last.error_kind for s in monitor.states.values() if s.last} == {
+        ErrorKind.DNS_TIMEOUT}
     assert monitor.local_network is not None
     assert monitor.local_network.active
-    assert "all 3 targets" in monitor.local_network.detail
+    assert "no answer from 2 hosts" in monitor.local_network.detail
     assert len(conditions) == 1
 
 
-async def test_a_canary_decides_the_local_network_condition(
-    clock: FakeClock, monitors: list[HealthMonitor], http_server: HttpServer,
+async def test_silence_from_one_host_is_not_the_local_network(
+    clock: FakeClock, monitors: list[HealthMonitor],
 ) -> None:
-    http_server.route("/", body="ok")
-    targets = [Target(name="gw", kind="tcp", host="gateway.invalid", port=80, canary=True),
-               web("api", http_server.url + "/")]
-    monitor = HealthMonitor(config(*targets), clock=clock)
+    server = await silent_dns("127.0.0.1")
+    try:
+        monitor = HealthMonitor(config(direct_dns("a", server), direct_dns("b", server)),
+                                clock=clock)
+        monitors.append(monitor)
+        await monitor.run_once()
+    finally:
+        await server.close()
+    assert monitor.local_network is None
+
+
+async def test_nxdomain_and_servfail_from_an_answering_server_are_not_the_local_network(
+    clock: FakeClock, monitors: list[HealthMonitor], dns_server: DnsServer,
+) -> None:
+    """It used to raise local_network_down ("check the cable") although a server answered."""
+    dns_server.set_behaviour("gone.corp.invalid", "nxdomain")
+    dns_server.set_behaviour("broken.corp.invalid", "servfail")
+    ns = [f"127.0.0.1:{dns_server.port}"]
+    targets = [Target(name=n, kind="dns", host=f"{n}.corp.invalid", nameservers=ns,
+                      system_nameservers=False) for n in ("gone", "broken")]
+    monitor = HealthMonitor(config(*targets, down_after=1), clock=clock)
     monitors.append(monitor)
     await monitor.run_once()
+    assert all(s.status is S.DOWN for s in monitor.states.values())
+    assert monitor.local_network is None
+    (gone, broken) = monitor.snapshot()
+    assert gone["reason"].endswith(f"OS: not found; 127.0.0.1:{dns_server.port}: NXDOMAIN")
+    assert broken["reason"].endswith(f"OS: not found; 127.0.0.1:{dns_server.port}: SERVFAIL")
+    assert [(r["resolver"], r["ok"], r["rcode"]) for r in broken["resolvers"]] == [
+        ("os", False, None), (f"127.0.0.1:{dns_server.port}", False, "SERVFAIL")]
+
+
+class _NoRouteProbe:
+    """What a probe sees where Windows has no route (WSAENETUNREACH, 10051): no such
+    network can be made here without sending packets somewhere, so the error is made."""
+
+    def __init__(self, target: Target, context: ProbeContext) -> None:
+        self.target = target
+        self.context = context
+
+    async def run(self) -> ProbeResult:
+        error = OSError(10051, "A socket operation was attempted to an unreachable network")
+        return failure(self.target, error, self.context.clock.now(), PhaseTimer())
+
+
+async def test_the_os_saying_no_route_is_the_local_network_even_for_one_host(
+    clock: FakeClock, monitors: list[HealthMonitor],
+) -> None:
+    monitor = HealthMonitor(config(Target(name="db", kind="tcp", host="10.1.2.3", port=5432)),
+                            clock=clock, probe_factory=_NoRouteProbe)
+    monitors.append(monitor)
+    await monitor.run_once()
+    assert monitor.states["db"].last is not None
+    assert monitor.states["db"].last.error_kind is ErrorKind.NETWORK_UNREACHABLE
     assert monitor.local_network is not None
     assert monitor.local_network.active
-    assert "canary gw" in monitor.local_network.detail
+    assert "no route to the network of db" in monitor.local_network.detail
 
 
-async def test_successful_probe_moves_an_open_breaker_to_half_open(
+async def test_canaries_decide_but_any_answer_overrules_them(
     clock: FakeClock, monitors: list[HealthMonitor], http_server: HttpServer,
 ) -> None:
     http_server.route("/", body="ok")
+    servers = [await silent_dns("127.0.0.1"), await silent_dns("127.0.0.2")]
+    try:
+        canaries = [direct_dns("gw1", servers[0], canary=True),
+                    direct_dns("gw2", servers[1], canary=True)]
+        unclear = Target(name="ghost", kind="tcp", host="ghost.corp.invalid", port=443)
+        monitor = HealthMonitor(config(*canaries, unclear), clock=clock)
+        monitors.append(monitor)
+        await monitor.run_once()
+        assert monitor.local_network is not None
+        assert monitor.local_network.active
+        assert "canary gw1, gw2" in monitor.local_network.detail
+        answering = HealthMonitor(config(*canaries, web("api", http_server.url + "/")),
+                                  clock=clock)
+        monitors.append(answering)
+        await answering.run_once()
+        assert answering.local_network is None  # the api answered: the network works
+    finally:
+        for server in servers:
+            await server.close()
+
+
+async def test_refused_three_times_opens_the_breaker_and_a_probe_later_closes_it(
+    clock: FakeClock, monitors: list[HealthMonitor], http_server: HttpServer,
+    fault_proxy_factory: FaultProxyFactory,
+) -> None:
+    """Probe failures used to leave every breaker closed (0/3) whatever failed."""
+    http_server.route("/", body="ok")
+    port = int(http_server.url.rsplit(":", 1)[1])
+    proxy = await fault_proxy_factory("127.0.0.1", port)
+    await proxy.set_mode("refuse")
     breaker = CircuitBreaker("api", clock=clock)
-    breaker.force_open()
-    breaker.reset()
-    for _ in range(3):
-        with pytest.raises(ConnectionRefusedError):
-            await breaker.call(_refuse)
-    assert breaker.state is BreakerState.OPEN
-    failing = HealthMonitor(config(web("api", "http://127.0.0.1:1/")), clock=clock,
-                            breakers={"api": breaker})
-    monitors.append(failing)
-    await failing.run_once()
-    assert breaker.state is BreakerState.OPEN  # failures never open or keep anything
-    monitor = HealthMonitor(config(web("api", http_server.url + "/")), clock=clock,
-                            breakers={"api": breaker})
+    transitions: list[str] = []
+    breaker.state_changed.connect(lambda t: transitions.append(f"{t.old}->{t.new}"))
+    monitor = HealthMonitor(config(Target(name="api", kind="tcp", host="127.0.0.1",
+                                          port=proxy.port)),
+                            clock=clock, breakers={"api": breaker})
     monitors.append(monitor)
+    for expected in (1, 2):
+        await monitor.run_once()
+        assert breaker.state is BreakerState.CLOSED
+        assert breaker.stats().consecutive_failures == expected
     await monitor.run_once()
+    assert breaker.state is BreakerState.OPEN
+    (entry,) = monitor.snapshot()
+    assert entry["breaker"]["state"] == "open"
+    assert "breaker 'api' open since" in entry["reason"]
+    assert "retries at" in entry["reason"]
+    await monitor.run_once()  # still refused: probes are never rejected, the breaker stays
+    assert breaker.state is BreakerState.OPEN
+    assert breaker.stats().rejected == 0
+    clock.advance(30)
     assert breaker.state is BreakerState.HALF_OPEN
+    await proxy.set_mode("pass")
+    await monitor.run_once()
+    assert breaker.state is BreakerState.CLOSED
+    assert transitions == ["closed->open", "open->half_open", "half_open->closed"]
+
+
+async def test_a_probe_success_while_open_goes_half_open_and_a_failure_reopens(
+    clock: FakeClock, monitors: list[HealthMonitor], http_server: HttpServer,
+    fault_proxy_factory: FaultProxyFactory,
+) -> None:
+    http_server.route("/", body="ok")
+    port = int(http_server.url.rsplit(":", 1)[1])
+    proxy = await fault_proxy_factory("127.0.0.1", port, mode="refuse")
+    breaker = CircuitBreaker("api", clock=clock, success_threshold=2)
+    monitor = HealthMonitor(config(Target(name="api", kind="tcp", host="127.0.0.1",
+                                          port=proxy.port)),
+                            clock=clock, breakers={"api": breaker})
+    monitors.append(monitor)
+    for _ in range(3):
+        await monitor.run_once()
+    assert breaker.state is BreakerState.OPEN
+    await proxy.set_mode("pass")
+    await monitor.run_once()
+    assert breaker.state is BreakerState.HALF_OPEN  # early, before the 30 s timeout
+    await proxy.set_mode("refuse")
+    await monitor.run_once()
+    assert breaker.state is BreakerState.OPEN  # the trial by probe failed
+    await proxy.set_mode("pass")
+    for expected in (BreakerState.HALF_OPEN, BreakerState.HALF_OPEN, BreakerState.CLOSED):
+        await monitor.run_once()
+        assert breaker.state is expected  # half-open, then success_threshold = 2 successes
+
+
+async def test_breakers_fed_by_real_calls_only_when_probes_are_not_followed(
+    clock: FakeClock, monitors: list[HealthMonitor],
+) -> None:
+    target = Target(name="api", kind="tcp", host="127.0.0.1", port=free_tcp_port())
+    breaker = CircuitBreaker("api", clock=clock)
+    settings = replace(config(target), breaker=BreakerSettings(follow_probes=False))
+    monitor = HealthMonitor(settings, clock=clock, breakers={"api": breaker})
+    monitors.append(monitor)
+    for _ in range(5):
+        await monitor.run_once()
+    assert monitor.states["api"].last is not None
+    assert monitor.states["api"].last.error_kind is ErrorKind.CONNECTION_REFUSED
+    assert breaker.state is BreakerState.CLOSED
+    assert breaker.stats().failures == 0
 
 
 async def _refuse() -> None:

@@ -48,7 +48,8 @@ async def test_reset_breaker_records_before_after_and_audit(tmp_path: Path) -> N
     seen: list[AuditEntry] = []
     actions.audited.connect(seen.append)
     one = await actions.reset_breaker("db", origin=Origin.REMOTE, subject="ops@example.test")
-    assert one == {"breakers": [{"name": "db", "before": "open", "after": "closed"}]}
+    assert one == {"ok": True,
+                   "breakers": [{"name": "db", "before": "open", "after": "closed"}]}
     everything = await actions.reset_breaker()
     assert [b["name"] for b in everything["breakers"]] == ["api", "db"]
     with pytest.raises(KeyError, match="no breaker named 'nope'"):
@@ -95,7 +96,8 @@ async def test_probe_all_reports_status_changes(http_server: HttpServer) -> None
     monitor = HealthMonitor(cfg(Target(name="api", kind="http", url=http_server.url + "/")))
     actions = RecoveryActions(monitor=monitor)
     result = await actions.probe_all()
-    assert result == {"results": 1, "before": {"api": "unknown"}, "after": {"api": "up"}}
+    assert result == {"ok": True, "results": 1, "answered": 1, "before": {"api": "unknown"},
+                      "after": {"api": "up"}}
     await monitor.stop()
 
 
@@ -117,26 +119,40 @@ async def test_suggestions_from_real_failures(
     breakers = {"api": CircuitBreaker("api", clock=clock),
                 "ghost-db": CircuitBreaker("ghost-db", clock=clock)}
     monitor = HealthMonitor(cfg(*targets), clock=clock, breakers=breakers)
-    await monitor.run_once()
-    await open_breaker(breakers["ghost-db"])
-    await open_breaker(breakers["api"])
+    for _ in range(3):  # the monitor's own failures open ghost's breaker
+        await monitor.run_once()
+    assert breakers["ghost-db"].state is BreakerState.OPEN
     breakers["api"].force_open()  # held open by hand while its probes succeed
     hints = {h["id"]: h for h in suggest(monitor=monitor, breakers=breakers.values(),
                                          database={"mode": "emergency"})}
-    assert hints["os_resolver_only:split"]["severity"] == "warning"
-    assert "VPN split DNS" in hints["os_resolver_only:split"]["detail"]
-    assert hints["tls_error:secure"]["title"] == "secure: TLS errors"
-    assert hints["breaker_open_dns:ghost-db"]["severity"] == "critical"
+    split = hints["os_resolver_only:split"]
+    assert split["severity"] == "warning"
+    assert "VPN split DNS" in split["detail"]
+    assert f"OS: not found; 127.0.0.1:{dns_server.port}: 10.9.9.9" in split["detail"]
+    assert split["action"] == "diagnose"
+    tls = hints["tls_error:secure"]
+    assert tls["title"] == f"secure: tls error at {tls_http_server.url.split('//')[1]}"
+    assert "clock" in tls["detail"]
+    ghost = hints["dns_not_found:ghost"]
+    assert ghost["severity"] == "critical"
+    assert ghost["title"] == "ghost: name not found at ghost.corp.invalid:443"
+    assert "ipconfig /flushdns" in ghost["detail"]
+    assert "Circuit 'ghost-db' is open, retries at" in ghost["detail"]
+    assert ghost["target"] == "ghost"
     assert hints["breaker_open_probes_ok:api"]["action"] == "reset_breaker"
     assert hints["db_emergency_mode"]["action"] == "reconnect_database"
     ordered = suggest(monitor=monitor, breakers=breakers.values())
     assert ordered[0]["severity"] == "critical"
     snapshot = build(monitor=monitor, breakers=breakers.values(), clock=clock)
-    assert snapshot["status"] == "unhealthy"  # ghost is critical and down
+    assert snapshot["status"] == "unhealthy"  # secure and ghost are critical and down
+    assert snapshot["reason"] == "down: secure, ghost"
     assert snapshot["http_status"] == 503
     assert exit_code_for(snapshot["status"]) == 2
     assert {b["name"]: b["state"] for b in snapshot["breakers"]} == {
         "api": "forced_open", "ghost-db": "open"}
+    entry = next(t for t in snapshot["targets"] if t["name"] == "ghost")
+    assert entry["breaker"]["state"] == "open"
+    assert "breaker 'ghost-db' open since" in entry["reason"]
     assert json.loads(json.dumps(snapshot)) == snapshot  # JSON-able as is
     await monitor.stop()
 

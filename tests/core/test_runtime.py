@@ -38,7 +38,10 @@ critical = false
         snapshot = core.status()
     finally:
         await core.stop()
-    assert set(core.breakers) == {"api", "db", "database", "auth"}
+    # the [database] target's probe feeds the database layer's breaker: no second one
+    assert set(core.breakers) == {"api", "database", "auth"}
+    db_entry = next(t for t in snapshot["targets"] if t["name"] == "db")
+    assert db_entry["breaker"]["name"] == "database"
     assert core.auth is not None  # configured by reference, even while the secret is unset
     assert snapshot["auth"]["cached_tokens"] == 0
     assert snapshot["database"]["mode"] == "emergency"

@@ -167,8 +167,8 @@ async def test_reset_and_clear_change_the_server_state_and_its_audit(served: Ser
         reset = await client.post(f"{API}/recovery/circuit-breaker/reset",
                                   params={"name": "api"}, headers=headers)
         assert reset.status_code == 200
-        assert reset.json() == {"breakers": [{"name": "api", "before": "open",
-                                              "after": "closed"}]}
+        assert reset.json() == {"ok": True, "breakers": [{"name": "api", "before": "open",
+                                                          "after": "closed"}]}
         assert breaker.state == "closed"
         unknown = await client.post(f"{API}/recovery/circuit-breaker/reset",
                                     params={"name": "nope"}, headers=headers)
