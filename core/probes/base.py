@@ -190,29 +190,35 @@ class ProbeContext:
             self._proxies[key] = environment_proxy(url)
         return self._proxies[key]
 
-    def http(self, *, verify: bool = True, ca_file: str | None = None) -> httpx.AsyncClient:
-        """The shared keep-alive client for this TLS setting (created on first use).
+    async def http_client(self, *, verify: bool = True,
+                          ca_file: str | None = None) -> httpx.AsyncClient:
+        """The shared keep-alive client for this TLS setting (built on first use).
 
         Verification uses the operating system's trust store (``ssl.create_default_context``),
         not certifi, so a corporate CA installed in Windows is trusted as browsers trust it;
-        ``ca_file`` adds a private CA.
+        ``ca_file`` adds a private CA. Loading the trust store takes ~100 ms of blocking
+        work, so it runs in a worker thread, and callers get the client before they start
+        timing anything.
         """
         key = (verify, ca_file)
         client = self._clients.get(key)
         if client is None:
             tls: ssl.SSLContext | bool = False
             if verify:
-                tls = ssl.create_default_context(cafile=ca_file)
-            client = httpx.AsyncClient(
-                trust_env=True,
-                verify=tls,
-                # httpcore scans every pooled connection on each request: measured here, a
-                # bare GET costs 1.0x / 1.24x / 4.1x CPU with 1 / 8 / 50 idle connections, and
-                # at 500 targets keep-alive 50 missed the schedule while 8 kept it.
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=8),
-                headers={"User-Agent": "netmon-probe"},
-            )
-            self._clients[key] = client
+                tls = await asyncio.to_thread(ssl.create_default_context, cafile=ca_file)
+            client = self._clients.get(key)  # another probe may have built it meanwhile
+            if client is None:
+                client = httpx.AsyncClient(
+                    trust_env=True,
+                    verify=tls,
+                    # httpcore scans every pooled connection on each request: measured here,
+                    # a bare GET costs 1.0x / 1.24x / 4.1x CPU with 1 / 8 / 50 idle
+                    # connections, and at 500 targets keep-alive 50 missed the schedule
+                    # while 8 kept it.
+                    limits=httpx.Limits(max_connections=200, max_keepalive_connections=8),
+                    headers={"User-Agent": "netmon-probe"},
+                )
+                self._clients[key] = client
         return client
 
     async def aclose(self) -> None:

@@ -232,11 +232,12 @@ class DnsProbe(TargetProbe):
     async def run(self) -> ProbeResult:
         target = self.target
         timeout = self.timeout
-        checked_at = self.context.clock.now()
-        timer = PhaseTimer()
         mode = target.resolver
         asks_os = mode != "direct"
+        # reading this machine's nameservers is setup (cached, in a thread), not timed
         direct = [] if is_ip_literal(target.host) or mode == "os" else await self.nameservers()
+        checked_at = self.context.clock.now()
+        timer = PhaseTimer()
         record_types = tuple(target.record_types)
         answers = list(await asyncio.gather(
             *([resolve_os(target.host, timeout=timeout)] if asks_os else []),

@@ -76,7 +76,11 @@ async def fetch(
     context: ProbeContext, target: Target, url: str, *, headers: dict[str, str] | None = None,
     timeout: float, read_body: bool = False,
 ) -> HttpExchange:
-    """One request with phase timings; raises httpx/OS errors for the caller to classify."""
+    """One request with phase timings; raises httpx/OS errors for the caller to classify.
+
+    The clock starts after the shared client exists: building it is setup, not the
+    probe's work."""
+    client = await context.http_client(verify=target.verify_tls, ca_file=target.ca_file or None)
     timer = PhaseTimer()
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -87,7 +91,6 @@ async def fetch(
             raise ResolutionError(answer)
     timer.lap("dns")
     trace = _Trace()
-    client = context.http(verify=target.verify_tls, ca_file=target.ca_file or None)
     request = client.build_request(
         target.method, url, headers=headers,
         extensions={"trace": trace, "timeout": httpx.Timeout(timeout).as_dict()},
@@ -139,6 +142,8 @@ class HttpProbe(TargetProbe):
         """Probe ``url``; also returns the exchange (the supabase probe reads its body)."""
         target = self.target
         timeout = self.timeout
+        # setup, not the probe's work: a failure's latency must not include it either
+        await self.context.http_client(verify=target.verify_tls, ca_file=target.ca_file or None)
         checked_at = self.context.clock.now()
         timer = PhaseTimer()
         try:

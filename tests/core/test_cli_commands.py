@@ -88,6 +88,32 @@ async def test_check_without_targets_is_unknown(tmp_path: Path) -> None:
     assert "no enabled targets" in err
 
 
+async def test_check_json_and_table_say_what_each_nameserver_said(
+    tmp_path: Path, dns_server: DnsServer,
+) -> None:
+    """Only the OS resolver's error used to appear; the listed nameserver's was lost."""
+    dns_server.set_behaviour("app.corp.invalid", "servfail")
+    ns = f"127.0.0.1:{dns_server.port}"
+    path = write_config(tmp_path, f"""[history]
+enabled = false
+[[targets]]
+name = "app"
+kind = "dns"
+host = "app.corp.invalid"
+nameservers = ["{ns}"]
+system_nameservers = false
+""")
+    code, out, err = await netmon("check", "--json", "--config", str(path))
+    assert code == 2, err
+    (target,) = json.loads(out)["targets"]
+    assert [(r["resolver"], r["ok"], r["rcode"], r["error_kind"]) for r in target["resolvers"]] == [
+        ("os", False, None, "dns_not_found"), (ns, False, "SERVFAIL", "dns_temporary")]
+    assert target["reason"].endswith(f"OS: not found; {ns}: SERVFAIL")
+    code, out, _ = await netmon("check", "--config", str(path))
+    assert code == 2
+    assert f"OS: not found; {ns}: SERVFAIL" in out
+
+
 async def test_diagnose_exit_codes(dns_server: DnsServer, http_server: HttpServer) -> None:
     code, out, _ = await netmon("diagnose", "something.invalid:443", "--no-system-nameservers")
     assert code == 2

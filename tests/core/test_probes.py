@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import ssl
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -87,6 +91,50 @@ async def test_dns_direct_failures_are_classified(
     assert direct["rcode"] == rcode
 
 
+async def test_dns_listed_nameserver_failing_while_the_os_answers_is_degraded_and_said(
+    ctx: ProbeContext, dns_server: DnsServer
+) -> None:
+    """A nameserver the user listed used to fail silently while the OS resolver answered."""
+    dns_server.set_behaviour("localhost", "servfail")
+    result = await make_probe(dns_target("localhost", dns_server), ctx).run()
+    assert result.ok  # applications resolve it
+    assert result.degraded
+    assert result.error_kind is K.DNS_TEMPORARY
+    assert result.error is not None
+    assert result.error.startswith(f"127.0.0.1:{dns_server.port}: ")
+    assert result.details["summary"].endswith(f"; 127.0.0.1:{dns_server.port}: SERVFAIL")
+    assert result.details["summary"].startswith("OS: ")
+
+
+async def test_dns_resolver_os_asks_no_nameserver(
+    ctx: ProbeContext, dns_server: DnsServer
+) -> None:
+    dns_server.add_a("localhost", "127.0.0.1")
+    result = await make_probe(dns_target("localhost", dns_server, resolver="os"), ctx).run()
+    assert result.ok
+    assert [r["resolver"] for r in result.details["resolvers"]] == ["os"]
+    assert dns_server.queries == []
+
+
+async def test_dns_resolver_direct_lets_the_nameservers_decide(
+    ctx: ProbeContext, dns_server: DnsServer
+) -> None:
+    dns_server.add_a("api.corp.invalid", "10.20.30.40")
+    dns_server.set_behaviour("gone.corp.invalid", "servfail")
+    known = await make_probe(dns_target("api.corp.invalid", dns_server, resolver="direct"),
+                             ctx).run()
+    assert known.ok  # the OS resolver, which does not know the name, was not asked
+    assert not known.degraded
+    assert [r["resolver"] for r in known.details["resolvers"]] == [
+        f"127.0.0.1:{dns_server.port}"]
+    assert known.details["addresses"] == ["10.20.30.40"]
+    gone = await make_probe(dns_target("gone.corp.invalid", dns_server, resolver="direct"),
+                            ctx).run()
+    assert not gone.ok
+    assert gone.error_kind is K.DNS_TEMPORARY
+    assert gone.details["summary"] == f"127.0.0.1:{dns_server.port}: SERVFAIL"
+
+
 async def test_dns_truncated_answer_is_retried_over_tcp(
     ctx: ProbeContext, dns_server: DnsServer
 ) -> None:
@@ -148,6 +196,42 @@ async def test_http_ok_with_phases(ctx: ProbeContext, http_server: HttpServer) -
     assert {"dns", "connect", "ttfb", "total"} <= set(result.phases)
     assert result.phases["total"] >= result.phases["ttfb"]
     assert result.details["proxy"] is None
+
+
+async def test_http_latency_excludes_building_the_client(
+    http_server: HttpServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first probe used to include loading the CA store (~100 ms here, seconds on a
+    slow Windows desktop) in its latency, on the event loop. Make that load take 0.5 s."""
+    http_server.route("/", body="ok")
+    real = ssl.create_default_context
+
+    def slow_trust_store(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", slow_trust_store)
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    context = ProbeContext(default_timeout_s=5.0)
+    beat = asyncio.create_task(heartbeat())
+    try:
+        result = await make_probe(Target(name="web", kind="http", url=http_server.url + "/"),
+                                  context).run()
+    finally:
+        beat.cancel()
+        await context.aclose()
+    assert result.ok
+    assert result.latency_ms is not None
+    assert result.latency_ms < 400  # a loopback GET; the 500 ms of setup is not in it
+    assert result.phases["total"] == result.latency_ms
+    assert ticks >= 10  # the loop kept running while the trust store loaded
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from core.testing import FakeClock
 from core.tokens import AuthError
 from tests.support.dns_server import DnsServer
 from tests.support.http_server import HttpServer
+from tests.support.netutil import free_tcp_port as closed_tcp_port
 from tests.support.supabase import HS_SECRET, SupabaseFake
 
 
@@ -177,3 +178,74 @@ async def test_snapshot_shape_matches_the_architecture(http_server: HttpServer) 
             "opened_at", "retry_at", "calls", "failures", "rejected"} <= set(breaker)
     assert snapshot["status"] == "healthy"
     assert snapshot["generated_at"].endswith("Z")
+
+
+async def test_overall_status_is_unknown_until_measured(http_server: HttpServer) -> None:
+    """Zero targets, or no result yet, used to read as a green "healthy"."""
+    empty = build(monitor=HealthMonitor(cfg()))
+    assert (empty["status"], empty["http_status"], empty["reason"]) == (
+        "unknown", 503, "no targets configured")
+    assert exit_code_for(empty["status"]) == 3
+    http_server.route("/", body="ok")
+    targets = [Target(name="api", kind="http", url=http_server.url + "/"),
+               Target(name="extra", kind="http", url=http_server.url + "/", critical=False)]
+    monitor = HealthMonitor(cfg(*targets))
+    waiting = build(monitor=monitor)
+    assert (waiting["status"], waiting["http_status"]) == ("unknown", 503)
+    assert waiting["reason"] == "waiting for the first results (api)"
+    await monitor.probe_now("api")
+    measured = build(monitor=monitor)  # the non-critical target is not waited for
+    assert (measured["status"], measured["http_status"]) == ("healthy", 200)
+    assert measured["reason"] == "every critical target is up (1 non-critical not probed yet)"
+    await monitor.stop()
+
+
+async def test_every_failing_target_has_a_suggestion_naming_it(
+    http_server: HttpServer,
+) -> None:
+    """The console said "nothing needs your attention" beside five down targets."""
+    http_server.route("/broken", status=503, body="down for maintenance")
+    refused = closed_tcp_port()
+    targets = [
+        Target(name="svc", kind="tcp", host="127.0.0.1", port=refused),
+        Target(name="web", kind="http", url=http_server.url + "/broken"),
+        Target(name="gone", kind="dns", host="gone.corp.invalid", system_nameservers=False),
+    ]
+    monitor = HealthMonitor(cfg(*targets))
+    await monitor.run_once()
+    hints = suggest(monitor=monitor)
+    by_target = {h["target"]: h for h in hints}
+    assert set(by_target) == {"svc", "web", "gone"}
+    svc = by_target["svc"]
+    assert svc["id"] == "connection_refused:svc"
+    assert svc["severity"] == "critical"
+    assert svc["title"] == f"svc: connection refused at 127.0.0.1:{refused}"
+    assert f"Test-NetConnection 127.0.0.1 -Port {refused}" in svc["detail"]
+    assert svc["action"] == "probe_now"
+    web = by_target["web"]
+    assert web["id"] == "http_server_error:web"
+    assert "HTTP 503" in web["detail"]
+    assert "its own health" in web["detail"]
+    gone = by_target["gone"]
+    assert gone["action"] == "diagnose"
+    assert "gone.corp.invalid" in gone["title"]
+    await monitor.stop()
+
+
+async def test_probe_now_and_diagnose_actions_name_their_target(
+    http_server: HttpServer,
+) -> None:
+    http_server.route("/", body="ok")
+    monitor = HealthMonitor(cfg(Target(name="api", kind="http", url=http_server.url + "/")))
+    actions = RecoveryActions(monitor=monitor)
+    probed = await actions.probe_now("api")
+    assert (probed["ok"], probed["before"], probed["after"]) == (True, "unknown", "up")
+    found = await actions.diagnose("api")
+    assert found["ok"] is True
+    assert found["status"] == "up"
+    assert found["diagnosis"]["port"] == int(http_server.url.rsplit(":", 1)[1])
+    with pytest.raises(KeyError, match="needs the name of an enabled target"):
+        await actions.probe_now("nope")
+    assert [(e.action, e.ok) for e in actions.trail] == [
+        ("probe_now", True), ("diagnose", True), ("probe_now", False)]
+    await monitor.stop()
