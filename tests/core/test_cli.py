@@ -168,3 +168,23 @@ def test_config_init_without_a_path_writes_the_per_user_file() -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"wrote {where}" and where.exists()
 
+
+
+def test_the_starter_file_works_as_written(tmp_path: Path) -> None:
+    from core.config import default_config_text, load_config, parse_config
+
+    path = tmp_path / "netmon.toml"
+    assert netmon("--config", str(path), "config", "init").returncode == 0
+    assert path.read_text(encoding="utf-8") == default_config_text()
+    out = netmon("--config", str(path), "config", "validate")
+    assert out.returncode == 0, out.stderr
+    config = load_config(path)
+    assert out.stdout.startswith(f"OK: {path}: {len(config.targets)} target(s)")
+    assert config.targets and all(t.enabled for t in config.targets)
+    assert config.targets == parse_config(default_config_text()).targets
+    # every commented example in it is valid once uncommented, and shows each target kind
+    text = default_config_text()
+    head, examples = text.split("# --- examples", 1)
+    uncommented = "\n".join(line.removeprefix("# ") for line in examples.splitlines()[1:])
+    kinds = {t.kind for t in parse_config(head + uncommented).targets}
+    assert kinds == {"dns", "tcp", "http", "postgres", "supabase"}
