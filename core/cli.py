@@ -12,10 +12,10 @@ import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from enum import IntEnum
 from importlib.metadata import PackageNotFoundError, version
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .commands import check, config, diagnose, history, monitor, recover, serve, token
 from .commands.common import UsageError
@@ -42,14 +42,26 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see: {self.prog} --help)")
 
 
+def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--config", metavar="PATH", default=default,
+                        help="config file (default: $NETMON_CONFIG or the per-user file)")
+
+
+class _CommandParser(_Parser):
+    """A (sub)command's parser: it takes the global options too, so they may follow the
+    command. Unset, they leave the value given before the command; given, they replace it
+    (the later option wins, as with any repeated option)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _add_global_options(self, default=argparse.SUPPRESS)
+
+
 def _version() -> str:
     try:
         return version("netmon")
     except PackageNotFoundError:  # running from a source tree that is not installed
         return "0+unknown"
-
-
-Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,9 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
     )
     parser.add_argument("--version", action="version", version=f"netmon {_version()}")
-    parser.add_argument("--config", metavar="PATH",
-                        help="config file (default: $NETMON_CONFIG or the per-user file)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_global_options(parser, default=None)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
     for module in (check, diagnose, monitor, history, recover, serve, token, config):
         module.register(sub)
     return parser
@@ -73,14 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        if args.config is not None:
-            load_config(args.config)  # a bad --config fails fast, whatever the command
-        handler: Handler | None = getattr(args, "handler", None)
+        handler = getattr(args, "handler", None)
         if handler is None:
             parser.print_help()
             return ExitCode.OK
         setup_logging("WARNING", to_file=False)  # commands that want more set it up again
-        return handler(args)
+        if args.needs_config:
+            return int(handler(args, load_config(args.config)))  # the one load per command
+        return int(handler(args))
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

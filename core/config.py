@@ -2,7 +2,9 @@
 
 Where the file is: ``--config PATH``, else ``$NETMON_CONFIG``, else ``netmon.toml`` in the
 platformdirs user config folder. A missing default file means the embedded defaults
-(``resources/default_config.toml``, which a test keeps equal to the dataclass defaults).
+(``resources/default_config.toml``, also the starter file ``netmon config init`` writes:
+the dataclass defaults, a test keeps them equal, plus targets watching this machine's
+network).
 Every problem raises ``ConfigError`` naming the file, the field and what is allowed.
 Secrets are never values here: ``password_keyring = "netmon/db"`` or
 ``password_env = "NETMON_DB_PASSWORD"``; a literal secret is rejected with the fix.

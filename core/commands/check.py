@@ -11,7 +11,7 @@ from ..config import Config
 from ..render import status_table
 from ..runtime import NetmonCore
 from ..status import exit_code_for
-from .common import UsageError, load, print_json
+from .common import UsageError, command, print_json
 from .remote_cli import add_remote_options, backend_for, print_problems, report_failure
 
 
@@ -20,25 +20,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check.add_argument("--json", action="store_true", help="print the status snapshot as JSON")
     check.add_argument("--only", action="append", metavar="NAME", default=[],
                        help="probe only this target (repeatable)")
-    check.set_defaults(handler=run_check)
+    command(check, run_check)
     status = sub.add_parser("status", help="one snapshot of the whole core with suggestions")
     status.add_argument("--json", action="store_true", help="print the snapshot as JSON")
     add_remote_options(status)
-    status.set_defaults(handler=run_status, only=[])
+    status.set_defaults(only=[])
+    command(status, run_status)
 
 
-def run_check(args: argparse.Namespace) -> int:
-    return _report(args, with_database=False)
+def run_check(args: argparse.Namespace, config: Config) -> int:
+    return _report(args, config, with_database=False)
 
 
-def run_status(args: argparse.Namespace) -> int:
+def run_status(args: argparse.Namespace, config: Config) -> int:
     if args.remote or args.token_env:
-        return asyncio.run(_remote_status(args))
-    return _report(args, with_database=True)
+        return asyncio.run(_remote_status(args, config))
+    return _report(args, config, with_database=True)
 
 
-async def _remote_status(args: argparse.Namespace) -> int:
-    async with backend_for(load(args), args) as backend:
+async def _remote_status(args: argparse.Namespace, config: Config) -> int:
+    async with backend_for(config, args) as backend:
         result = await backend.status()
     if not result.ok:
         return report_failure(backend, result)
@@ -51,8 +52,8 @@ async def _remote_status(args: argparse.Namespace) -> int:
     return exit_code_for(str(snapshot.get("status")))
 
 
-def _report(args: argparse.Namespace, *, with_database: bool) -> int:
-    config = _one_shot(load(args), args.only)
+def _report(args: argparse.Namespace, config: Config, *, with_database: bool) -> int:
+    config = _one_shot(config, args.only)
     snapshot = asyncio.run(snapshot_once(config, with_database=with_database))
     if args.json:
         print_json(snapshot)

@@ -5,21 +5,31 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
-from ..config import Config, load_config
+from ..config import Config
 from ..errors import NetmonError
 
-__all__ = ["UsageError", "load", "print_json"]
+__all__ = ["UsageError", "command", "config_free_command", "print_json"]
+
+ConfigHandler = Callable[[argparse.Namespace, Config], int]
+PlainHandler = Callable[[argparse.Namespace], int]
 
 
 class UsageError(NetmonError):
     """Bad command-line input (exit 3)."""
 
 
-def load(args: argparse.Namespace) -> Config:
-    """The config named by ``--config`` (or the default location)."""
-    return load_config(args.config)
+def command(parser: argparse.ArgumentParser, run: ConfigHandler) -> None:
+    """Make ``run`` the parser's handler; ``cli.main`` loads the config once and passes it."""
+    parser.set_defaults(handler=run, needs_config=True)
+
+
+def config_free_command(parser: argparse.ArgumentParser, run: PlainHandler) -> None:
+    """Make ``run`` the parser's handler for a command that reads no config file
+    (``diagnose``, and ``config path``/``config init``, which work on its location)."""
+    parser.set_defaults(handler=run, needs_config=False)
 
 
 def print_json(data: Any) -> None:

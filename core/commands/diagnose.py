@@ -6,7 +6,7 @@ import argparse
 import asyncio
 
 from ..diagnose import diagnose, exit_code
-from .common import UsageError, print_json
+from .common import UsageError, config_free_command, print_json
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
                         help="bound on each step (default 3)")
     parser.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
-    parser.set_defaults(handler=run)
+    config_free_command(parser, run)
 
 
 def run(args: argparse.Namespace) -> int:

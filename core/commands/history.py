@@ -7,9 +7,10 @@ import asyncio
 import sys
 from datetime import datetime
 
+from ..config import Config
 from ..history import HistoryStore
 from ..render import parse_since
-from .common import UsageError, load
+from .common import UsageError, command
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,11 +23,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export.add_argument("--target", metavar="NAME", help="only this target")
     export.add_argument("--resolution", choices=("auto", "raw", "1m", "1h"), default="auto")
     export.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
-    export.set_defaults(handler=run_export)
+    command(export, run_export)
 
 
-def run_export(args: argparse.Namespace) -> int:
-    config = load(args)
+def run_export(args: argparse.Namespace, config: Config) -> int:
     try:
         since = parse_since(args.since) if args.since else None
         until = parse_since(args.until) if args.until else None

@@ -17,7 +17,7 @@ from ..monitor import HealthMonitor
 from ..probes.base import ProbeResult
 from ..render import format_ms
 from ..status import build, exit_code_for
-from .common import UsageError, load
+from .common import UsageError, command
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,11 +26,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="stop after this long (default: until Ctrl+C)")
     parser.add_argument("--jsonl", action="store_true", help="one JSON object per result")
     parser.add_argument("--no-history", action="store_true", help="do not write history")
-    parser.set_defaults(handler=run)
+    command(parser, run)
 
 
-def run(args: argparse.Namespace) -> int:
-    config = load(args)
+def run(args: argparse.Namespace, config: Config) -> int:
     if not any(t.enabled for t in config.targets):
         raise UsageError(f"no enabled targets in {config.source or 'the default config'}")
     if args.duration is not None and args.duration <= 0:

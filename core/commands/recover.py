@@ -11,7 +11,7 @@ from ..config import Config
 from ..log import ascii_safe
 from ..recovery import Origin
 from ..runtime import NetmonCore
-from .common import UsageError, load, print_json
+from .common import UsageError, command, print_json
 from .remote_cli import add_remote_options, backend_for, print_problems, report_failure
 
 _ACTIONS = {
@@ -33,11 +33,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for action in actions.choices.values():
         action.add_argument("--json", action="store_true", help="print the result as JSON")
         add_remote_options(action)
-        action.set_defaults(handler=run)
+        command(action, run)
 
 
-def run(args: argparse.Namespace) -> int:
-    config = load(args)
+def run(args: argparse.Namespace, config: Config) -> int:
     action = _ACTIONS[args.recover_command]
     if args.remote or args.token_env:
         return asyncio.run(_remote(config, args, action))

@@ -9,9 +9,10 @@ import ipaddress
 import logging
 import sys
 
+from ..config import Config
 from ..log import setup_logging
 from ..runtime import NetmonCore
-from .common import UsageError, load
+from .common import UsageError, command
 
 _log = logging.getLogger("netmon.service")
 
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "[service] required_role, service_role; empty: any valid token)")
     parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", metavar="PEM", help="private key for --tls-cert")
-    parser.set_defaults(handler=run)
+    command(parser, run)
 
 
 def _is_loopback(host: str) -> bool:
@@ -38,8 +39,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def run(args: argparse.Namespace) -> int:
-    config = load(args)
+def run(args: argparse.Namespace, config: Config) -> int:
     settings = config.service
     args.host = args.host or settings.host
     args.port = settings.port if args.port is None else args.port

@@ -13,7 +13,7 @@ from ..auth import ResilientAuthService
 from ..config import Config
 from ..log import ascii_safe
 from ..tokens import AuthError, fingerprint, peek
-from .common import UsageError, load, print_json
+from .common import UsageError, command, print_json
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     inspect.add_argument("--token-env", metavar="VAR",
                          help="read the token from this environment variable")
     inspect.add_argument("--json", action="store_true", help="print the result as JSON")
-    inspect.set_defaults(handler=run_inspect)
+    command(inspect, run_inspect)
 
 
 def _read_token(args: argparse.Namespace) -> str:
@@ -43,8 +43,7 @@ def _read_token(args: argparse.Namespace) -> str:
     return token
 
 
-def run_inspect(args: argparse.Namespace) -> int:
-    config = load(args)
+def run_inspect(args: argparse.Namespace, config: Config) -> int:
     token = _read_token(args)
     report = asyncio.run(_inspect(config, token))
     if args.json:

@@ -4,6 +4,7 @@ and a property test: any TOML document loads or raises ConfigError, never anythi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,31 @@ from core.errors import ConfigError
 
 def test_embedded_defaults_equal_the_dataclass_defaults() -> None:
     config = parse_config(default_config_text())
-    assert config == Config()
+    assert dataclasses.replace(config, targets=[]) == Config()  # targets: the test below
     assert config.breaker.failure_threshold == 3
     assert config.breaker.reset_timeout_s == 30
     assert config.auth.token_ttl_s == 300
     assert config.retry.max_attempts == 5
     assert config.monitor.interval_s == 30
+
+
+def test_embedded_defaults_monitor_this_machines_network() -> None:
+    """Loaded only, never probed: nothing in the tests reaches the internet."""
+    targets = {t.name: t for t in parse_config(default_config_text()).targets}
+    assert list(targets) == ["os-resolver", "internet-http", "internet-dns"]
+    assert all(t.enabled for t in targets.values())
+    resolver = targets["os-resolver"]
+    assert resolver.kind == "dns" and resolver.host and resolver.system_nameservers
+    assert resolver.nameservers == []  # only this machine's own nameservers, asked directly
+    http = targets["internet-http"]  # Windows NCSI: HTTP GET, status 200, a known body
+    assert http.kind == "http" and http.method == "GET"
+    assert http.url == "http://www.msftconnecttest.com/connecttest.txt"
+    assert http.expect_status == [200] and http.body_contains == "Microsoft Connect Test"
+    assert not http.follow_redirects  # a captive portal's redirect is a failure, not a pass
+    ncsi_dns = targets["internet-dns"]
+    assert ncsi_dns.kind == "dns" and ncsi_dns.host == "dns.msftncsi.com"
+    assert "131.107.255.255" in default_config_text()
+    assert load_config() == parse_config(default_config_text())  # no file: these defaults
 
 
 def test_location_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -47,7 +67,7 @@ def test_location_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 def test_missing_default_file_means_defaults_but_missing_explicit_is_an_error(
     tmp_path: Path,
 ) -> None:
-    assert load_config() == Config()
+    assert load_config() == parse_config(default_config_text())
     with pytest.raises(ConfigError, match=r"nope\.toml: file not found"):
         load_config(tmp_path / "nope.toml")
 

@@ -67,10 +67,12 @@ async def test_run_console_starts_and_stops_the_core(qtbot: QtBot) -> None:
 
 
 def test_entry_point_starts_and_exits_cleanly(tmp_path: Path) -> None:
+    empty = tmp_path / "netmon.toml"  # no targets: the built-in ones would go to the internet
+    empty.write_text("", encoding="utf-8")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     out = subprocess.run(
         [sys.executable, "-c", "import sys; from netmon_gui.app import main; "
-         "sys.exit(main(['--quit-after', '300']))"],
+         f"sys.exit(main(['--config', {str(empty)!r}, '--quit-after', '300']))"],
         capture_output=True, text=True, timeout=60, env=env,
     )
     assert out.returncode == 0, out.stderr
