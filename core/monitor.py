@@ -2,10 +2,10 @@
 the "local network down" condition.
 
 Each target is probed every ``interval_s`` (its own, else the monitor default), first at a
-random phase so targets do not fire together, with at most ``concurrency`` probes in
-flight and each bounded by its timeout. A probe still running when its next turn comes
-is not doubled: the turn is counted as missed. Time comes from the injected clock, so
-tests drive days of schedule with ``FakeClock.advance``.
+random phase within ``FIRST_ROUND_S`` so targets do not fire together, with at most
+``concurrency`` probes in flight and each bounded by its timeout. A probe still running
+when its next turn comes is not doubled: the turn is counted as missed. Time comes from
+the injected clock, so tests drive days of schedule with ``FakeClock.advance``.
 
 Status rules (``down_after`` / ``up_after`` from the config):
 
@@ -42,6 +42,7 @@ from .probes.registry import make_probe
 from .stats import SuccessWindows, percentile
 
 __all__ = [
+    "FIRST_ROUND_S",
     "Condition",
     "HealthMonitor",
     "StatusChange",
@@ -53,6 +54,11 @@ __all__ = [
 _log = logging.getLogger("netmon.monitor")
 
 ProbeFactory = Callable[[Target, ProbeContext], Probe]
+
+#: The first round of probes is spread over this many seconds (or the interval, if shorter):
+#: soon enough that nothing waits a whole interval for its first result, spread enough
+#: that a thousand targets do not fire at once.
+FIRST_ROUND_S = 2.0
 
 
 class TargetStatus(StrEnum):
@@ -207,7 +213,8 @@ class HealthMonitor:
             return
         now = self.clock.monotonic()
         for state in self.states.values():
-            self._schedule(state, now + self.rng.uniform(0, state.interval_s))
+            spread = min(state.interval_s, FIRST_ROUND_S)
+            self._schedule(state, now + self.rng.uniform(0, spread))
         self._scheduler = asyncio.create_task(self._run(), name="netmon-monitor")
 
     async def stop(self) -> None:

@@ -302,15 +302,20 @@ async def test_serve_answers_and_stops_cleanly_on_ctrl_c(
         sys.executable, "-m", "core", "--config", str(path), "serve", "--port", str(port),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
+        answers: list[tuple[int, str]] = []
         async with httpx.AsyncClient() as client:
             async with asyncio.timeout(30):
-                while True:
+                while not answers or answers[-1][1] == "unknown":
                     try:
                         response = await client.get(f"http://127.0.0.1:{port}/health")
-                        break
                     except httpx.ConnectError:
                         await asyncio.sleep(0.1)
-        assert response.status_code == 200
+                        continue
+                    answers.append((response.status_code, response.json()["status"]))
+                    await asyncio.sleep(0.05)
+        # "unknown" (503) until the first probe, never "healthy" before it was measured
+        assert set(answers[:-1]) <= {(503, "unknown")}
+        assert answers[-1] == (200, "healthy")
         proc.send_signal(signal.SIGINT)
         _, err = await asyncio.wait_for(proc.communicate(), 30)
     finally:
