@@ -8,6 +8,7 @@ from typing import Any
 
 from ..config import Config
 from ..recovery import Origin
+from ..render import shown, text_lines
 from ..runtime import NetmonCore
 from .common import UsageError, load, print_json
 from .remote_cli import add_remote_options, backend_for, print_problems, report_failure
@@ -82,12 +83,12 @@ def _render(action: str, result: dict[str, Any]) -> str:
         rows = result.get("breakers") or []
         if not rows:
             return "no breakers configured"
-        return "\n".join(f"{r.get('name')}: {r.get('before')} -> {r.get('after')}" for r in rows)
+        return text_lines(f"{r.get('name')}: {r.get('before')} -> {r.get('after')}" for r in rows)
     if action == "clear_auth_cache":
         cleared = result.get("cleared") or {}
-        return (f"cleared {cleared.get('cached', '?')} cached and {cleared.get('failed', '?')} "
-                "failed token(s)")
+        return shown(f"cleared {cleared.get('cached', '?')} cached and "
+                     f"{cleared.get('failed', '?')} failed token(s)")
     if action == "probe_all":
-        return "\n".join(f"{name}: {result['before'].get(name)} -> {status}"
-                         for name, status in result.get("after", {}).items()) or result["note"]
-    return "\n".join(f"{k}: {v}" for k, v in result.items())
+        return text_lines(f"{name}: {result['before'].get(name)} -> {status}"
+                          for name, status in result.get("after", {}).items()) or result["note"]
+    return text_lines(f"{k}: {v}" for k, v in result.items())
