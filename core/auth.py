@@ -2,7 +2,8 @@
 
 Order of work for ``verify(token)``:
 
-1. peek at the token (malformed or ``alg: none`` is refused at once, no network);
+1. peek at the token (malformed, ``alg: none``, no ``exp`` unless allowed, or a NaN or
+   infinite time claim is refused at once, no network);
 2. a known-bad fingerprint (negative cache, ``failed_token_ttl_s``) is refused at once;
 3. a cached verification (``token_ttl_s``, never past ``exp``) is a hit;
 4. otherwise the auth server (``GET {url}/auth/v1/user``) is asked through a breaker and
@@ -159,7 +160,8 @@ class ResilientAuthService:
         validator = LocalValidator(
             secret=settings.jwt_secret.get(), jwks=jwks, algorithms=settings.algorithms,
             audience=settings.audience or None, issuer=settings.issuer or None,
-            leeway_s=settings.leeway_s, clock=clock,
+            leeway_s=settings.leeway_s, require_exp=not settings.allow_tokens_without_exp,
+            clock=clock,
         )
         breaker = breaker or CircuitBreaker("auth", clock=clock)
         retrier = Retrier(strategy("auth"), clock=clock, rng=rng)
@@ -180,6 +182,7 @@ class ResilientAuthService:
             if info.algorithm.lower() == "none" or info.algorithm not in self.validator.algorithms:
                 raise AuthError(AuthReason.BAD_ALGORITHM,
                                 f"algorithm {info.algorithm or 'missing'!r} is not allowed")
+            self.validator.check_time_claims(info.claims)  # no exp, NaN: refused, no network
         except AuthError as exc:
             self._refuse(fp, exc)
         failure = self._failed.get(fp)
@@ -233,10 +236,10 @@ class ResilientAuthService:
             kind = classify(exc)
             raise _UnreachableError(kind, f"auth server unreachable ({kind})") from None
         if response.status_code in (401, 403):
-            reason = AuthReason.REVOKED_OR_UNKNOWN
             local = _expired_locally(self.validator, info)
-            raise AuthError(local or reason, f"auth server refused the token "
-                            f"(HTTP {response.status_code})")
+            raise AuthError(local.reason if local else AuthReason.REVOKED_OR_UNKNOWN,
+                            f"auth server refused the token (HTTP {response.status_code})",
+                            valid_from=local.valid_from if local else None)
         if response.status_code != 200:
             raise _UnreachableError(ErrorKind.PROTOCOL_ERROR,
                                f"auth server answered HTTP {response.status_code}")
@@ -309,7 +312,10 @@ class ResilientAuthService:
         """Remember a bad token and raise its error."""
         self._counters.refused += 1
         self._cache.pop(fp, None)
-        until = self.clock.monotonic() + self.settings.failed_token_ttl_s
+        ttl = self.settings.failed_token_ttl_s
+        if exc.valid_from is not None:  # not yet valid: refused only while that holds
+            ttl = min(ttl, max(0.0, (exc.valid_from - self.clock.now()).total_seconds()))
+        until = self.clock.monotonic() + ttl
         self._failed[fp] = _Failure(exc.reason, exc.detail, until)
         self._failed.move_to_end(fp)
         while len(self._failed) > self.settings.cache_size:
@@ -369,11 +375,11 @@ class ResilientAuthService:
         }
 
 
-def _expired_locally(validator: LocalValidator, info: TokenPeek) -> AuthReason | None:
+def _expired_locally(validator: LocalValidator, info: TokenPeek) -> AuthError | None:
     """Name 'expired' / 'not yet valid' when the claims say so (the server already judged
     the signature; no leeway, since it refused)."""
     try:
         validator.check_times(info.claims, leeway_s=0)
     except AuthError as exc:
-        return exc.reason
+        return exc
     return None

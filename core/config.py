@@ -119,6 +119,7 @@ class AuthSettings:
     audience: str = ""
     issuer: str = ""
     leeway_s: float = _spec(30.0, min=0, max=3600)
+    allow_tokens_without_exp: bool = False  # never-expiring tokens (NaN/Infinity: always no)
 
     @property
     def apikey(self) -> SecretRef:

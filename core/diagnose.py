@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from .clock import Clock, SystemClock
 from .errors import ErrorKind, classify
-from .log import ascii_safe, redact
+from .log import redact
 from .probes.base import describe, iso_utc, system_nameservers
 from .probes.dns import (
     ResolverAnswer,
@@ -42,6 +42,7 @@ from .probes.dns import (
     resolve_os,
 )
 from .probes.tcp import connect_once
+from .render import text_lines
 
 __all__ = [
     "Diagnosis",
@@ -846,4 +847,4 @@ def _render(d: Diagnosis) -> str:
     if v.next_steps:
         add("  Next steps:")
         out.extend(f"    {i}. {s}" for i, s in enumerate(v.next_steps, 1))
-    return ascii_safe("\n".join(out)) + "\n"
+    return text_lines(out) + "\n"

@@ -27,6 +27,7 @@ __all__ = [
     "AsciiSafeFormatter",
     "RedactingFilter",
     "log_dir",
+    "printable",
     "redact",
     "setup_logging",
 ]
@@ -85,15 +86,30 @@ class RedactingFilter(logging.Filter):
 
 
 class AsciiSafeFormatter(logging.Formatter):
-    """Formats, then escapes anything outside ASCII so any console encoding can print it."""
+    """Formats, then escapes control characters (a record is its own lines: a newline in
+    the message cannot forge another) and anything outside ASCII (any console prints it)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return printable(super().formatMessage(record))
 
     def format(self, record: logging.LogRecord) -> str:
-        return ascii_safe(super().format(record))
+        lines = super().format(record).split("\n")  # only traceback and stack lines remain
+        return ascii_safe("\n".join(map(printable, lines)))
 
 
 def ascii_safe(text: str) -> str:
     """``text`` with non-ASCII characters as backslash escapes."""
     return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with C0, DEL and C1 control characters (ESC, newline, ...) shown as visible
+    escapes (``\\x1b``, ``\\n``): untrusted text cannot move the cursor, hide or forge lines."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m[0], f"\\x{ord(m[0]):02x}"), text)
 
 
 def log_dir() -> Path:

@@ -121,6 +121,11 @@ class RecoveryActions:
         await self._audit(action, origin, subject, bool(result["ok"]), result)
         return result
 
+    async def audit_refused(self, action: str, *, origin: Origin, subject: str | None,
+                            reason: str) -> None:
+        """Record a call to ``action`` refused before it ran (no or a bad token, a role)."""
+        await self._audit(action, origin, subject, False, {"refused": reason})
+
     async def reset_breaker(self, name: str | None = None, **who: Any) -> dict[str, Any]:
         """Reset breaker ``name``, or every breaker."""
         return await self.run("reset_breaker", target=name, **who)

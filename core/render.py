@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .log import ascii_safe
+from .log import ascii_safe, printable
 from .probes.dns import resolver_summary
 
-__all__ = ["format_ms", "parse_since", "status_table", "table"]
+__all__ = ["format_ms", "parse_since", "shown", "status_table", "table", "text_lines"]
+
+
+def shown(value: object) -> str:
+    """One value as terminal text: control characters as visible escapes, ASCII only.
+    Everything printed that came from a token, a config, a server or a remote passes here."""
+    return ascii_safe(printable("" if value is None else str(value)))
+
+
+def text_lines(lines: Iterable[str]) -> str:
+    """Lines joined for the terminal, each through ``shown``: no value adds or hides a line."""
+    return "\n".join(map(shown, lines))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Left-aligned columns separated by two spaces (ASCII only)."""
-    cells = [[ascii_safe("" if v is None else str(v)) for v in row] for row in rows]
+    """Left-aligned columns separated by two spaces (ASCII, control characters escaped)."""
+    cells = [[shown(v) for v in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
@@ -40,15 +51,14 @@ def status_table(snapshot: Mapping[str, Any]) -> str:
         for t in snapshot["targets"]
     ]
     reason = f": {snapshot['reason']}" if snapshot.get("reason") else ""
-    out = [f"netmon: {snapshot['status'].upper()} (HTTP {snapshot['http_status']}), "
-           f"{len(rows)} target(s) at {snapshot['generated_at']}{reason}"]
-    for condition in snapshot.get("conditions", []):
-        out.append(f"!! {condition['id']}: {condition['detail']}")
-    if rows:
-        out.append(table(("TARGET", "KIND", "STATUS", "LATENCY", "ERROR KIND", "DETAIL"), rows))
-    for suggestion in snapshot.get("suggestions", []):
-        out.append(f"-> [{suggestion['severity']}] {suggestion['title']}: {suggestion['detail']}")
-    return "\n".join(out)
+    head = [f"netmon: {snapshot['status'].upper()} (HTTP {snapshot['http_status']}), "
+            f"{len(rows)} target(s) at {snapshot['generated_at']}{reason}"]
+    head += [f"!! {c['id']}: {c['detail']}" for c in snapshot.get("conditions", [])]
+    tail = [f"-> [{s['severity']}] {s['title']}: {s['detail']}"
+            for s in snapshot.get("suggestions", [])]
+    tables = [table(("TARGET", "KIND", "STATUS", "LATENCY", "ERROR KIND", "DETAIL"), rows)
+              ] if rows else []
+    return "\n".join([text_lines(head), *tables, *([text_lines(tail)] if tail else [])])
 
 
 def _detail(target: Mapping[str, Any]) -> str:

@@ -13,13 +13,16 @@ stops the core. Endpoints (ARCHITECTURE.md):
     GET  /metrics                                        none    Prometheus text
 
 Bearer tokens are checked by the core's own auth service; a configured role claim is
-required (403 otherwise). Recovery calls are audited with origin ``remote`` and the
-caller's subject.
+required (403 otherwise). Every refusal is logged with its reason and the token's
+fingerprint prefix; recovery calls, refused or not, are audited with origin ``remote`` and
+the caller's subject: ``sub`` or ``email`` of a verified token, else ``sha256:<prefix>``
+of the token (never the token; a refused token's claims are not trusted).
 """
 
 # No ``from __future__ import annotations`` here: FastAPI reads the endpoint annotations at
 # runtime, and they name dependencies defined inside create_router.
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -32,11 +35,13 @@ from .errors import ErrorKind, http_status_for
 from .metrics import CONTENT_TYPE, CoreMetrics
 from .recovery import Origin
 from .runtime import NetmonCore
-from .tokens import AuthError, AuthReason
+from .tokens import AuthError, AuthReason, fingerprint
 
 __all__ = ["Caller", "create_app", "create_router"]
 
 API = "/api/v1/system"
+
+_log = logging.getLogger("netmon.service")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,16 @@ def _unauthorized(detail: str, error: str = "invalid_token",
     return HTTPException(401, detail=detail, headers={"WWW-Authenticate": challenge})
 
 
+class _RefusedError(Exception):
+    """A protected call refused: the HTTP answer, why, and who to audit."""
+
+    def __init__(self, http: HTTPException, reason: str, subject: str | None) -> None:
+        super().__init__(reason)
+        self.http = http
+        self.reason = reason
+        self.subject = subject
+
+
 def create_router(core: NetmonCore, *, required_role: str | None = "service_role",
                   role_claim: str = "role", metrics: CoreMetrics | None = None) -> APIRouter:
     """The netmon endpoints over ``core`` (which the caller starts and stops)."""
@@ -62,32 +77,59 @@ def create_router(core: NetmonCore, *, required_role: str | None = "service_role
     bearer = HTTPBearer(auto_error=False)
     exposition = metrics or CoreMetrics(core)
 
-    async def caller(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Caller:
+    async def verify(credentials: HTTPAuthorizationCredentials | None) -> Caller:
+        """The caller, or ``_RefusedError`` with the HTTP answer, reason and audit subject."""
         if credentials is None or not credentials.credentials:
-            raise HTTPException(401, detail="a bearer token is required",
-                                headers={"WWW-Authenticate": 'Bearer realm="netmon"'})
+            raise _RefusedError(HTTPException(401, detail="a bearer token is required",
+                                         headers={"WWW-Authenticate": 'Bearer realm="netmon"'}),
+                           "no bearer token", None)
+        token_id = f"sha256:{fingerprint(credentials.credentials)[:12]}"
         if core.auth is None:
-            raise _unauthorized("bearer authentication is not configured on this server")
+            raise _RefusedError(_unauthorized("bearer authentication is not configured on this "
+                                         "server"), "no auth configured", token_id)
         try:
             result = await core.auth.verify(credentials.credentials)
         except AuthError as exc:
             if exc.reason is AuthReason.UNREACHABLE_AND_UNVERIFIABLE:
-                raise HTTPException(503, detail=f"cannot verify the token now: {exc.detail}",
-                                    headers={"Retry-After": "30"}) from None
-            raise _unauthorized(f"token refused: {exc.reason}", description=str(exc.reason)
-                                ) from None
+                raise _RefusedError(HTTPException(503, detail="cannot verify the token now: "
+                                             f"{exc.detail}", headers={"Retry-After": "30"}),
+                               str(exc.reason), token_id) from None
+            raise _RefusedError(_unauthorized(f"token refused: {exc.reason}",
+                                         description=str(exc.reason)),
+                           str(exc.reason), token_id) from None
         claims = result.claims
+        subject = claims.get("sub") or claims.get("email")
+        who = str(subject) if subject else token_id
         role = claims.get(role_claim)
         if required_role and role != required_role:
-            raise HTTPException(403, detail=f"the token's {role_claim!r} claim must be "
-                                f"{required_role!r}")
-        subject = claims.get("sub") or claims.get("email")
-        return Caller(str(subject) if subject is not None else None,
-                      str(role) if role is not None else None)
+            raise _RefusedError(HTTPException(403, detail=f"the token's {role_claim!r} claim must "
+                                         f"be {required_role!r}"),
+                           f"{role_claim} claim is not {required_role!r}", who)
+        return Caller(who, str(role) if role is not None else None)
 
-    Authorized = Annotated[Caller, Depends(caller)]  # noqa: N806 - a type alias
+    def guard(action: str | None) -> Callable[..., Awaitable[Caller]]:
+        """A dependency: the verified caller; refusals are logged, and audited as
+        ``action`` when it is a recovery action."""
+
+        async def caller(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        ) -> Caller:
+            try:
+                return await verify(credentials)
+            except _RefusedError as refused:
+                answer = f"HTTP {refused.http.status_code}: {refused.reason}"
+                _log.warning("RESILIENT: refused %s from %s: %s", action or "status call",
+                             refused.subject or "an anonymous caller", answer)
+                if action is not None:
+                    await core.recovery.audit_refused(action, origin=Origin.REMOTE,
+                                                      subject=refused.subject, reason=answer)
+                raise refused.http from None
+
+        return caller
+
+    Authorized = Annotated[Caller, Depends(guard(None))]  # noqa: N806 - type aliases
+    ResetCaller = Annotated[Caller, Depends(guard("reset_breaker"))]  # noqa: N806
+    ClearCaller = Annotated[Caller, Depends(guard("clear_auth_cache"))]  # noqa: N806
 
     @router.get("/health", tags=["health"])
     async def health() -> JSONResponse:
@@ -131,7 +173,7 @@ def create_router(core: NetmonCore, *, required_role: str | None = "service_role
 
     @router.post(f"{API}/recovery/circuit-breaker/reset", tags=["recovery"])
     async def reset_breaker(
-        who: Authorized, name: Annotated[str | None, Query(max_length=200)] = None,
+        who: ResetCaller, name: Annotated[str | None, Query(max_length=200)] = None,
     ) -> dict[str, Any]:
         """Reset every breaker, or the one named; returns the states before and after."""
         try:
@@ -141,7 +183,7 @@ def create_router(core: NetmonCore, *, required_role: str | None = "service_role
             raise HTTPException(404, detail=str(exc.args[0])) from None
 
     @router.post(f"{API}/recovery/auth-cache/clear", tags=["recovery"])
-    async def clear_auth_cache(who: Authorized) -> dict[str, Any]:
+    async def clear_auth_cache(who: ClearCaller) -> dict[str, Any]:
         """Forget cached and failed tokens; returns the counts cleared."""
         return await core.recovery.run("clear_auth_cache", origin=Origin.REMOTE,
                                        subject=who.subject)

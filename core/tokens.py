@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +46,7 @@ class AuthReason(StrEnum):
 
     MALFORMED = "malformed"
     EXPIRED = "expired"
+    NO_EXPIRY = "no_expiry"
     NOT_YET_VALID = "not_yet_valid"
     BAD_SIGNATURE = "bad_signature"
     BAD_ALGORITHM = "bad_algorithm"
@@ -56,16 +58,18 @@ class AuthReason(StrEnum):
 
 
 class AuthError(NetmonError):
-    """A token was not accepted; ``reason`` says why (never contains the token)."""
+    """A token was not accepted; ``reason`` says why (never contains the token).
+    ``valid_from`` is the wall time after which a ``not_yet_valid`` reason stops holding."""
 
     kind = ErrorKind.AUTH_FAILED
 
     def __init__(self, reason: AuthReason, detail: str, *, fingerprint: str | None = None,
-                 kind: ErrorKind | None = None) -> None:
+                 kind: ErrorKind | None = None, valid_from: datetime | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
         self.fingerprint = fingerprint
+        self.valid_from = valid_from
         if kind is not None:
             self.kind = kind
 
@@ -177,6 +181,7 @@ class LocalValidator:
         audience: str | None = None,
         issuer: str | None = None,
         leeway_s: float = 30.0,
+        require_exp: bool = True,
         clock: Clock | None = None,
     ) -> None:
         self.secret = secret
@@ -185,6 +190,7 @@ class LocalValidator:
         self.audience = audience or None
         self.issuer = issuer or None
         self.leeway_s = leeway_s
+        self.require_exp = require_exp
         self.clock: Clock = clock or SystemClock()
 
     @property
@@ -243,22 +249,39 @@ class LocalValidator:
             raise AuthError(AuthReason.MALFORMED, f"{type(exc).__name__}: {exc}") from None
         return claims
 
-    def check_times(self, claims: Mapping[str, Any], *, leeway_s: float | None = None) -> None:
-        """``exp``, ``nbf`` and ``iat`` against the injected clock, with leeway."""
-        leeway = self.leeway_s if leeway_s is None else leeway_s
-        now = self.clock.now().timestamp()
-        exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
-        for name, value in (("exp", exp), ("nbf", nbf), ("iat", iat)):
+    def check_time_claims(self, claims: Mapping[str, Any]) -> None:
+        """``exp``, ``nbf`` and ``iat`` are finite numbers when present, and ``exp`` is
+        present unless tokens without expiry are allowed (no clock involved)."""
+        for name in ("exp", "nbf", "iat"):
+            value = claims.get(name)
             if value is not None and (isinstance(value, bool)
                                       or not isinstance(value, int | float)):
                 raise AuthError(AuthReason.MALFORMED, f"claim {name} is not a number")
-        if isinstance(exp, int | float) and now > exp + leeway:
-            raise AuthError(AuthReason.EXPIRED, f"expired at {_iso(exp)}")
-        if isinstance(nbf, int | float) and now < nbf - leeway:
-            raise AuthError(AuthReason.NOT_YET_VALID, f"not valid before {_iso(nbf)}")
-        if isinstance(iat, int | float) and iat > now + leeway:
-            raise AuthError(AuthReason.NOT_YET_VALID, f"issued in the future ({_iso(iat)})")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise AuthError(AuthReason.MALFORMED, f"claim {name} is not a finite number")
+        if self.require_exp and claims.get("exp") is None:
+            raise AuthError(AuthReason.NO_EXPIRY, "the token has no exp claim (set [auth] "
+                            "allow_tokens_without_exp = true to accept such tokens)")
 
+    def check_times(self, claims: Mapping[str, Any], *, leeway_s: float | None = None) -> None:
+        """``exp``, ``nbf`` and ``iat`` against the injected clock, with leeway."""
+        self.check_time_claims(claims)
+        leeway = self.leeway_s if leeway_s is None else leeway_s
+        now = self.clock.now().timestamp()
+        # numbers or None from here on (check_time_claims)
+        exp: float | None = claims.get("exp")
+        nbf: float | None = claims.get("nbf")
+        iat: float | None = claims.get("iat")
+        if exp is not None and now > exp + leeway:
+            raise AuthError(AuthReason.EXPIRED, f"expired at {_iso(exp)}")
+        if nbf is not None and now < nbf - leeway:
+            detail = f"not valid before {_iso(nbf)}"
+        elif iat is not None and now < iat - leeway:
+            detail = f"issued in the future ({_iso(iat)})"
+        else:
+            return
+        start = max(v for v in (nbf, iat) if v is not None)  # refused until both have passed
+        raise AuthError(AuthReason.NOT_YET_VALID, detail, valid_from=_timestamp(start - leeway))
 
 def _iso(value: float) -> str:
     when = _timestamp(value)

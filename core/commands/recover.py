@@ -8,8 +8,8 @@ import sys
 from typing import Any
 
 from ..config import Config
-from ..log import ascii_safe
 from ..recovery import Origin
+from ..render import shown, text_lines
 from ..runtime import NetmonCore
 from .common import UsageError, command, print_json
 from .remote_cli import add_remote_options, backend_for, print_problems, report_failure
@@ -53,7 +53,7 @@ def _report(args: argparse.Namespace, action: str, result: dict[str, Any]) -> in
     elif not failed:
         print(_render(action, result))
     if failed:
-        print(f"netmon: {args.recover_command} failed: {ascii_safe(str(result.get('reason')))}",
+        print(f"netmon: {args.recover_command} failed: {shown(result.get('reason'))}",
               file=sys.stderr)
         return 2  # CRITICAL: the action did not achieve what it is for
     return 0
@@ -90,15 +90,15 @@ def _render(action: str, result: dict[str, Any]) -> str:
         rows = result.get("breakers") or []
         if not rows:
             return "no breakers configured"
-        return "\n".join(f"{r.get('name')}: {r.get('before')} -> {r.get('after')}" for r in rows)
+        return text_lines(f"{r.get('name')}: {r.get('before')} -> {r.get('after')}" for r in rows)
     if action == "clear_auth_cache":
         cleared = result.get("cleared") or {}
-        return (f"cleared {cleared.get('cached', '?')} cached and {cleared.get('failed', '?')} "
-                "failed token(s)")
+        return shown(f"cleared {cleared.get('cached', '?')} cached and "
+                     f"{cleared.get('failed', '?')} failed token(s)")
     if action == "probe_all":
-        return "\n".join(f"{name}: {result['before'].get(name)} -> {status}"
-                         for name, status in result.get("after", {}).items())
+        return text_lines(f"{name}: {result['before'].get(name)} -> {status}"
+                          for name, status in result.get("after", {}).items())
     if action == "reconnect_database":
         after = result.get("after") or {}
-        return f"database {after.get('status')} ({after.get('mode')} mode)"
-    return "\n".join(f"{k}: {v}" for k, v in result.items() if k != "ok")
+        return shown(f"database {after.get('status')} ({after.get('mode')} mode)")
+    return text_lines(f"{k}: {v}" for k, v in result.items() if k != "ok")

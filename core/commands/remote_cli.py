@@ -8,6 +8,7 @@ import sys
 from ..config import Config
 from ..errors import NETWORK_KINDS
 from ..remote import RemoteBackend, RemoteResult, resolve_remote
+from ..render import shown
 from .common import UsageError
 
 __all__ = ["add_remote_options", "backend_for", "print_problems", "report_failure"]
@@ -30,11 +31,11 @@ def backend_for(config: Config, args: argparse.Namespace) -> RemoteBackend:
 
 def report_failure(backend: RemoteBackend, result: RemoteResult) -> int:
     """Print a failed remote call as one line; exit 2 if unreachable, else 3."""
-    print(f"netmon: error: remote {backend.name}: {result.error}", file=sys.stderr)
+    print(shown(f"netmon: error: remote {backend.name}: {result.error}"), file=sys.stderr)
     return 2 if result.error_kind in NETWORK_KINDS else 3
 
 
 def print_problems(result: RemoteResult) -> None:
     """Shape warnings from a backend that is not quite ours, on stderr."""
     for problem in result.problems:
-        print(f"netmon: note: {problem}", file=sys.stderr)
+        print(shown(f"netmon: note: {problem}"), file=sys.stderr)

@@ -15,6 +15,36 @@ from ..runtime import NetmonCore
 from .common import UsageError, command
 
 _log = logging.getLogger("netmon.service")
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+class _OneLineErrors(logging.Filter):
+    """An exception record as one line (its type and message); the traceback only when
+    netmon logs at DEBUG. A malformed request costs one line, not a page."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and not _log.isEnabledFor(logging.DEBUG):
+            record.msg = f"{record.getMessage().rstrip()}: {type(error).__name__}: {error}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def _route_uvicorn_logs(netmon: logging.Logger) -> None:
+    """uvicorn's loggers write through netmon's redacting, ASCII-safe handlers only
+    (access lines at DEBUG)."""
+    for name in _UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        for handler in netmon.handlers:
+            logger.addHandler(handler)
+        logger.addFilter(_OneLineErrors())
+        logger.propagate = False
+        level = netmon.getEffectiveLevel()
+        logger.setLevel(max(level, logging.WARNING) if name == "uvicorn.access" else level)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,7 +85,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     except ImportError:
         raise UsageError("netmon serve needs the service extra: "
                          "pip install \"netmon[service]\"") from None
-    setup_logging(config.logging.level, to_file=config.logging.file)
+    _route_uvicorn_logs(setup_logging(config.logging.level, to_file=config.logging.file))
     core = NetmonCore(config)
     if not _is_loopback(args.host) and (core.auth is None or not args.tls_cert):
         missing = " and ".join(m for m, gone in (("TLS", not args.tls_cert),

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..auth import ResilientAuthService
 from ..config import Config
-from ..log import ascii_safe
+from ..render import text_lines
 from ..tokens import AuthError, fingerprint, peek
 from .common import UsageError, command, print_json
 
@@ -88,4 +88,4 @@ def _render(report: dict[str, Any]) -> str:
         lines.append(f"verdict      VALID (checked {verdict['source']})")
     else:
         lines.append(f"verdict      REFUSED: {verdict['reason']}: {verdict['detail']}")
-    return ascii_safe("\n".join(lines))
+    return text_lines(lines)

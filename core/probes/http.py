@@ -19,6 +19,7 @@ from ..config import Target
 from ..errors import ErrorKind, kind_for_http_status
 from .base import PhaseTimer, ProbeContext, ProbeResult, TargetProbe, failure
 from .dns import ResolutionError, is_ip_literal, resolve_os
+from .redirects import send_following
 
 __all__ = ["HttpExchange", "HttpProbe", "fetch"]
 
@@ -96,7 +97,7 @@ async def fetch(
         extensions={"trace": trace, "timeout": httpx.Timeout(timeout).as_dict()},
     )
     sent = time.perf_counter()
-    response = await client.send(request, stream=True, follow_redirects=target.follow_redirects)
+    response, redirects = await send_following(client, request, follow=target.follow_redirects)
     try:
         body = b""
         if (read_body or target.body_contains) and target.method != "HEAD":
@@ -125,7 +126,7 @@ async def fetch(
         status=response.status_code, body=body, headers=response.headers, phases=phases,
         http_version=response.http_version, final_url=str(response.url),
         tls_days_left=_days_left(trace.ssl_object, context.clock.now()), proxy=proxy,
-        redirects=len(response.history),
+        redirects=redirects,
     )
 
 

@@ -211,8 +211,8 @@ async def test_unknown_kid_refreshes_the_jwks_at_a_bounded_rate(
     assert service.validator.jwks is not None
     await service.validator.validate(supabase.token("RS256"))
     assert supabase.jwks_calls == 1
-    forged = jwt.encode({"sub": "x", "aud": "authenticated"}, supabase.rsa_key,
-                        algorithm="RS256", headers={"kid": "rotated-9"})
+    forged = jwt.encode({"sub": "x", "aud": "authenticated", "exp": 4_102_444_800},
+                        supabase.rsa_key, algorithm="RS256", headers={"kid": "rotated-9"})
     for _ in range(5):
         with pytest.raises(AuthError) as info:
             await service.validator.validate(forged)

@@ -271,7 +271,7 @@ async def test_token_inspect_never_prints_the_token(tmp_path: Path) -> None:
     assert '"user-7"' in out
     assert token not in out + err
     assert secret not in out + err
-    forged = jwt.encode({"sub": "user-7", "aud": "authenticated"},
+    forged = jwt.encode({"sub": "user-7", "aud": "authenticated", "exp": 4_102_444_800},
                         "wrong-secret-0123456789abcdef-0123456789", algorithm="HS256")
     code, out, _ = await netmon("--config", str(path), "token", "inspect", "--token-env",
                                 "TEST_TOKEN", "--json", env={**env, "TEST_TOKEN": forged})
