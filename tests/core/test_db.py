@@ -91,7 +91,8 @@ async def test_start_normal_query_and_pool_health(make_db: Factory) -> None:
     assert health["last_error_kind"] is None and health["error_kind"] is None
     assert isinstance(health["acquire_wait_p95_ms"], float)
     assert health["acquire_wait_p95_ms"] >= 0
-    assert [e["status"] for e in events] == ["up"]
+    assert [(e["status"], e["connecting"]) for e in events] == [("unknown", True),
+                                                                ("up", False)]
     # a query in flight shows up as in_use
     busy = asyncio.create_task(db.fetchval("SELECT pg_sleep(0.3)"))
     await _until(lambda: db.health()["pool"]["in_use"] == 1)
@@ -234,7 +235,8 @@ async def test_emergency_returns_to_normal_by_itself(
     assert db.status is DbStatus.UP
     assert await db.fetchval("SELECT 1") == 1
     assert db.health()["pool"]["max"] == 10 and db.health()["next_attempt_at"] is None
-    assert [(e["mode"], e["status"]) for e in events] == [("emergency", "down"),
+    assert [(e["mode"], e["status"]) for e in events] == [("normal", "unknown"),
+                                                         ("emergency", "down"),
                                                          ("normal", "up")]
     await _until(lambda: not _our_tasks())  # the recovery task finished
 
@@ -324,7 +326,7 @@ async def _timed_failure(call: Any, bound: float) -> tuple[float, BaseException]
     try:
         async with asyncio.timeout(bound + 2.0):
             await call
-    except Exception as exc:  # noqa: BLE001 - the error is what we measure
+    except Exception as exc:  # the error is what we measure
         return time.perf_counter() - started, exc
     raise AssertionError("the call succeeded")
 

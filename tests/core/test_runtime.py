@@ -6,8 +6,11 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from core.commands.check import snapshot_once
 from core.config import parse_config
+from core.errors import ConfigError
 from core.runtime import NetmonCore
 from core.testing import FakeClock
 from tests.support.fixtures import FaultProxyFactory
@@ -38,6 +41,7 @@ critical = false
     core = NetmonCore(config, clock=FakeClock())
     await core.start(schedule=False)
     try:
+        await core.ready()
         await core.monitor.run_once()
         snapshot = core.status()
     finally:
@@ -126,4 +130,12 @@ async def test_status_snapshot_with_a_blackholed_database_is_bounded(
     assert time.perf_counter() - started < timeout + margin
     assert snapshot["database"]["status"] == "down"
     assert snapshot["database"]["error_kind"] == "timeout"
-    assert [t["status"] for t in snapshot["targets"]] == ["down"]
+    assert [t["error_kind"] for t in snapshot["targets"]] == ["timeout"]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "'ten'"])
+def test_acquire_timeout_must_be_a_positive_number(value: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(f"[database]\nacquire_timeout_s = {value}\n")
+    assert "acquire_timeout_s" in str(err.value)
+    assert parse_config("[database]\nacquire_timeout_s = 0.25\n").database.acquire_timeout_s == 0.25

@@ -370,6 +370,7 @@ password_keyring = "netmon/db"
 """)
     core = NetmonCore(config, with_history=False)
     async for url in serve(create_app(core)):
+        await core.ready()  # the database layer connects in the background
         async with httpx.AsyncClient(base_url=url) as client:
             up = await client.get("/health/db")
             assert up.status_code == 200, up.text
