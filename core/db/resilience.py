@@ -33,7 +33,12 @@ _WAIT_RING = 256
 
 class DatabaseResilience:
     """An asyncpg pool with bounded network-aware start, emergency mode, breaker, retries
-    and health."""
+    and health.
+
+    Timeouts (seconds): ``connect_timeout`` bounds one start attempt (resolution, connect
+    retries, emergency pool); ``acquire_timeout`` one wait for a pool connection;
+    ``command_timeout`` is the budget of an operation called without ``timeout``.
+    """
 
     def __init__(
         self,
@@ -384,6 +389,7 @@ class DatabaseResilience:
             return None, error
 
     async def _create_pool(self, settings: PoolSettings, deadline: float) -> Any:
+        """One pool-creation attempt; the caller runs it under ``deadline``."""
         password = self.target.password.get()
         self._secret = password
         pool = await open_pool(self.params, sslmode=self.target.sslmode, password=password,
