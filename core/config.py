@@ -138,6 +138,7 @@ class DatabaseSettings:
     pool_min: int = _spec(1, min=0, max=1000)
     pool_max: int = _spec(10, min=1, max=1000)
     command_timeout_s: float = _spec(30.0, min=0.1, max=3600)
+    acquire_timeout_s: float = _spec(10.0, min=0.01, max=3600)
 
 
 @dataclass(frozen=True)

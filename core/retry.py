@@ -152,19 +152,56 @@ class Retrier:
                 raise
             except Exception as exc:
                 kind = classify(exc)
-                delay = self._next_delay(kind, attempt, started, previous_delay)
+                remaining = (policy.deadline - (self.clock.monotonic() - started)
+                             if policy.deadline is not None else None)
+                delay = self._next_delay(kind, attempt, previous_delay, remaining)
                 self._report(attempt, exc, kind, delay)
                 if delay is None:
-                    if attempt > 1:
-                        exc.add_note(f"netmon: gave up after {attempt} attempts ({policy.name})")
+                    self._gave_up(exc, attempt)
                     raise
                 previous_delay = delay
                 await self.clock.sleep(delay)
                 continue
-            if self.attempted:
-                self.attempted.emit(
-                    RetryAttempt(policy.name, attempt, policy.max_attempts, True, None, None, None)
-                )
+            self._succeeded(attempt)
+            return result
+
+    async def call_within(self, budget: float, fn: Callable[[float], Awaitable[R]], /) -> R:
+        """Await ``fn(deadline)`` under the policy, every attempt and wait inside ``budget`` s.
+
+        ``deadline`` is on the event loop's clock (``loop.time()``), the clock I/O timeouts
+        run on: ``fn`` bounds its own waits by it, and each attempt also runs under
+        ``asyncio.timeout_at(deadline)`` (inside the breaker, which so sees a hang as a
+        ``TimeoutError``). A retry is started only when, after its backoff wait, at least as
+        much time is left as the failed attempt took. ``budget`` replaces the policy's
+        ``attempt_timeout`` and ``deadline``.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget
+        previous_delay: float | None = None
+        attempt = 0
+        while True:
+            attempt += 1
+            began = loop.time()
+            try:
+                if self.breaker is None:
+                    result = await _before(deadline, fn)
+                else:
+                    result = await self.breaker.call(_before, deadline, fn)
+            except CircuitOpenError:
+                raise
+            except Exception as exc:
+                kind = classify(exc)
+                now = loop.time()
+                delay = self._next_delay(kind, attempt, previous_delay, deadline - now,
+                                         needed=now - began)
+                self._report(attempt, exc, kind, delay)
+                if delay is None:
+                    self._gave_up(exc, attempt)
+                    raise
+                previous_delay = delay
+                await self.clock.sleep(delay)
+                continue
+            self._succeeded(attempt)
             return result
 
     def __call__(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -195,17 +232,31 @@ class Retrier:
         return self.breaker.call(call)
 
     def _next_delay(
-        self, kind: ErrorKind, attempt: int, started: float, previous: float | None
+        self, kind: ErrorKind, attempt: int, previous: float | None, remaining: float | None,
+        needed: float = 0.0,
     ) -> float | None:
+        """The wait before the next attempt, or None when none should follow.
+
+        None also when, after the wait, less than ``needed`` of ``remaining`` would be left.
+        """
         policy = self.policy
         if attempt >= policy.max_attempts or kind not in policy.retry_on:
             return None
         delay = policy.backoff.delay(attempt, self.rng, previous)
-        if policy.deadline is not None:
-            remaining = policy.deadline - (self.clock.monotonic() - started)
-            if delay >= remaining:
-                return None
+        if remaining is not None and delay + needed >= remaining:
+            return None
         return delay
+
+    def _gave_up(self, exc: BaseException, attempt: int) -> None:
+        if attempt > 1:
+            exc.add_note(f"netmon: gave up after {attempt} attempts ({self.policy.name})")
+
+    def _succeeded(self, attempt: int) -> None:
+        if self.attempted:
+            policy = self.policy
+            self.attempted.emit(
+                RetryAttempt(policy.name, attempt, policy.max_attempts, True, None, None, None)
+            )
 
     def _report(
         self, attempt: int, exc: BaseException, kind: ErrorKind, delay: float | None
@@ -226,6 +277,11 @@ class Retrier:
 async def _bounded(call: Callable[[], Awaitable[R]], timeout: float) -> R:
     async with asyncio.timeout(timeout):
         return await call()
+
+
+async def _before(deadline: float, fn: Callable[[float], Awaitable[R]]) -> R:
+    async with asyncio.timeout_at(deadline):
+        return await fn(deadline)
 
 
 def resilient(

@@ -4,6 +4,8 @@ The CLI, the HTTP service and the console all build one of these: a breaker per
 dependency (settings from ``[breaker]``), the health monitor, the auth service (when
 ``[auth]`` names a server or a secret), the database layer (when ``[database] target`` names
 a postgres target), the history store, and the recovery actions over all of them.
+``start()`` returns at once: the database layer connects in the background (``ready()``
+waits for it), so a service answers ``/health`` while a database is slow or silent.
 """
 
 from __future__ import annotations
@@ -50,11 +52,14 @@ class NetmonCore:
         self.database: DatabaseResilience | None = None
         if with_database and config.database.target:
             settings = config.database
-            db_target = config.target(settings.target)
+            target = config.target(settings.target)
             self.database = DatabaseResilience(
-                db_target, clock=self.clock, rng=self.rng,
-                breaker=self.breaker(breaker_for(db_target, config)), pool_min=settings.pool_min,
-                pool_max=settings.pool_max, command_timeout=settings.command_timeout_s,
+                target, clock=self.clock, rng=self.rng,
+                breaker=self.breaker(breaker_for(target, config)),
+                pool_min=settings.pool_min, pool_max=settings.pool_max,
+                connect_timeout=target.timeout_s or config.monitor.timeout_s,
+                acquire_timeout=settings.acquire_timeout_s,
+                command_timeout=settings.command_timeout_s,
                 connect_policy=policy_from_settings(config.retry, "connect"))
         self.recovery = RecoveryActions(
             breakers=self.breakers, auth=self.auth, database=self.database,
@@ -71,13 +76,19 @@ class NetmonCore:
         return self.breakers[name]
 
     async def start(self, *, schedule: bool = True) -> None:
-        """Open history, start the database layer and (with ``schedule``) the monitor."""
+        """Open history, begin connecting the database layer in the background and (with
+        ``schedule``) start the monitor. Returns without waiting for the database."""
         if self.history is not None:
             await self.history.start()
         if self.database is not None:
-            await self.database.start()
+            self.database.begin()
         if schedule:
             await self.monitor.start()
+
+    async def ready(self) -> None:
+        """Wait for the database layer's start attempt (bounded by its target's timeout)."""
+        if self.database is not None:
+            await self.database.ready()
 
     async def stop(self) -> None:
         """Stop everything that was started, newest first; bounded."""

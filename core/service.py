@@ -153,7 +153,9 @@ def create_router(core: NetmonCore, *, required_role: str | None = "service_role
             "probe": state.as_dict(core.clock.monotonic()) if state is not None else None,
         }
         code = 200
-        if figures.get("status") == "down":
+        if figures.get("status") == "unknown":  # not started, or still connecting
+            code = 503
+        elif figures.get("status") == "down":
             kind = figures.get("last_error_kind") or figures.get("error_kind")
             try:
                 code = http_status_for(ErrorKind(kind)) if kind else 503

@@ -79,11 +79,12 @@ def _one_shot(config: Config, only: list[str]) -> Config:
 
 
 async def snapshot_once(config: Config, *, with_database: bool) -> dict[str, Any]:
-    """Start the core without scheduling, probe everything once, snapshot, stop."""
+    """Start the core without scheduling, probe everything once while the database layer
+    connects, snapshot, stop."""
     core = NetmonCore(config, with_history=False, with_database=with_database)
     try:
         await core.start(schedule=False)
-        await core.monitor.run_once()
+        await asyncio.gather(core.monitor.run_once(), core.ready())
         return core.status()
     finally:
         await core.stop()

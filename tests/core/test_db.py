@@ -91,7 +91,8 @@ async def test_start_normal_query_and_pool_health(make_db: Factory) -> None:
     assert health["last_error_kind"] is None and health["error_kind"] is None
     assert isinstance(health["acquire_wait_p95_ms"], float)
     assert health["acquire_wait_p95_ms"] >= 0
-    assert [e["status"] for e in events] == ["up"]
+    assert [(e["status"], e["connecting"]) for e in events] == [("unknown", True),
+                                                                ("up", False)]
     # a query in flight shows up as in_use
     busy = asyncio.create_task(db.fetchval("SELECT pg_sleep(0.3)"))
     await _until(lambda: db.health()["pool"]["in_use"] == 1)
@@ -234,7 +235,8 @@ async def test_emergency_returns_to_normal_by_itself(
     assert db.status is DbStatus.UP
     assert await db.fetchval("SELECT 1") == 1
     assert db.health()["pool"]["max"] == 10 and db.health()["next_attempt_at"] is None
-    assert [(e["mode"], e["status"]) for e in events] == [("emergency", "down"),
+    assert [(e["mode"], e["status"]) for e in events] == [("normal", "unknown"),
+                                                         ("emergency", "down"),
                                                          ("normal", "up")]
     await _until(lambda: not _our_tasks())  # the recovery task finished
 
@@ -287,6 +289,7 @@ async def test_reconnect_returns_before_and_after(
     await db.start()
     assert await db.fetchval("SELECT 1") == 1
     result = await db.reconnect()
+    assert result["ok"] is True
     assert result["before"]["status"] == result["after"]["status"] == "up"
     assert proxy.connections_total == 2 and proxy.connections_active == 1
     assert await db.fetchval("SELECT 1") == 1
@@ -315,3 +318,79 @@ async def test_close_is_bounded_and_leaves_no_tasks(
     assert _our_tasks()
     await stuck.close()
     assert _our_tasks() == []
+
+
+async def _timed_failure(call: Any, bound: float) -> tuple[float, BaseException]:
+    """Run ``call``; return (seconds taken, error). A guard stops it at ``bound + 2``."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(bound + 2.0):
+            await call
+    except Exception as exc:  # the error is what we measure
+        return time.perf_counter() - started, exc
+    raise AssertionError("the call succeeded")
+
+
+async def test_blackholed_database_calls_end_within_their_timeout_and_open_the_breaker(
+    make_db: Factory, postgres_cluster: PostgresCluster, fault_proxy_factory: FaultProxyFactory,
+) -> None:
+    proxy = await _proxy(postgres_cluster, fault_proxy_factory)
+    db = make_db(port=proxy.port)
+    await db.start()
+    assert await db.fetchval("SELECT 1") == 1
+    await proxy.set_mode("blackhole")  # the pooled connection goes silent
+    timeout, margin = 0.3, 0.5
+    took, error = await _timed_failure(db.fetchval("SELECT 1", timeout=timeout), timeout)
+    assert took < timeout + margin, f"{took:.2f}s"
+    assert classify(error) is ErrorKind.TIMEOUT
+    assert db.breaker.state is BreakerState.CLOSED
+    await proxy.cut()  # from now on every new connection is accepted and never answered
+    for i in range(1, db.breaker.failure_threshold):
+        assert db.breaker.state is BreakerState.CLOSED, i
+        took, error = await _timed_failure(db.execute("SELECT 1", timeout=timeout,
+                                                      idempotent=True), timeout)
+        assert took < timeout + margin, f"call {i}: {took:.2f}s"
+        assert classify(error) is ErrorKind.TIMEOUT
+    assert db.breaker.state is BreakerState.OPEN
+    assert db.health()["error_kind"] == "timeout" and db.health()["status"] == "down"
+    took, error = await _timed_failure(db.fetchval("SELECT 1", timeout=timeout), timeout)
+    assert isinstance(error, CircuitOpenError) and took < 0.1
+
+
+async def test_acquire_timeout_bounds_each_attempt_inside_the_call_deadline(
+    make_db: Factory, postgres_cluster: PostgresCluster, fault_proxy_factory: FaultProxyFactory,
+) -> None:
+    proxy = await _proxy(postgres_cluster, fault_proxy_factory)
+    db = make_db(port=proxy.port, acquire_timeout=0.2)
+    await db.start()
+    await proxy.set_mode("blackhole")
+    await proxy.cut()
+    before = proxy.connections_total
+    took, error = await _timed_failure(db.fetchval("SELECT 1", timeout=1.5), 1.5)
+    assert classify(error) is ErrorKind.TIMEOUT
+    assert took < 1.5 + 0.5, f"{took:.2f}s"
+    # each attempt gave up on its connection after 0.2 s; retries ran while time was left
+    assert proxy.connections_total - before >= 2
+    assert db.breaker.stats().failures == 1  # one verdict per call
+
+
+async def test_reconnect_reports_a_refused_database_as_not_ok(
+    make_db: Factory, postgres_cluster: PostgresCluster, fault_proxy_factory: FaultProxyFactory,
+) -> None:
+    proxy = await _proxy(postgres_cluster, fault_proxy_factory)
+    db = make_db(port=proxy.port)
+    await db.start()
+    await proxy.set_mode("refuse")
+    await proxy.cut()
+    result = await db.reconnect()
+    assert result["ok"] is False
+    assert result["error_kind"] == "connection_refused"
+    assert isinstance(result["error"], str) and result["error"]
+    assert "\n" not in result["error"] and postgres_cluster.password not in result["error"]
+    assert result["before"]["status"] == "up"
+    assert result["after"]["status"] == "down" and result["after"]["mode"] == "emergency"
+    assert postgres_cluster.password not in json.dumps(result)
+    await proxy.set_mode("pass")
+    healed = await db.reconnect()
+    assert healed["ok"] is True and "error_kind" not in healed and "error" not in healed
+    assert healed["before"]["status"] == "down" and healed["after"]["status"] == "up"

@@ -241,3 +241,37 @@ async def test_attempt_timeouts_count_as_breaker_failures() -> None:
         await retrier.call(hang)  # two timed-out attempts open it; the third is refused
     assert breaker.state == "open"
     assert breaker.stats().failures == 2
+
+
+async def test_call_within_keeps_attempts_and_waits_inside_one_deadline() -> None:
+    """A retry starts only if the failed attempt's duration still fits after the wait."""
+    clock = FakeClock()
+    policy = RetryPolicy("t", 5, Backoff(0.0, 2.0, 0.0, Jitter.NONE))
+    retrier = Retrier(policy, clock=clock, rng=seeded_rng())
+    loop = asyncio.get_running_loop()
+    attempts: list[float] = []
+
+    async def slow_failure(deadline: float) -> None:
+        attempts.append(deadline - loop.time())
+        await asyncio.sleep(0.15)  # the work of one attempt
+        raise ConnectionResetError(104, "reset")
+
+    with pytest.raises(ConnectionResetError) as err:
+        await retrier.call_within(0.4, slow_failure)
+    # 0.4 s: attempt 1 (0.15 s), attempt 2 (0.15 s); 0.1 s left < 0.15 s: no third attempt
+    assert len(attempts) == 2
+    assert attempts[0] == pytest.approx(0.4, abs=0.05)
+    assert "gave up after 2 attempts" in " ".join(err.value.__notes__)
+
+    never = asyncio.Event()
+
+    async def hang(deadline: float) -> None:
+        await never.wait()
+
+    breaker = CircuitBreaker("dep", failure_threshold=1, clock=clock)
+    bounded = Retrier(policy, breaker=breaker, clock=clock, rng=seeded_rng())
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await bounded.call_within(0.2, hang)
+    assert 0.2 <= loop.time() - started < 0.5
+    assert breaker.stats().state == "open"  # the hang reached the breaker as a timeout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -369,6 +370,7 @@ password_keyring = "netmon/db"
 """)
     core = NetmonCore(config, with_history=False)
     async for url in serve(create_app(core)):
+        await core.ready()  # the database layer connects in the background
         async with httpx.AsyncClient(base_url=url) as client:
             up = await client.get("/health/db")
             assert up.status_code == 200, up.text
@@ -423,3 +425,43 @@ def json_dumps(value: object) -> str:
     import json
 
     return json.dumps(value, default=str)
+
+
+async def test_health_answers_at_once_while_the_database_is_still_connecting(
+    fault_proxy_factory: object,
+) -> None:
+    from tests.support.fixtures import FaultProxyFactory
+
+    make_proxy: FaultProxyFactory = fault_proxy_factory  # type: ignore[assignment]
+    proxy = await make_proxy("127.0.0.1", 9, mode="blackhole")  # accepts, never answers
+    config = parse_config(f"""
+[history]
+enabled = false
+[monitor]
+interval_s = 3600
+[database]
+target = "db"
+[[targets]]
+name = "db"
+kind = "postgres"
+dsn = "postgresql://app@127.0.0.1:{proxy.port}/app"
+sslmode = "disable"
+timeout_s = 3
+""")
+    core = NetmonCore(config, with_history=False)
+    app = create_app(core)
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(2.0):  # the connect attempt alone may take 3 s
+            async with app.router.lifespan_context(app), httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://netmon") as client:
+                health = await client.get("/health")
+                first_answer = time.perf_counter() - started
+                db = await client.get("/health/db")
+                assert core.database is not None and core.database.health()["connecting"]
+    finally:
+        await core.stop()
+    assert first_answer < 1.0, f"{first_answer:.2f}s"
+    assert health.status_code in (200, 503), health.text
+    assert db.status_code == 503, db.text
+    assert db.json()["status"] == "unknown" and db.json()["connecting"] is True

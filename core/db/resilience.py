@@ -1,104 +1,44 @@
-"""DatabaseResilience: an asyncpg pool behind a breaker and retries, with an emergency mode.
-
-Start-up is network-aware: the host goes through the OS resolver first (a failure is
-classified, e.g. ``dns_not_found``), then the pool is created under the ``connect`` retry
-strategy. ``start()`` never raises. When resolution or every connect attempt fails, the
-layer enters **emergency** mode:
-
-* it tries once more with the emergency pool (min 1, max 2 connections, ``emergency_timeout``
-  for connect, acquire and commands); if that works, operations run on it (status
-  ``degraded``);
-* otherwise there is no pool (status ``down``) and operations **fail fast**: they go through
-  the breaker and raise ``DatabaseUnavailableError`` whose kind is the last start error
-  (``dns_not_found``, ``connection_refused``...), with no connection attempt and no retry.
-  Three of those open the breaker, after which calls get ``CircuitOpenError``;
-* an owned background task ("netmon-db-recovery-<target>") retries with backoff on the
-  injected clock; when a normal pool can be created it is swapped in, mode returns to
-  **normal** by itself and an open breaker is moved to half-open (``probe_succeeded``).
-
-Operations (``fetch``, ``fetchrow``, ``fetchval``, ``execute``) pass the breaker once per
-operation: one verdict per call, so "three failed operations" open it, and a rejection
-touches no connection. Inside, reads are retried under the ``query`` strategy; ``execute``
-only with ``idempotent=True``. Broken connections are dropped by asyncpg on acquire or
-release and replaced on demand. The pool keeps no connection floor of its own (asyncpg
->= 0.32 would reconnect in the background, outside the breaker): ``pool_min`` connections
-are opened at start.
-
-Status: ``down`` when not started, closed, without a pool, or while the breaker is open;
-``degraded`` in emergency mode with a pool or while the breaker is half-open; else ``up``.
-The password is read from ``target.password`` at each pool creation and never appears in
-logs, errors or ``health()``.
-"""
+"""The database layer: lifecycle, operations, state and health (rules in the package docstring)."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
+import functools
 import logging
 import math
 import random
-import time
 from collections import deque
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-import asyncpg
+from ..backoff import Backoff, Jitter
+from ..breaker import BreakerState, BreakerTransition, CircuitBreaker
+from ..clock import Clock, SystemClock
+from ..config import Target
+from ..errors import ErrorKind, classify
+from ..events import Event
+from ..probes.base import describe, iso_utc
+from ..probes.dns import ResolutionError
+from ..probes.postgres import pg_params
+from ..retry import Retrier, RetryPolicy, strategy
+from .model import DatabaseUnavailableError, DbMode, DbStatus, PoolSettings
+from .operation import run_on_pool, time_left
+from .pools import close_pool, open_pool, resolve
 
-from .backoff import Backoff, Jitter
-from .breaker import BreakerState, BreakerTransition, CircuitBreaker
-from .clock import Clock, SystemClock
-from .config import Target
-from .errors import ErrorKind, NetmonError, classify
-from .events import Event
-from .probes.base import describe, iso_utc
-from .probes.dns import ResolutionError, is_ip_literal, resolve_os
-from .probes.postgres import pg_params
-from .retry import Retrier, RetryPolicy, strategy
-
-__all__ = ["DatabaseResilience", "DatabaseUnavailableError", "DbMode", "DbStatus"]
+__all__ = ["DatabaseResilience"]
 
 _log = logging.getLogger("netmon.db")
-
-#: asyncpg >= 0.32 splits the initial size (init_size) from a maintained floor (min_size).
-_HAS_INIT_SIZE = "init_size" in inspect.signature(asyncpg.create_pool).parameters
 _WAIT_RING = 256
 
 
-class DbMode(StrEnum):
-    """How the layer runs: full pool, or the reduced emergency setup."""
-
-    NORMAL = "normal"
-    EMERGENCY = "emergency"
-
-
-class DbStatus(StrEnum):
-    """The database status reported in ``health()``."""
-
-    UP = "up"
-    DEGRADED = "degraded"
-    DOWN = "down"
-
-
-class DatabaseUnavailableError(NetmonError):
-    """No pool to run an operation on (emergency mode with nothing reachable, or closed)."""
-
-    def __init__(self, message: str, *, kind: ErrorKind, target: str | None = None) -> None:
-        super().__init__(message, target=target)
-        self.kind = kind
-
-
-@dataclass(frozen=True, slots=True)
-class _PoolSettings:
-    min_size: int
-    max_size: int
-    timeout: float          # connect and acquire
-    command_timeout: float
-
-
 class DatabaseResilience:
-    """An asyncpg pool with network-aware start, emergency mode, breaker, retries and health."""
+    """An asyncpg pool with bounded network-aware start, emergency mode, breaker, retries
+    and health.
+
+    Timeouts (seconds): ``connect_timeout`` bounds one start attempt (resolution, connect
+    retries, emergency pool); ``acquire_timeout`` one wait for a pool connection;
+    ``command_timeout`` is the budget of an operation called without ``timeout``.
+    """
 
     def __init__(
         self,
@@ -110,6 +50,7 @@ class DatabaseResilience:
         pool_min: int = 1,
         pool_max: int = 10,
         connect_timeout: float = 10.0,
+        acquire_timeout: float = 10.0,
         command_timeout: float = 30.0,
         emergency_timeout: float = 3.0,
         resolve_timeout: float = 5.0,
@@ -119,34 +60,27 @@ class DatabaseResilience:
     ) -> None:
         if not 0 <= pool_min <= pool_max or pool_max < 1:
             raise ValueError("need 0 <= pool_min <= pool_max and pool_max >= 1")
+        if min(connect_timeout, acquire_timeout, command_timeout, emergency_timeout) <= 0:
+            raise ValueError("connect, acquire, command and emergency timeouts must be > 0")
         self.target = target
         self.params = pg_params(target)
         self.clock: Clock = clock or (breaker.clock if breaker else SystemClock())
         self.rng = rng or random.Random()
         self.breaker = breaker or CircuitBreaker("database", clock=self.clock)
+        #: the budget of one start attempt: resolution, connect retries, emergency attempt
+        self.connect_timeout = connect_timeout
         self.resolve_timeout = resolve_timeout
         self.close_timeout = close_timeout
         #: delays between background recovery attempts (on the injected clock)
         self.recovery_backoff = recovery_backoff or Backoff(1.0, 2.0, 30.0, Jitter.EQUAL)
-        self._normal = _PoolSettings(pool_min, pool_max, connect_timeout, command_timeout)
-        self._emergency = _PoolSettings(
-            min(1, pool_max), min(2, pool_max), emergency_timeout, emergency_timeout
-        )
-        self._connect = Retrier(
-            replace(connect_policy or strategy("connect"),
-                    attempt_timeout=2 * connect_timeout + 1.0),
-            clock=self.clock, rng=self.rng,
-        )
-        self._retriers = {
-            DbMode.NORMAL: Retrier(
-                strategy("query", attempt_timeout=connect_timeout + command_timeout + 1.0),
-                clock=self.clock, rng=self.rng,
-            ),
-            DbMode.EMERGENCY: Retrier(
-                strategy("query", attempt_timeout=2 * emergency_timeout + 1.0),
-                clock=self.clock, rng=self.rng,
-            ),
-        }
+        self._normal = PoolSettings(pool_min, pool_max, connect_timeout, acquire_timeout,
+                                    command_timeout)
+        self._emergency = PoolSettings(min(1, pool_max), min(2, pool_max), emergency_timeout,
+                                       emergency_timeout, emergency_timeout)
+        self._connect = Retrier(connect_policy or strategy("connect"), clock=self.clock,
+                                rng=self.rng)
+        self._query = Retrier(strategy("query"), clock=self.clock, rng=self.rng)
+        self._once = Retrier(strategy("query", max_attempts=1), clock=self.clock, rng=self.rng)
         #: emitted with ``health()`` when mode or status changes
         self.health_changed: Event[dict[str, Any]] = Event("database.health_changed")
         self.breaker.state_changed.connect(self._on_breaker)
@@ -156,6 +90,9 @@ class DatabaseResilience:
         self._pools: set[Any] = set()  # every pool created and not yet closed
         self._started = False
         self._closed = False
+        self._starting: asyncio.Task[None] | None = None
+        self._settled = asyncio.Event()  # clear while a start attempt is in flight
+        self._settled.set()
         self._recovery: asyncio.Task[None] | None = None
         self._next_attempt_at: datetime | None = None
         self._lifecycle = asyncio.Lock()
@@ -172,9 +109,18 @@ class DatabaseResilience:
         return self._mode
 
     @property
+    def connecting(self) -> bool:
+        """True while a start attempt (``begin``, ``start`` or ``reconnect``) is in flight."""
+        return not self._settled.is_set()
+
+    @property
     def status(self) -> DbStatus:
-        """``up``, ``degraded`` or ``down`` (rules in the module docstring)."""
-        if not self._started or self._closed or self._pool is None:
+        """``up``, ``degraded``, ``down`` or ``unknown`` (rules in the package docstring)."""
+        if self._closed:
+            return DbStatus.DOWN
+        if not self._started or self.connecting:
+            return DbStatus.UNKNOWN
+        if self._pool is None:
             return DbStatus.DOWN
         state = self.breaker.state
         if state in (BreakerState.OPEN, BreakerState.FORCED_OPEN):
@@ -201,7 +147,7 @@ class DatabaseResilience:
         return round(ordered[math.ceil(0.95 * len(ordered)) - 1], 3)
 
     def health(self) -> dict[str, Any]:
-        """Snapshot: status, mode, pool figures, acquire p95, last error, breaker state."""
+        """Snapshot: status, mode, connecting, pool figures, acquire p95, last error, breaker."""
         status = self.status
         pool = self._pool
         if pool is not None:
@@ -212,11 +158,12 @@ class DatabaseResilience:
         return {
             "status": str(status),
             "mode": str(self._mode),
+            "connecting": self.connecting,
             "pool": {"size": size, "idle": idle, "in_use": size - idle, "max": most},
             "acquire_wait_p95_ms": self.acquire_wait_p95_ms(),
             "last_error_kind": kind,
             "last_error": self._last_error,
-            "error_kind": kind if status is not DbStatus.UP else None,
+            "error_kind": kind if status in (DbStatus.DOWN, DbStatus.DEGRADED) else None,
             "breaker": str(self.breaker.state),
             "next_attempt_at": (iso_utc(self._next_attempt_at)
                                 if self._next_attempt_at and self._mode is DbMode.EMERGENCY
@@ -224,27 +171,56 @@ class DatabaseResilience:
         }
 
     # --- lifecycle ---------------------------------------------------------------------
-    async def start(self) -> dict[str, Any]:
-        """Resolve, connect (``connect`` strategy) or enter emergency mode; never raises.
+    def begin(self) -> None:
+        """Start connecting in the background (bounded by ``connect_timeout``); never raises.
 
-        Returns ``health()``. Calling it again while started does nothing.
+        Does nothing while started (or starting); after ``close()`` it starts again.
         """
-        async with self._lifecycle:
-            if not self._started or self._closed:
-                await self._start_locked()
+        if self._started and not self._closed:
+            return
+        self._started, self._closed = True, False
+        self._settled.clear()
+        self._starting = asyncio.get_running_loop().create_task(
+            self._start_in_background(), name=f"netmon-db-start-{self.target.name}")
+        self._refresh()
+
+    async def ready(self) -> dict[str, Any]:
+        """Wait until no start attempt is in flight; returns ``health()``."""
+        await self._settled.wait()
         return self.health()
 
+    async def start(self) -> dict[str, Any]:
+        """``begin()`` and wait for the attempt (``ready()``); never raises.
+
+        Returns ``health()``: normal, or emergency mode with the classified error.
+        """
+        self.begin()
+        return await self.ready()
+
     async def reconnect(self) -> dict[str, Any]:
-        """Recovery action: close the pool and start again; returns health before and after."""
+        """Recovery action: close the pool and connect again (bounded by ``connect_timeout``).
+
+        Returns ``ok`` (whether a pool is in use afterwards), ``before`` and ``after`` (the
+        health), and when not ok the failed attempt's ``error_kind`` and ``error`` (one
+        redacted line).
+        """
+        before = self.health()
+        await self._cancel_start()
         async with self._lifecycle:
-            before = self.health()
             await self._stop_locked()
-            await self._start_locked()
+            error = await self._start_locked()
             after = self.health()
-        return {"before": before, "after": after}
+            ok = self._pool is not None
+        result: dict[str, Any] = {"ok": ok}
+        if not ok:
+            kind, text = (self._explain(error) if error is not None
+                          else (ErrorKind.UNKNOWN, "no pool after reconnecting"))
+            result.update(error_kind=str(kind), error=text)
+        return {**result, "before": before, "after": after}
 
     async def close(self) -> None:
-        """Stop background recovery and close the pools, each bounded by ``close_timeout``."""
+        """Stop connecting and recovering, close the pools, each bounded by ``close_timeout``."""
+        await self._cancel_start()
         async with self._lifecycle:
             self._closed = True
             await self._stop_locked()
@@ -259,22 +235,22 @@ class DatabaseResilience:
 
     # --- operations --------------------------------------------------------------------
     async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> list[Any]:
-        """Rows of ``query`` (retried under the ``query`` strategy)."""
+        """Rows of ``query`` (retried under the ``query`` strategy), within ``timeout``."""
         result: list[Any] = await self._run("fetch", query, args, timeout, True)
         return result
 
     async def fetchrow(self, query: str, *args: Any, timeout: float | None = None) -> Any:
-        """The first row of ``query`` or None (retried)."""
+        """The first row of ``query`` or None (retried), within ``timeout``."""
         return await self._run("fetchrow", query, args, timeout, True)
 
     async def fetchval(self, query: str, *args: Any, timeout: float | None = None) -> Any:
-        """The first value of the first row (retried)."""
+        """The first value of the first row (retried), within ``timeout``."""
         return await self._run("fetchval", query, args, timeout, True)
 
     async def execute(
         self, query: str, *args: Any, timeout: float | None = None, idempotent: bool = False
     ) -> str:
-        """Run a statement; retried only when the caller says it is ``idempotent``."""
+        """Run a statement within ``timeout``; retried only when it is ``idempotent``."""
         status: str = await self._run("execute", query, args, timeout, idempotent)
         return status
 
@@ -286,41 +262,43 @@ class DatabaseResilience:
                 "database layer is " + ("closed" if self._closed else "not started"),
                 kind=ErrorKind.UNKNOWN, target=self.target.name,
             )
-        return await self.breaker.call(self._guarded, method, query, args, timeout, retry)
+        budget = timeout if timeout is not None else self._settings().command_timeout
+        return await self.breaker.call(self._guarded, method, query, args, budget, retry)
 
     async def _guarded(
-        self, method: str, query: str, args: tuple[Any, ...], timeout: float | None, retry: bool
+        self, method: str, query: str, args: tuple[Any, ...], budget: float, retry: bool
     ) -> Any:
-        if self._pool is None:  # emergency without a pool: fail fast, no retry
-            raise self._unavailable()
-        if retry:
-            return await self._retriers[self._mode].call(self._attempt, method, query, args,
-                                                         timeout)
-        return await self._attempt(method, query, args, timeout)
+        """The operation, all of it (waiting for a start, attempts, retries) in ``budget`` s."""
+        deadline = asyncio.get_running_loop().time() + budget
+        try:
+            if self.connecting:
+                async with asyncio.timeout_at(deadline):
+                    await self._settled.wait()
+            if self._pool is None:  # emergency without a pool: fail fast, no retry
+                raise self._unavailable()
+            retrier = self._query if retry else self._once
+            return await retrier.call_within(
+                time_left(deadline), functools.partial(self._attempt, method, query, args))
+        except TimeoutError as exc:
+            error = _with_message(exc, f"no answer from the database within {budget:g}s")
+            self._note_error(error)
+            if error is exc:
+                raise
+            raise error from exc
 
     async def _attempt(
-        self, method: str, query: str, args: tuple[Any, ...], timeout: float | None
+        self, method: str, query: str, args: tuple[Any, ...], deadline: float
     ) -> Any:
         pool = self._pool
         if pool is None:
             raise self._unavailable()
-        started = time.perf_counter()
         try:
-            conn = await pool.acquire(timeout=self._settings().timeout)
+            return await run_on_pool(pool, method, query, args, deadline=deadline,
+                                     acquire_timeout=self._settings().acquire_timeout,
+                                     waits=self._waits)
         except Exception as exc:
             self._note_error(exc)
             raise
-        self._waits.append((time.perf_counter() - started) * 1000)
-        try:
-            return await getattr(conn, method)(query, *args, timeout=timeout)
-        except Exception as exc:
-            self._note_error(exc)
-            raise
-        finally:
-            try:
-                await pool.release(conn)
-            except Exception as exc:  # asyncpg terminated it; the pool replaces it on demand
-                _log.debug("NETWORK: database connection dropped on release (%s)", classify(exc))
 
     def _unavailable(self) -> DatabaseUnavailableError:
         if self._closed:
@@ -338,21 +316,45 @@ class DatabaseResilience:
         )
 
     # --- internals ---------------------------------------------------------------------
-    def _settings(self) -> _PoolSettings:
+    def _settings(self) -> PoolSettings:
         return self._emergency if self._mode is DbMode.EMERGENCY else self._normal
 
-    async def _start_locked(self) -> None:
+    async def _start_in_background(self) -> None:
+        try:
+            async with self._lifecycle:
+                await self._start_locked()
+        finally:
+            self._settled.set()  # also when cancelled before it got the lock
+
+    async def _cancel_start(self) -> None:
+        task, self._starting = self._starting, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _start_locked(self) -> Exception | None:
+        """One bounded start attempt; installs its outcome. Returns the error, if any."""
         self._started, self._closed = True, False
-        pool = await self._try(self._normal, retrying=True)
-        if pool is not None:
-            self._install(pool, DbMode.NORMAL)
-            return
-        if not _is_dns(self._last_kind):
-            pool = await self._try(self._emergency, retrying=False)
-        self._install(pool, DbMode.EMERGENCY)
-        self._recovery = asyncio.get_running_loop().create_task(
-            self._recover(self._plan(1, None)), name=f"netmon-db-recovery-{self.target.name}"
-        )
+        self._settled.clear()
+        self._refresh()
+        loop = asyncio.get_running_loop()
+        try:
+            deadline = loop.time() + self.connect_timeout
+            pool, error = await self._try(self._normal, deadline, retrying=True)
+            mode = DbMode.NORMAL if pool is not None else DbMode.EMERGENCY
+            if (error is not None and not _is_dns(classify(error))
+                    and loop.time() < deadline):
+                pool, _ = await self._try(
+                    self._emergency,
+                    min(deadline, loop.time() + self._emergency.connect_timeout),
+                    retrying=False)
+        finally:
+            self._settled.set()
+        self._install(pool, mode)
+        if mode is DbMode.EMERGENCY:
+            self._recovery = loop.create_task(self._recover(self._plan(1, None)),
+                                              name=f"netmon-db-recovery-{self.target.name}")
+        return error
 
     async def _stop_locked(self) -> None:
         task, self._recovery = self._recovery, None
@@ -364,36 +366,34 @@ class DatabaseResilience:
             await self._close_pool(pool)
         self._mode = DbMode.NORMAL
 
-    async def _try(self, settings: _PoolSettings, *, retrying: bool) -> Any:
-        """Resolve, then create a pool; None (error noted) on failure."""
+    async def _try(
+        self, settings: PoolSettings, deadline: float, *, retrying: bool
+    ) -> tuple[Any, Exception | None]:
+        """Resolve, then create a pool, all before ``deadline`` (loop time).
+
+        ``(pool, None)``, or ``(None, error)`` with the error noted.
+        """
+        budget = deadline - asyncio.get_running_loop().time()
         try:
-            await self._resolve()
+            async with asyncio.timeout_at(deadline):
+                await resolve(self.params, min(self.resolve_timeout, time_left(deadline)))
+            opening = functools.partial(self._create_pool, settings)
             if retrying:
-                return await self._connect.call(self._create_pool, settings)
-            return await self._create_pool(settings)
+                return await self._connect.call_within(time_left(deadline), opening), None
+            async with asyncio.timeout_at(deadline):
+                return await opening(deadline), None
         except Exception as exc:
-            self._note_error(exc)
-            return None
+            where = f"{self.params.host}:{self.params.port}"
+            error = _with_message(exc, f"no connection to {where} within {budget:.3g}s")
+            self._note_error(error)
+            return None, error
 
-    async def _resolve(self) -> None:
-        host = self.params.host
-        if is_ip_literal(host) or host.startswith("/"):
-            return
-        answer = await resolve_os(host, self.params.port, timeout=self.resolve_timeout)
-        if not answer.ok:
-            raise ResolutionError(answer)
-
-    async def _create_pool(self, settings: _PoolSettings) -> Any:
-        p = self.params
+    async def _create_pool(self, settings: PoolSettings, deadline: float) -> Any:
+        """One pool-creation attempt; the caller runs it under ``deadline``."""
         password = self.target.password.get()
         self._secret = password
-        sizes = ({"init_size": settings.min_size, "min_size": 0} if _HAS_INIT_SIZE
-                 else {"min_size": settings.min_size})
-        pool = await asyncpg.create_pool(
-            host=p.host, port=p.port, user=p.user, database=p.database, password=password,
-            ssl=self.target.sslmode, max_size=settings.max_size, timeout=settings.timeout,
-            command_timeout=settings.command_timeout, **sizes,
-        )
+        pool = await open_pool(self.params, sslmode=self.target.sslmode, password=password,
+                               settings=settings)
         self._pools.add(pool)
         return pool
 
@@ -420,10 +420,12 @@ class DatabaseResilience:
 
     async def _recover(self, delay: float) -> None:
         """Background: retry with backoff on the injected clock until a normal pool exists."""
+        loop = asyncio.get_running_loop()
         attempt = 1
         while True:
             await self._wait(delay)
-            pool = await self._try(self._normal, retrying=False)
+            pool, _ = await self._try(self._normal, loop.time() + self.connect_timeout,
+                                      retrying=False)
             if pool is not None:
                 old = self._pool
                 self._install(pool, DbMode.NORMAL)
@@ -431,7 +433,9 @@ class DatabaseResilience:
                     await self._close_pool(old)
                 return
             if self._pool is None and not _is_dns(self._last_kind):
-                small = await self._try(self._emergency, retrying=False)
+                small, _ = await self._try(
+                    self._emergency, loop.time() + self._emergency.connect_timeout,
+                    retrying=False)
                 if small is not None:
                     self._pool = small
                     self.breaker.probe_succeeded()
@@ -457,26 +461,23 @@ class DatabaseResilience:
 
     async def _close_pool(self, pool: Any) -> None:
         try:
-            async with asyncio.timeout(self.close_timeout):
-                await pool.close()
-        except TimeoutError:
-            _log.warning("RESILIENT: database pool did not close in %gs; terminating",
-                         self.close_timeout)
-            pool.terminate()
-        except Exception:
-            pool.terminate()
+            await close_pool(pool, self.close_timeout)
         finally:
             self._pools.discard(pool)
 
-    def _note_error(self, exc: BaseException) -> None:
-        kind = classify(exc)
-        if kind is ErrorKind.UNKNOWN:  # an SQL error says nothing about the database's health
-            return
+    def _explain(self, exc: BaseException) -> tuple[ErrorKind, str]:
+        """The kind and a one-line, redacted description of ``exc``."""
         text = describe(exc)
         if isinstance(exc, ResolutionError):
             text = f"cannot resolve {self.params.host}: {text}"
         if self._secret and len(self._secret) >= 3:
             text = text.replace(self._secret, "***")
+        return classify(exc), " ".join(text.split())
+
+    def _note_error(self, exc: BaseException) -> None:
+        kind, text = self._explain(exc)
+        if kind is ErrorKind.UNKNOWN:  # an SQL error says nothing about the database's health
+            return
         self._last_kind, self._last_error = kind, text
 
     def _on_breaker(self, _change: BreakerTransition) -> None:
@@ -491,3 +492,10 @@ class DatabaseResilience:
 
 def _is_dns(kind: ErrorKind | None) -> bool:
     return kind is not None and kind.value.startswith("dns_")
+
+
+def _with_message(exc: Exception, message: str) -> Exception:
+    """``exc``, or for a bare ``TimeoutError`` (asyncio's has no text) one that says what."""
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return TimeoutError(message)
+    return exc
