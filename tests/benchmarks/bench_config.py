@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from core.config import parse_config  # noqa: E402
+from core.config import parse_config
 
 _KINDS = (
     'kind = "dns"\nhost = "svc{i}.example.test"\nnameservers = ["127.0.0.1:5353"]\n',

@@ -15,7 +15,7 @@ class LibpqNotAvailableError(RuntimeError):
 
 
 class _Option(ctypes.Structure):
-    _fields_ = [  # noqa: RUF012 - ctypes wants a plain list
+    _fields_ = [
         ("keyword", ctypes.c_char_p), ("envvar", ctypes.c_char_p),
         ("compiled", ctypes.c_char_p), ("val", ctypes.c_char_p),
         ("label", ctypes.c_char_p), ("dispchar", ctypes.c_char_p),
