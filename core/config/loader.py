@@ -73,7 +73,7 @@ def parse_config(text: str, *, source: Path | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=label) from None
     except RecursionError:
-        raise ConfigError("not valid TOML here: arrays or inline tables nested too deeply; "
+        raise ConfigError("not usable TOML: arrays or inline tables nested too deeply; "
                           "flatten them", path=label) from None
     reject_unknown(data, _TOP_LEVEL, label, "", (*_SECTIONS, "targets", "remotes"))
     sections: dict[str, Any] = {}
