@@ -20,6 +20,8 @@ from typing import TextIO
 
 import platformdirs
 
+from .secrets import SECRET_NAMES
+
 __all__ = [
     "PREFIX_BREAKER",
     "PREFIX_NETWORK",
@@ -39,23 +41,33 @@ PREFIX_NETWORK = "NETWORK:"
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _MASK = "***"
 
+_NAMES = "|".join(re.escape(n) for n in SECRET_NAMES if n != "key")
+# A quoted value (closed or not) or a bare word; a backslash escapes the next character, and
+# so does a run of them (a repr() doubles each backslash: over-masking beats a leak).
+_QUOTED_OR_BARE = (
+    r"'(?:[^'\\]|\\+.){0,512}'?"
+    r'|"(?:[^"\\]|\\+.){0,512}"?'
+    r"|(?:\\+.|[^\s\\&]){1,512}"
+)
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # JWT-shaped strings: three base64url parts, the first two starting with '{"' encoded.
     (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "<jwt:" + _MASK + ">"),
     # Authorization headers and bearer tokens of any shape.
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}"), r"\1 " + _MASK),
-    # Passwords in URLs/DSNs: scheme://user:password@host
-    # (bounded repeats: an unbounded scheme made long texts quadratic)
-    (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]{0,30}://[^:/?#@\s]{0,256}):[^@/?#\s]{1,512}@"),
+    # Passwords in URLs/DSNs: scheme://user:password@host, up to the LAST '@' before a blank,
+    # so a password with an unescaped '#', '/', '?' or '@' is masked whole. (Bounded
+    # repeats: an unbounded scheme made long texts quadratic.)
+    (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]{0,30}://[^:/?#@\s]{0,256}):[^\s]{0,512}@"),
      r"\1:" + _MASK + "@"),
-    # key=value and key: value pairs for secret-ish keys (DSN keywords, headers, JSON).
-    (
-        re.compile(
-            r"(?i)(\"?\b(?:password|passwd|pwd|apikey|api[_-]?key|secret|token|"
-            r"access_token|refresh_token|service_role_key)\b\"?\s*[=:]\s*\"?)([^\s\"'&,;}]+)"
-        ),
-        r"\1" + _MASK,
-    ),
+    # URL query and fragment parameters named like a secret (?apikey=, &key=, #access_token=).
+    (re.compile(rf"(?i)([?&#;](?:{_NAMES}|key)=)[^&#\s'\"]*"), r"\1" + _MASK),
+    # key=value pairs for secret names (DSN keywords incl. libpq quoting, JSON, reprs).
+    (re.compile(rf"(?i)([\"']?\b(?:{_NAMES})\b[\"']?\s*=\s*)(?:{_QUOTED_OR_BARE})"),
+     r"\1" + _MASK),
+    # key: value pairs (headers, JSON, dict reprs), but not a config field path such as
+    # "targets[0] (db).password: ..." that starts an error message.
+    (re.compile(rf"(?i)(?<!\.)([\"']?\b(?:{_NAMES})\b[\"']?\s*:\s*)(?:{_QUOTED_OR_BARE})"),
+     r"\1" + _MASK),
 )
 
 

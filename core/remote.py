@@ -44,7 +44,7 @@ import httpx
 
 from .breaker import CircuitBreaker
 from .clock import Clock, SystemClock
-from .config import Config, RemoteSettings, is_http_url
+from .config import Config, RemoteSettings, is_http_url, url_has_credentials
 from .errors import (
     CircuitOpenError,
     ConfigError,
@@ -407,13 +407,13 @@ class RemoteBackend:
         breaker: CircuitBreaker | None = None,
         get_policy: RetryPolicy | None = None,
     ) -> None:
+        if url_has_credentials(url):
+            raise ConfigError("credentials never go in the URL; use a keyring entry or "
+                              "--token-env for the API token", field="remote url")
         if not is_http_url(url):
             raise ConfigError(f"{redact(url)!r} is not an http(s) URL with a host",
                               field="remote url")
         parts = urlsplit(url)
-        if parts.username or parts.password:
-            raise ConfigError("credentials never go in the URL; use a keyring entry or "
-                              "--token-env for the API token", field="remote url")
         self.name = name
         self.base_url = url.rstrip("/")
         self.token = token or SecretRef()

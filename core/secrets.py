@@ -8,6 +8,7 @@ without a slash is a user of the ``netmon`` service.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import keyring
@@ -15,9 +16,30 @@ from keyring.errors import KeyringError
 
 from .errors import NetmonError
 
-__all__ = ["SecretError", "SecretRef", "keyring_address", "store_secret"]
+__all__ = [
+    "SECRET_NAMES",
+    "SecretError",
+    "SecretRef",
+    "is_secret_name",
+    "keyring_address",
+    "store_secret",
+]
 
 DEFAULT_SERVICE = "netmon"
+
+#: Names under which a secret's value is written: config keys, URL query parameters,
+#: DSN keywords, JSON fields. Config refuses them; ``core.log.redact`` masks their values.
+SECRET_NAMES = (
+    "password", "passwd", "pwd", "sslpassword", "secret", "client_secret", "jwt_secret",
+    "token", "bearer", "access_token", "refresh_token", "id_token", "apikey", "api_key",
+    "api-key", "key", "service_role_key", "anon_key",
+)
+_SECRET_NAME = re.compile("|".join(re.escape(n) for n in SECRET_NAMES), re.IGNORECASE)
+
+
+def is_secret_name(name: str) -> bool:
+    """True when ``name`` (any case) is one of ``SECRET_NAMES``."""
+    return _SECRET_NAME.fullmatch(name) is not None
 
 
 class SecretError(NetmonError):

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
-from ..config import Target
+from ..config import Dsn, DsnError, Target, parse_dsn
+from ..errors import ConfigError
 from .base import PhaseTimer, ProbeResult, TargetProbe, failure
 from .dns import ResolutionError, is_ip_literal, resolve_os
 
@@ -31,13 +31,19 @@ class PgParams:
 
 
 def pg_params(target: Target) -> PgParams:
-    """Connection parameters from the target's DSN, overridden by its host and port."""
-    parts = urlsplit(target.dsn) if target.dsn else None
-    host = target.host or (parts.hostname if parts else None) or "localhost"
-    port = target.port or (parts.port if parts else None) or 5432
-    user = unquote(parts.username) if parts and parts.username else "postgres"
-    database = unquote(parts.path.lstrip("/")) if parts and parts.path.strip("/") else user
-    return PgParams(host, port, user, database)
+    """Connection parameters from the target's DSN, overridden by its host and port.
+
+    ``ConfigError`` (naming the target, never containing the DSN) when the DSN is unusable.
+    """
+    try:
+        dsn = parse_dsn(target.dsn) if target.dsn else Dsn()
+    except DsnError as exc:
+        raise ConfigError(str(exc), field=f"target {target.name!r} dsn") from None
+    host = (target.host or next((h for h in dsn.hosts if h), None)
+            or dsn.params.get("hostaddr") or "localhost")
+    port = target.port or (dsn.ports[0] if dsn.ports else None) or 5432
+    user = dsn.user or "postgres"
+    return PgParams(host, port, user, dsn.database or user)
 
 
 class PostgresProbe(TargetProbe):
@@ -48,10 +54,11 @@ class PostgresProbe(TargetProbe):
         timeout = self.timeout
         checked_at = self.context.clock.now()
         timer = PhaseTimer()
-        params = pg_params(target)
-        where = {"host": params.host, "port": params.port, "database": params.database,
-                 "user": params.user}
+        where: dict[str, object] = {}
         try:
+            params = pg_params(target)
+            where.update(host=params.host, port=params.port, database=params.database,
+                         user=params.user)
             async with asyncio.timeout(timeout):
                 if not is_ip_literal(params.host) and not params.host.startswith("/"):
                     answer = await resolve_os(params.host, params.port, timeout=timeout)

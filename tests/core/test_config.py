@@ -198,7 +198,7 @@ def test_save_is_atomic_keeps_comments_and_round_trips(tmp_path: Path) -> None:
 
 def test_failed_save_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, "[monitor]\ninterval_s = 9\n")
-    import core.config as module
+    import core.config.save as module
 
     def broken_replace(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
@@ -255,3 +255,126 @@ def test_any_toml_document_loads_or_raises_config_error(doc: dict[str, Any]) -> 
 def test_any_text_loads_or_raises_config_error(text: str) -> None:
     with contextlib.suppress(ConfigError):
         parse_config(text)
+
+
+# --- hardening: secrets in DSNs and URLs, masked values, gaps in validation -------------
+SECRET = "LITERAL-SECRET-9f8e7d"
+
+
+def pg(dsn: str) -> str:
+    return f'[[targets]]\nname = "db"\nkind = "postgres"\ndsn = """{dsn}"""\n'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pg(f"postgresql://app:{SECRET}#x@127.0.0.1/app"),
+        pg(f"postgresql://app:{SECRET}?x@127.0.0.1/app"),
+        pg(f"postgres://app:{SECRET}@h1,h2:5433/app"),
+        pg(f"postgresql://app@h/app?sslmode=require&pass%77ord={SECRET}"),
+        pg(f"host=127.0.0.1 user=app password={SECRET}"),
+        pg(f"host=127.0.0.1 password = '{SECRET} x'"),
+    ],
+)
+def test_a_dsn_password_is_refused_however_it_is_written(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: targets[0] (db).dsn: ")
+    assert 'password_keyring = "netmon/db"' in message and "password_env = " in message
+    assert SECRET not in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "fix"),
+    [
+        (f'[auth]\nsupabase_url = "http://svc:{SECRET}@127.0.0.1"\n', "auth.supabase_url",
+         "apikey_keyring = "),
+        (f'[auth]\nsupabase_url = "http://{SECRET}@127.0.0.1"\n', "auth.supabase_url",
+         "apikey_keyring = "),
+        *[(f'[[targets]]\nname = "w"\nkind = "http"\nurl = "http://127.0.0.1/x?a=1&{key}={SECRET}"\n',
+           "targets[0] (w).url", "apikey_keyring = ")
+          for key in ("apikey", "token", "access_token", "password", "secret", "key", "api_key",
+                      "APIKEY", "api%5Fkey")],
+        (f'[[targets]]\nname = "s"\nkind = "supabase"\nurl = "http://127.0.0.1/#access_token={SECRET}"\n',
+         "targets[0] (s).url", "apikey_keyring = "),
+        (f'[[targets]]\nname = "w"\nkind = "http"\nurl = "http://u:{SECRET}#x@127.0.0.1/"\n',
+         "targets[0] (w).url", "_keyring = "),
+        (f'[[remotes]]\nname = "r"\nurl = "http://127.0.0.1/?apikey={SECRET}"\n',
+         "remotes[0] (r).url", "token_keyring = "),
+    ],
+)
+def test_secrets_in_urls_are_refused_with_the_keyring_fix(
+    tmp_path: Path, text: str, field: str, fix: str,
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: {field}: ")
+    assert "never stored in the config file" in message and fix in message
+    assert SECRET not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [
+        (f'[[targets]]\nname = "t"\nkind = "tcp"\nhost = "h"\nport = "{SECRET}"\n',
+         "targets[0] (t).port", f"must be a whole number, got a string of {len(SECRET)} "
+                                "characters ('LI...')"),
+        ('[[targets]]\nname = "t"\nkind = "tcp"\nhost = "h"\nport = "8080"\n',
+         "targets[0] (t).port", "got a string of 4 characters ('8080'); write it without quotes"),
+        (f'[[targets]]\nname = "w"\nkind = "http"\nurl = ["{SECRET}"]\n',
+         "targets[0] (w).url", "must be a string, got a list of 1 item"),
+        (f'[[targets]]\nname = "w"\nkind = "http"\nurl = "{SECRET}"\n',
+         "targets[0] (w).url", "is not an http(s) URL"),
+        (f'[[targets]]\nname = "w"\nkind = "http"\nurl = "http://h/"\nmethod = "{SECRET}"\n',
+         "targets[0] (w).method", "(allowed: GET, HEAD)"),
+        ('[retry]\njitter = "decorelated"\n', "retry.jitter", "did you mean 'decorrelated'?"),
+        (f'[[targets]]\nname = "d"\nkind = "dns"\nhost = "h"\nnameservers = ["{SECRET}"]\n',
+         "targets[0] (d).nameservers", "is not a nameserver address"),
+        (pg(SECRET), "targets[0] (db).dsn", "postgresql://"),
+    ],
+)
+def test_wrong_values_are_described_not_echoed(
+    tmp_path: Path, text: str, field: str, words: str,
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: {field}: ") and words in message
+    assert SECRET not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [
+        (pg("postgresql://app@127.0.0.1:99999/app"), "targets[0] (db).dsn",
+         "port 99999 is out of range"),
+        (pg("postgresql://app@[::1/app"), "targets[0] (db).dsn", "']'"),
+        (pg("host=127.0.0.1 port=70000"), "targets[0] (db).dsn", "out of range"),
+        ("[database]\npool_min = 5\npool_max = 2\n", "database.pool_min",
+         "more than pool_max (2)"),
+        ("x = " + "[" * 2000 + "]" * 2000 + "\n", None, "nested too deeply"),
+        ("x = " + "{a = " * 2000 + "1" + "}" * 2000 + "\n", None, "nested too deeply"),
+    ],
+)
+def test_gaps_in_validation_are_one_clear_error(
+    tmp_path: Path, text: str, field: str | None, words: str,
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(str(path)) and words in message and "\n" not in message
+    if field:
+        assert info.value.field == field
+
+
+def test_every_accepted_dsn_form_loads(tmp_path: Path) -> None:
+    for dsn in ("postgresql://app@h1:5432,h2:5433/app?sslmode=require",
+                "host=127.0.0.1 port=5432 user=app dbname='my db'",
+                "postgresql://app@[::1]:5432/app"):
+        assert load_config(write(tmp_path, pg(dsn))).targets[0].dsn == dsn

@@ -111,3 +111,38 @@ def test_the_suite_wide_leak_catcher_really_catches() -> None:
         log.removeHandler(catcher)
     assert [s for s, _ in catcher.leaks({"sk-abcdef-123", "sk-zzzzzz-999"})] == [
         "sk-abc...", "sk-zzz..."]
+
+
+LEAK = "LITERAL-SECRET-9f8e7d"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"postgresql://app:{LEAK}#x@127.0.0.1/app",
+        f"postgresql://app:{LEAK}/x@127.0.0.1/app",
+        f"postgresql://app:{LEAK}?x@127.0.0.1/app",
+        f"postgresql://app:ab@{LEAK}@127.0.0.1/app",
+        f"'postgres://app:{LEAK}@h1:5432,h2/app'",
+        f"postgresql://app@h/app?sslmode=require&password={LEAK}",
+        f"host=h password = '{LEAK} x' dbname=d",
+        f"host=h password='x \\' {LEAK}' dbname=d",
+        f"host=h password=x\\ {LEAK} dbname=d",
+        f"host=h password='x {LEAK}",  # unterminated
+        f'{{"password": "x {LEAK}"}}',
+        f"{{'apikey': '{LEAK}'}}",
+        f"https://h/x?key={LEAK}&b=1",
+        f"https://h/x#access_token={LEAK}",
+        f"sslpassword={LEAK}",
+        f"client_secret={LEAK}",
+    ],
+)
+def test_redact_masks_dsn_and_url_secrets_in_every_form(text: str) -> None:
+    assert LEAK not in redact(text)
+    assert LEAK not in redact(f"ValueError: bad value {text!r} in field")
+
+
+def test_redact_keeps_config_error_prose_readable() -> None:
+    text = ("/x/netmon.toml: targets[0] (db).password: secrets are never stored in the config "
+            "file. Put it in the OS keyring")
+    assert redact(text) == text

@@ -1,0 +1,28 @@
+"""Where the config file is, and the embedded defaults used when there is none."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import platformdirs
+
+__all__ = ["APP_NAME", "config_path", "default_config_text"]
+
+APP_NAME = "netmon"
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``explicit``, else ``$NETMON_CONFIG``, else the per-user default location."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("NETMON_CONFIG")
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "netmon.toml"
+
+
+def default_config_text() -> str:
+    """The embedded default configuration, with its comments."""
+    return resources.files("resources").joinpath("default_config.toml").read_text("utf-8")
