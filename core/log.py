@@ -1,8 +1,8 @@
 """Logging that never breaks a Windows console and never writes a secret.
 
-- Every record is redacted (bearer tokens, JWT-shaped strings, DSN passwords, apikey and
-  password values) by a filter on the handlers ``setup_logging`` installs, and by
-  ``redact()`` for text shown elsewhere.
+- Every record is redacted (bearer tokens, JWT-shaped strings, DSN passwords, apikey,
+  token, secret and password values, credential query parameters) by a filter on the
+  handlers ``setup_logging`` installs, and by ``redact()`` for text shown elsewhere.
 - The console handler writes ASCII only (non-ASCII becomes ``\\u....`` escapes), so a cp1252
   console never raises ``UnicodeEncodeError``.
 - A rotating file in the platformdirs log folder keeps the last few megabytes.
@@ -47,14 +47,17 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # (bounded repeats: an unbounded scheme made long texts quadratic)
     (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]{0,30}://[^:/?#@\s]{0,256}):[^@/?#\s]{1,512}@"),
      r"\1:" + _MASK + "@"),
-    # key=value and key: value pairs for secret-ish keys (DSN keywords, headers, JSON).
+    # key=value and key: value pairs for secret-ish keys (DSN keywords, headers, JSON),
+    # also with a prefix such as client_secret, id_token, x-api-key.
     (
         re.compile(
-            r"(?i)(\"?\b(?:password|passwd|pwd|apikey|api[_-]?key|secret|token|"
-            r"access_token|refresh_token|service_role_key)\b\"?\s*[=:]\s*\"?)([^\s\"'&,;}]+)"
+            r"(?i)(\"?\b(?:[a-z0-9]{1,32}[_-]){0,4}(?:password|passwd|pwd|apikey|api[_-]?key|secret|"
+            r"token|service_role_key)\b\"?\s*[=:]\s*\"?)([^\s\"'&,;}]+)"
         ),
         r"\1" + _MASK,
     ),
+    # URL query parameters that carry credentials under short names (?key=..., &sig=...).
+    (re.compile(r"(?i)([?&;](?:key|sig|signature)=)([^\s\"'&#;]+)"), r"\1" + _MASK),
 )
 
 
