@@ -70,9 +70,11 @@ class NetmonCore:
         return self.breakers[name]
 
     async def start(self, *, schedule: bool = True) -> None:
-        """Open history, start the database layer and (with ``schedule``) the monitor."""
+        """Open history (and seed the monitor from it), start the database layer and (with
+        ``schedule``) the monitor."""
         if self.history is not None:
             await self.history.start()
+            await self.monitor.seed_from(self.history)
         if self.database is not None:
             await self.database.start()
         if schedule:

@@ -87,6 +87,8 @@ async def _monitor(config: Config, args: argparse.Namespace) -> str | None:
         history = HistoryStore(config.history.path or None)
         await history.start()
     monitor = HealthMonitor(config, history=history)
+    if history is not None:
+        await monitor.seed_from(history)
     stop, signalled = asyncio.Event(), asyncio.Event()
     monitor.result_recorded.connect(_printer(args.jsonl, stop))
     try:
