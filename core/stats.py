@@ -21,6 +21,9 @@ def percentile(values: Sequence[float], pct: float) -> float | None:
     return round(ordered[rank - 1], 3)
 
 
+_NEVER = -(1 << 62)  # the stamp of a slot never used (monotonic times can be negative)
+
+
 class _Ring:
     """Counts per time slot for the last ``slots`` slots of ``width`` seconds each."""
 
@@ -29,13 +32,15 @@ class _Ring:
     def __init__(self, width: float, slots: int) -> None:
         self.width = width
         self.slots = slots
-        self.stamps = [-1] * slots
+        self.stamps = [_NEVER] * slots
         self.totals = [0] * slots
         self.failures = [0] * slots
 
     def add(self, now: float, total: int, failures: int) -> None:
         index = int(now // self.width)
         slot = index % self.slots
+        if self.stamps[slot] > index:
+            return  # older than what the slot holds now: outside the window already
         if self.stamps[slot] != index:
             self.stamps[slot] = index
             self.totals[slot] = 0
@@ -74,7 +79,7 @@ class SuccessWindows:
     def add_counts(self, now: float, total: int, failures: int) -> None:
         """Count ``total`` results, ``failures`` of them failed, at monotonic time ``now``.
 
-        Counts must arrive oldest first (a slot reused for a newer time starts from zero).
+        Counts older than the window are ignored, whatever order they come in.
         """
         self._minutes.add(now, total, failures)
         self._tens.add(now, total, failures)

@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+from ..errors import ErrorKind
 from ..probes.base import ProbeResult
 from ..stats import COARSE_SLOT_S, FINE_SLOT_S
-from .rows import RAW_COLUMNS, history_row
+from .rows import RAW_COLUMNS, error_kind_of, utc
 
 __all__ = ["Recall", "read_recall"]
 
@@ -75,12 +76,16 @@ def read_recall(conn: sqlite3.Connection, targets: Iterable[str], *, wall_now: f
             "names": names, "shift": shift, "since": since, "until": wall_now, "fine": fine}):
         recall.counts.setdefault(target, []).append(
             (float(start - bias * FINE_SLOT_S), int(total), int(failures)))
-    for row in conn.execute(_RECENT, {"names": names, "until": wall_now, "skip": ring - 1}):
-        stored = history_row(*row)
-        recall.recent.setdefault(stored.target, []).append(ProbeResult(
-            target=stored.target, kind=stored.kind, ok=stored.ok, latency_ms=stored.latency_ms,
-            checked_at=stored.ts, phases=stored.phases, error_kind=stored.error_kind,
-            error=stored.error, degraded=stored.degraded))
+    kinds: dict[str | None, ErrorKind | None] = {None: None}
+    recent = recall.recent
+    for t, k, ts, ok, deg, lat, ek, err, ph in conn.execute(
+            _RECENT, {"names": names, "until": wall_now, "skip": ring - 1}):
+        kind = kinds[ek] if ek in kinds else kinds.setdefault(ek, error_kind_of(ek))
+        results = recent.get(t)
+        if results is None:
+            results = recent[t] = []
+        results.append(ProbeResult(t, k, bool(ok), lat, utc(ts), json.loads(ph) if ph else {},
+                                   kind, err, bool(deg)))
     for results in recall.recent.values():
         del results[:-ring]  # equal times at the cut can bring a few more
     return recall

@@ -19,6 +19,7 @@ from core.history import HistoryStore
 from core.monitor import HealthMonitor
 from core.probes.base import ProbeContext, ProbeResult
 from core.runtime import NetmonCore
+from core.stats import SuccessWindows
 from core.testing import FakeClock, seeded_rng
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -130,3 +131,13 @@ async def test_seed_from_an_empty_or_memory_only_store_changes_nothing(tmp_path:
     assert len(monitor.memory) == 0
     await monitor.stop()
     await store.close()
+
+
+def test_windows_take_counts_at_negative_times_and_ignore_older_ones() -> None:
+    """Stored results can map to negative monotonic times (a machine booted an hour ago)."""
+    windows = SuccessWindows()
+    windows.add_counts(-7200.0, 10, 5)  # two hours before the monotonic origin
+    windows.add_counts(-30.0, 4, 1)
+    windows.add_counts(-30.0 - 86400, 50, 50)  # 24 h older, same slot: ignored, not clobbering
+    windows.add(10.0, True)
+    assert windows.rates(10.0) == {"5m": 0.8, "1h": 0.8, "24h": 0.6}
