@@ -1,8 +1,8 @@
 """Logging that never breaks a Windows console and never writes a secret.
 
-- Every record is redacted (bearer tokens, JWT-shaped strings, DSN passwords, apikey and
-  password values) by a filter on the handlers ``setup_logging`` installs, and by
-  ``redact()`` for text shown elsewhere.
+- Every record is redacted (bearer tokens, JWT-shaped strings, DSN passwords, apikey,
+  token, secret and password values, credential query parameters) by a filter on the
+  handlers ``setup_logging`` installs, and by ``redact()`` for text shown elsewhere.
 - The console handler writes ASCII only (non-ASCII becomes ``\\u....`` escapes), so a cp1252
   console never raises ``UnicodeEncodeError``.
 - A rotating file in the platformdirs log folder keeps the last few megabytes.
@@ -15,8 +15,9 @@ import logging
 import logging.handlers
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import platformdirs
 
@@ -31,6 +32,7 @@ __all__ = [
     "log_dir",
     "printable",
     "redact",
+    "redact_data",
     "setup_logging",
 ]
 
@@ -42,6 +44,7 @@ _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _MASK = "***"
 
 _NAMES = "|".join(re.escape(n) for n in SECRET_NAMES if n != "key")
+_PREFIX = r"(?:[a-z0-9]{1,32}[_-]){0,4}"  # client_secret, id_token, x-api-key
 # A quoted value (closed or not) or a bare word; a backslash escapes the next character, and
 # so does a run of them (a repr() doubles each backslash: over-masking beats a leak).
 _QUOTED_OR_BARE = (
@@ -59,14 +62,18 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # repeats: an unbounded scheme made long texts quadratic.)
     (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]{0,30}://[^:/?#@\s]{0,256}):[^\s]{0,512}@"),
      r"\1:" + _MASK + "@"),
-    # URL query and fragment parameters named like a secret (?apikey=, &key=, #access_token=).
-    (re.compile(rf"(?i)([?&#;](?:{_NAMES}|key)=)[^&#\s'\"]*"), r"\1" + _MASK),
-    # key=value pairs for secret names (DSN keywords incl. libpq quoting, JSON, reprs).
-    (re.compile(rf"(?i)([\"']?\b(?:{_NAMES})\b[\"']?\s*=\s*)(?:{_QUOTED_OR_BARE})"),
+    # URL query and fragment parameters named like a secret (?apikey=, &key=, &sig=,
+    # #access_token=).
+    (re.compile(rf"(?i)([?&#;](?:{_PREFIX}(?:{_NAMES})|key|sig|signature)=)[^&#\s'\"]*"),
+     r"\1" + _MASK),
+    # key=value pairs for secret names, also prefixed (client_secret, id_token, x-api-key):
+    # DSN keywords incl. libpq quoting, JSON, reprs.
+    (re.compile(rf"(?i)([\"']?\b{_PREFIX}(?:{_NAMES})\b[\"']?\s*=\s*)(?:{_QUOTED_OR_BARE})"),
      r"\1" + _MASK),
     # key: value pairs (headers, JSON, dict reprs), but not a config field path such as
     # "targets[0] (db).password: ..." that starts an error message.
-    (re.compile(rf"(?i)(?<!\.)([\"']?\b(?:{_NAMES})\b[\"']?\s*:\s*)(?:{_QUOTED_OR_BARE})"),
+    (re.compile(rf"(?i)(?<!\.)([\"']?\b{_PREFIX}(?:{_NAMES})\b[\"']?\s*:\s*)"
+                rf"(?:{_QUOTED_OR_BARE})"),
      r"\1" + _MASK),
 )
 
@@ -108,6 +115,18 @@ class AsciiSafeFormatter(logging.Formatter):
         lines = super().format(record).split("\n")  # only traceback and stack lines remain
         return ascii_safe("\n".join(map(printable, lines)))
 
+
+
+def redact_data(data: Any) -> Any:
+    """``data`` (JSON-like: dicts, lists, strings) with every string passed through
+    ``redact``, so the JSON encoded from it stays valid."""
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, Mapping):
+        return {key: redact_data(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [redact_data(value) for value in data]
+    return data
 
 def ascii_safe(text: str) -> str:
     """``text`` with non-ASCII characters as backslash escapes."""

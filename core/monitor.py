@@ -217,6 +217,18 @@ class HealthMonitor:
             self._schedule(state, now + self.rng.uniform(0, spread))
         self._scheduler = asyncio.create_task(self._run(), name="netmon-monitor")
 
+    async def seed_from(self, history: HistoryStore) -> None:
+        """Load success windows and recent results from ``history`` (call before ``start``).
+
+        So a restart changes nothing a user can see: the 5 min / 1 h / 24 h rates, the
+        percentiles and the graph carry on from the stored results.
+        """
+        recall = await history.recall(self.states, self.clock, ring=self.memory.maxlen)
+        for name, state in self.states.items():
+            for start, total, failures in recall.counts.get(name, ()):
+                state.windows.add_counts(start, total, failures)
+            self.memory.extend(name, recall.recent.get(name, ()))
+
     async def stop(self) -> None:
         """Cancel the scheduler and every probe in flight, and wait for them."""
         tasks = [t for t in (self._scheduler, *self._tasks) if t is not None]

@@ -76,10 +76,12 @@ class NetmonCore:
         return self.breakers[name]
 
     async def start(self, *, schedule: bool = True) -> None:
-        """Open history, begin connecting the database layer in the background and (with
-        ``schedule``) start the monitor. Returns without waiting for the database."""
+        """Open history (and seed the monitor from it), begin connecting the database layer
+        in the background and (with ``schedule``) start the monitor. Returns without waiting
+        for the database."""
         if self.history is not None:
             await self.history.start()
+            await self.monitor.seed_from(self.history)
         if self.database is not None:
             self.database.begin()
         if schedule:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["SuccessWindows", "percentile"]
+__all__ = ["COARSE_SLOT_S", "FINE_SLOT_S", "SuccessWindows", "percentile"]
+
+#: Slot widths of ``SuccessWindows``: minutes serve 5 min and 1 h, ten minutes serve 24 h.
+FINE_SLOT_S = 60
+COARSE_SLOT_S = 600
 
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
@@ -17,6 +21,9 @@ def percentile(values: Sequence[float], pct: float) -> float | None:
     return round(ordered[rank - 1], 3)
 
 
+_NEVER = -(1 << 62)  # the stamp of a slot never used (monotonic times can be negative)
+
+
 class _Ring:
     """Counts per time slot for the last ``slots`` slots of ``width`` seconds each."""
 
@@ -25,20 +32,21 @@ class _Ring:
     def __init__(self, width: float, slots: int) -> None:
         self.width = width
         self.slots = slots
-        self.stamps = [-1] * slots
+        self.stamps = [_NEVER] * slots
         self.totals = [0] * slots
         self.failures = [0] * slots
 
-    def add(self, now: float, ok: bool) -> None:
+    def add(self, now: float, total: int, failures: int) -> None:
         index = int(now // self.width)
         slot = index % self.slots
+        if self.stamps[slot] > index:
+            return  # older than what the slot holds now: outside the window already
         if self.stamps[slot] != index:
             self.stamps[slot] = index
             self.totals[slot] = 0
             self.failures[slot] = 0
-        self.totals[slot] += 1
-        if not ok:
-            self.failures[slot] += 1
+        self.totals[slot] += total
+        self.failures[slot] += failures
 
     def rate(self, now: float, seconds: float) -> float | None:
         current = int(now // self.width)
@@ -61,13 +69,20 @@ class SuccessWindows:
     __slots__ = ("_minutes", "_tens")
 
     def __init__(self) -> None:
-        self._minutes = _Ring(60.0, 60)
-        self._tens = _Ring(600.0, 144)
+        self._minutes = _Ring(FINE_SLOT_S, 60)
+        self._tens = _Ring(COARSE_SLOT_S, 144)
 
     def add(self, now: float, ok: bool) -> None:
         """Count one result at monotonic time ``now``."""
-        self._minutes.add(now, ok)
-        self._tens.add(now, ok)
+        self.add_counts(now, 1, 0 if ok else 1)
+
+    def add_counts(self, now: float, total: int, failures: int) -> None:
+        """Count ``total`` results, ``failures`` of them failed, at monotonic time ``now``.
+
+        Counts older than the window are ignored, whatever order they come in.
+        """
+        self._minutes.add(now, total, failures)
+        self._tens.add(now, total, failures)
 
     def rates(self, now: float) -> dict[str, float | None]:
         """``{"5m", "1h", "24h"}`` success ratios (None where nothing was probed)."""

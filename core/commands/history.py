@@ -1,14 +1,19 @@
-"""``netmon history export``: probe history as CSV or JSON."""
+"""``netmon history export``: probe history as CSV or JSON.
+
+The history file is opened read-only: exporting never locks, creates, repairs or moves
+it. When it cannot be read the command says why in one line and exits 3.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import sys
 from datetime import datetime
 
 from ..config import Config
-from ..history import HistoryStore
+from ..history import HistoryStore, HistoryUnavailableError
 from ..render import parse_since
 from .common import UsageError, command
 
@@ -39,10 +44,13 @@ def run_export(args: argparse.Namespace, config: Config) -> int:
 
 async def _export(path: str | None, args: argparse.Namespace, since: datetime | None,
                   until: datetime | None) -> int:
-    store = HistoryStore(path)
-    await store.start()
+    store = HistoryStore(path, read_only=True)
     try:
+        await store.start()
         return await store.export(args.output or sys.stdout, args.format, target=args.target,
                                   since=since, until=until, resolution=args.resolution)
+    except sqlite3.Error as exc:  # e.g. a page that went bad under the reader
+        raise HistoryUnavailableError(f"cannot read history database {store.path}: {exc}"
+                                      ) from None
     finally:
         await store.close()

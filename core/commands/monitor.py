@@ -1,4 +1,9 @@
-"""``netmon monitor``: run the monitor, one line per result, history written."""
+"""``netmon monitor``: run the monitor, one line per result, history written.
+
+Ctrl+C, SIGTERM and (on Windows) Ctrl+Break or closing the console window all stop it the
+same way: the monitor stops, pending history is written, and the exit code is 0. A second
+signal while stopping ends the process at once.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,18 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 from ..config import Config
 from ..history import HistoryStore
-from ..log import ascii_safe, setup_logging
+from ..log import redact, redact_data, setup_logging
 from ..monitor import HealthMonitor
 from ..probes.base import ProbeResult
-from ..render import format_ms
+from ..render import format_ms, shown
 from ..status import build, exit_code_for
 from .common import UsageError, command
 
@@ -37,25 +45,58 @@ def run(args: argparse.Namespace, config: Config) -> int:
     setup_logging(config.logging.level, to_file=config.logging.file)
     try:
         status = asyncio.run(_monitor(config, args))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl+C before the handlers were in place
         return 0
-    return exit_code_for(status)
+    return 0 if status is None else exit_code_for(status)
 
 
-async def _monitor(config: Config, args: argparse.Namespace) -> str:
+#: Signals that mean "stop": SIGBREAK exists on Windows only (Ctrl+Break, console closed).
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGBREAK")
+                      if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: asyncio.Event, signalled: asyncio.Event) -> Iterator[None]:
+    """Set both events (from the loop) on the first stop signal; restore handlers after."""
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        for sig, old in previous.items():  # a second signal acts as it did before
+            signal.signal(sig, old)
+        loop.call_soon_threadsafe(signalled.set)
+        loop.call_soon_threadsafe(stop.set)
+
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+async def _monitor(config: Config, args: argparse.Namespace) -> str | None:
+    """Run until the duration ends, a stop signal arrives or stdout closes.
+
+    Returns the final status, or None when stopped by a signal.
+    """
     history = None
     if config.history.enabled and not args.no_history:
         history = HistoryStore(config.history.path or None)
         await history.start()
     monitor = HealthMonitor(config, history=history)
-    reader_gone = asyncio.Event()
-    monitor.result_recorded.connect(_printer(args.jsonl, reader_gone))
+    if history is not None:
+        await monitor.seed_from(history)
+    stop, signalled = asyncio.Event(), asyncio.Event()
+    monitor.result_recorded.connect(_printer(args.jsonl, stop))
     try:
-        await monitor.start()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(args.duration):
-                await reader_gone.wait()  # until the duration ends, Ctrl+C or `| head` exits
-        return str(build(monitor=monitor)["status"])
+        with _stop_on_signals(stop, signalled):
+            await monitor.start()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(args.duration):
+                    await stop.wait()  # until the duration ends, a signal or `| head` exits
+        return None if signalled.is_set() else str(build(monitor=monitor)["status"])
     finally:
         await monitor.stop()
         if history is not None:
@@ -66,13 +107,14 @@ def _printer(jsonl: bool, reader_gone: asyncio.Event) -> Any:
     def show(result: ProbeResult) -> None:
         if reader_gone.is_set():
             return
+        # details carry URLs (a redirect's final_url) and error texts: redact them all
         if jsonl:
-            line = json.dumps(result.as_dict(), ensure_ascii=True)
+            line = json.dumps(redact_data(result.as_dict()), ensure_ascii=True)
         else:
             state = "ok  " if result.ok else ("WARN" if result.degraded else "FAIL")
             detail = "" if result.ok else f" {result.error_kind}: {result.error}"
-            line = ascii_safe(f"{result.checked_at:%H:%M:%S} {state} {result.target} "
-                              f"{format_ms(result.latency_ms)}{detail}")
+            line = redact(shown(f"{result.checked_at:%H:%M:%S} {state} {result.target} "
+                                f"{format_ms(result.latency_ms)}{detail}"))
         try:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()

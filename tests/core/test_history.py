@@ -467,71 +467,30 @@ async def test_damaged_pages_are_moved_aside(
         await s.close()
 
 
-async def test_locked_file_is_moved_aside(db_path: Path, clock: FakeClock,
-                                          caplog: pytest.LogCaptureFixture) -> None:
-    s = HistoryStore(db_path, clock=clock)
-    await s.start()
-    s.add(result(T0, latency=99.0))
-    await s.close()
-
-    holder = sqlite3.connect(db_path, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        s = HistoryStore(db_path, clock=clock, busy_timeout=0.05)
-        await s.start()
-        try:
-            assert s.path == db_path
-            assert s.moved_aside is not None
-            assert s.moved_aside.name == "history.sqlite3.locked-20260101T000000Z"
-            # the holder's WAL files travel with it (SQLite finds them by name)
-            assert exists(f"{s.moved_aside}-wal") and exists(f"{s.moved_aside}-shm")
-            [message] = history_records(caplog)
-            assert message.startswith("RESILIENT:") and "locked" in message
-            assert str(s.moved_aside) in message
-            s.add(result(T0))
-            await s.flush()
-            assert await s.count() == 1
-        finally:
-            await s.close()
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-    old = sqlite3.connect(s.moved_aside)  # the old history is intact under its new name
-    assert old.execute("SELECT latency_ms FROM results").fetchall() == [(99.0,)]
-    old.close()
-
-
-async def test_locked_file_that_cannot_be_renamed_gets_a_sibling(
+async def test_corrupt_file_that_cannot_be_renamed_gets_a_sibling(
     db_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def refuse(src: Path, dst: Path) -> None:
         raise PermissionError(13, "The process cannot access the file", str(src))
 
-    monkeypatch.setattr(history, "_rename", refuse)  # what Windows does with an open file
+    monkeypatch.setattr(history.files, "_rename", refuse)  # Windows and an open file
+    garbage = b"not a database" * 300
+    write(db_path, garbage)
     s = HistoryStore(db_path, clock=clock)
     await s.start()
-    await s.close()
-    holder = sqlite3.connect(db_path, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
     try:
-        s = HistoryStore(db_path, clock=clock, busy_timeout=0.05)
-        await s.start()
-        try:
-            assert s.moved_aside is None
-            assert s.path.parent == db_path.parent and s.path != db_path
-            assert s.path.name.startswith("history-") and s.path.suffix == ".sqlite3"
-            messages = history_records(caplog)
-            assert any(str(db_path) in m and str(s.path) in m for m in messages)
-            assert all(m.startswith("RESILIENT:") for m in messages)
-            s.add(result(T0))
-            assert await s.count() == 1
-        finally:
-            await s.close()
+        assert s.moved_aside is None
+        assert s.path.parent == db_path.parent and s.path != db_path
+        assert s.path.name.startswith("history-") and s.path.suffix == ".sqlite3"
+        messages = history_records(caplog)
+        assert any(str(db_path) in m and str(s.path) in m for m in messages)
+        assert all(m.startswith("RESILIENT:") for m in messages)
+        s.add(result(T0))
+        assert await s.count() == 1
     finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-    assert exists(db_path)
+        await s.close()
+    assert read(db_path) == garbage
 
 
 async def test_unusable_folder_falls_back_to_memory(tmp_path: Path, clock: FakeClock,

@@ -146,3 +146,14 @@ def test_redact_keeps_config_error_prose_readable() -> None:
     text = ("/x/netmon.toml: targets[0] (db).password: secrets are never stored in the config "
             "file. Put it in the OS keyring")
     assert redact(text) == text
+
+
+def test_redact_masks_secret_query_keys_and_prefixed_names() -> None:
+    url = ("https://u:pw1234@h.test/cb?key=K1secret&client_secret=K2secret&id_token=K3secret"
+           "&X-Api-Key=K4secret&sig=K5secret&page=2&monkey=banana")
+    text = redact(url)
+    for secret in ("pw1234", "K1secret", "K2secret", "K3secret", "K4secret", "K5secret"):
+        assert secret not in text
+    assert text.endswith("&page=2&monkey=banana")
+    assert redact('{"key_file": "a.pem", "keyring": "netmon/db"}') == (
+        '{"key_file": "a.pem", "keyring": "netmon/db"}')

@@ -1,0 +1,766 @@
+"""``HistoryStore``: probe results in one SQLite file, with tiers; all SQLite on one thread.
+
+The file is ``<platformdirs user data dir>/history.sqlite3`` unless another path is given.
+
+- **One worker thread** owns the connection; every SQLite call runs there, so the asyncio
+  loop never blocks on the database. ``add()`` only appends to a bounded in-memory queue;
+  the worker writes a batch every ``flush_interval`` seconds or as soon as ``batch_size``
+  results wait, one transaction per batch. Queries are jobs for the same thread, run after
+  everything added before them has been written (read-your-writes).
+- **Tiers** (see ``rollups``): raw results 48 h, 1-minute aggregates 30 days, 1-hour
+  aggregates 400 days; rollups and retention run on the worker at most once a minute and on
+  ``maintain()``, judged on the injected clock.
+- **Readers** (``read_only=True``, e.g. ``netmon history export``) open the file with
+  ``mode=ro``: they never lock it for writing, create, repair or move it; when it cannot be
+  read ``start()`` raises ``HistoryUnavailableError`` saying why.
+- **A locked file** (another process holds the write lock past ``busy_timeout``) is never
+  moved: the writer reads what it can, keeps new results in memory (``locked`` is True, a
+  ``RESILIENT:`` warning says so) and tries the file again every ``lock_retry`` seconds,
+  writing everything kept once it is free. If it is still locked at ``close()`` the kept
+  results go to a side file that the next writer merges in (see ``files``).
+- **A corrupt file** is renamed to ``<name>.corrupt-<UTC stamp>`` (with its side files) and
+  a fresh one started; when it cannot be renamed (Windows cannot rename an open file) a
+  fresh ``<stem>-<pid><suffix>`` next to it is used. A folder or file that cannot be
+  written at all leaves history in memory only (``persistent`` is False). Each case logs a
+  ``RESILIENT:`` warning on ``netmon.history`` naming the paths.
+- No secrets: only the result columns are stored (error text is redacted again on write;
+  result ``details`` are never stored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import logging
+import math
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Final, Literal, TypeVar, overload
+
+from ..clock import Clock, SystemClock
+from ..log import PREFIX_RESILIENT, redact
+from ..probes.base import ProbeResult, iso_utc
+from . import files
+from .export import FORMATS, check_resolution, write_rows
+from .recall import Recall, read_recall
+from .rollups import INSERT, Marks, load_marks, rewind, rollup_and_prune
+from .rows import (
+    AGG_FIELDS,
+    MINUTE_RETENTION,
+    RAW_COLUMNS,
+    RAW_FIELDS,
+    RAW_RETENTION,
+    AggregateRow,
+    ExportFormat,
+    HistoryRow,
+    MaintenanceReport,
+    Resolution,
+    default_history_path,
+    epoch,
+    floor_to,
+    history_row,
+    to_row,
+    utc,
+)
+
+__all__ = ["HistoryStore"]
+
+_log = logging.getLogger("netmon.history")
+
+T = TypeVar("T")
+
+_MAINTAIN_EVERY_S: Final = 60.0
+_WARN_EVERY_S: Final = 60.0
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[[sqlite3.Connection], Any]
+    future: concurrent.futures.Future[Any]
+
+
+_STOP: Final = object()
+
+
+class HistoryStore:
+    """Probe history in SQLite with tiered retention; all SQLite work on one worker thread.
+
+    ``await start()`` opens (or repairs) the database; ``add()`` is a cheap, non-blocking
+    enqueue callable from the event loop; ``await close()`` writes what is pending and stops.
+    ``busy_timeout`` is how long SQLite waits for another process's lock (with growing
+    sleeps); ``lock_retry`` how often a writer shut out by a lock tries the file again.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        clock: Clock | None = None,
+        flush_interval: float = 0.5,
+        batch_size: int = 500,
+        busy_timeout: float = 2.0,
+        max_pending: int = 200_000,
+        close_timeout: float = 10.0,
+        read_only: bool = False,
+        lock_retry: float = 30.0,
+    ) -> None:
+        if flush_interval <= 0 or batch_size < 1 or max_pending < batch_size:
+            raise ValueError("need flush_interval > 0 and 1 <= batch_size <= max_pending")
+        self._requested = Path(path) if path is not None else default_history_path()
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._flush_interval = flush_interval
+        self._batch_size = batch_size
+        self._busy_timeout = busy_timeout
+        self._close_timeout = close_timeout
+        self._lock_retry = lock_retry
+        #: Readers never write, create, repair or move the file.
+        self.read_only = read_only
+        #: The database file actually in use (differs from the requested one after a fallback).
+        self.path: Path = self._requested
+        #: Where a corrupt database was moved, if it was.
+        self.moved_aside: Path | None = None
+        #: False when no file could be used at all and history lives in memory only.
+        self.persistent = True
+        self._pending: deque[ProbeResult] = deque(maxlen=max_pending)
+        self._dropped = 0
+        self._jobs: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started: concurrent.futures.Future[None] | None = None
+        self._stopped: concurrent.futures.Future[None] | None = None
+        self._closing = False
+        self._warned_closed = False
+        # worker-thread state
+        self._conn: sqlite3.Connection | None = None
+        self._marks: Marks = {}
+        self._last_maintain: float | None = None
+        self._last_write_warning = -math.inf
+        self._locked_since: float | None = None  # time.monotonic() when shut out by a lock
+        self._next_lock_try = 0.0
+
+    @property
+    def locked(self) -> bool:
+        """True while another process's lock keeps new results from the file."""
+        return self._locked_since is not None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Open the database on the worker thread (repairing it if needed); idempotent.
+
+        A reader raises ``HistoryUnavailableError`` when the file cannot be read.
+        """
+        if self._closing:
+            raise RuntimeError("HistoryStore is closed")
+        if self._started is None:
+            self._started = concurrent.futures.Future()
+            self._thread = threading.Thread(target=self._run, name="netmon-history",
+                                            daemon=True)
+            self._thread.start()
+        await asyncio.shield(asyncio.wrap_future(self._started))
+
+    async def close(self) -> None:
+        """Write everything pending, stop the worker and close the database.
+
+        Idempotent and bounded by ``close_timeout`` (a warning is logged if it runs out).
+        """
+        if self._started is None:
+            if not self._pending or self._closing:
+                self._closing = True
+                return
+            await self.start()  # rows were added before start(): write them, then stop
+        self._closing = True
+        started = self._started
+        if started is not None and started.done() and started.exception() is not None:
+            return  # the worker never opened anything
+        if self._stopped is None:
+            self._stopped = concurrent.futures.Future()
+            self._jobs.put(_STOP)
+            self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._stopped)),
+                                   self._close_timeout)
+        except TimeoutError:
+            _log.warning("%s history writer did not stop within %.1f s; %d pending results "
+                         "may be lost", PREFIX_RESILIENT, self._close_timeout,
+                         len(self._pending))
+
+    async def __aenter__(self) -> HistoryStore:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ writing
+
+    def add(self, result: ProbeResult) -> None:
+        """Queue ``result`` for the next batch (never blocks; thread-safe).
+
+        If the writer falls ``max_pending`` results behind, the oldest queued ones are
+        dropped (and counted in a warning) rather than growing memory without bound.
+        """
+        if self.read_only:
+            raise RuntimeError("a read-only HistoryStore does not store results")
+        if self._closing:
+            if not self._warned_closed:
+                self._warned_closed = True
+                _log.warning("%s history store is closed; results are no longer stored",
+                             PREFIX_RESILIENT)
+            return
+        pending = self._pending
+        if len(pending) == pending.maxlen:
+            self._dropped += 1
+        pending.append(result)
+        if len(pending) >= self._batch_size:
+            self._wake.set()
+
+    def add_many(self, results: Iterable[ProbeResult]) -> None:
+        """``add`` each result."""
+        for result in results:
+            self.add(result)
+
+    @property
+    def pending(self) -> int:
+        """Results queued but not yet written."""
+        return len(self._pending)
+
+    async def flush(self) -> None:
+        """Write everything added so far and wait until it is committed."""
+        await self._submit(lambda conn: None)
+
+    async def maintain(self) -> MaintenanceReport:
+        """Roll up completed minutes and hours, then apply retention (on the worker)."""
+        return await self._submit(self._maintain)
+
+    # ------------------------------------------------------------------ queries
+
+    @overload
+    async def query(self, target: str | None = ..., since: datetime | None = ...,
+                    until: datetime | None = ..., *,
+                    resolution: Literal["raw"]) -> list[HistoryRow]: ...
+
+    @overload
+    async def query(self, target: str | None = ..., since: datetime | None = ...,
+                    until: datetime | None = ..., *,
+                    resolution: Literal["1m", "1h"]) -> list[AggregateRow]: ...
+
+    @overload
+    async def query(self, target: str | None = ..., since: datetime | None = ...,
+                    until: datetime | None = ..., resolution: Resolution = ...,
+                    ) -> list[HistoryRow] | list[AggregateRow]: ...
+
+    async def query(
+        self,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        resolution: Resolution = "auto",
+    ) -> list[HistoryRow] | list[AggregateRow]:
+        """Rows with ``since <= time < until``, oldest first.
+
+        ``"raw"`` gives ``HistoryRow``s; ``"1m"`` / ``"1h"`` give ``AggregateRow``s (buckets
+        that overlap the range). ``"auto"`` picks the finest tier that still holds the start
+        of the range: raw if it lies within 48 h of now, 1m within 30 days, else 1h; with no
+        ``since`` the start is the oldest stored data.
+        """
+        check_resolution(resolution)
+        return await self._submit(lambda conn: self._query(conn, target, since, until,
+                                                           resolution))
+
+    async def count(self, target: str | None = None) -> int:
+        """Number of raw rows stored (for one target, or all)."""
+        def run(conn: sqlite3.Connection) -> int:
+            if target is None:
+                row = conn.execute("SELECT COUNT(*) FROM results").fetchone()
+            else:
+                row = conn.execute("SELECT COUNT(*) FROM results WHERE target = ?",
+                                   (target,)).fetchone()
+            return int(row[0])
+        return await self._submit(run)
+
+    async def targets(self) -> list[str]:
+        """Targets with stored history in any tier, sorted."""
+        def run(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT target FROM results UNION SELECT target FROM agg_1m "
+                "UNION SELECT target FROM agg_1h ORDER BY 1").fetchall()
+            return [str(r[0]) for r in rows]
+        return await self._submit(run)
+
+    async def recall(self, targets: Iterable[str], clock: Clock, *, ring: int) -> Recall:
+        """Success counts of the last 24 h and the newest ``ring`` results of ``targets``.
+
+        ``clock`` is the monitor's: its ``monotonic() - now()`` maps stored times onto the
+        monitor's timeline. Read on the worker thread, one query per part for all targets.
+        """
+        names = list(targets)
+        wall_now, mono_now = epoch(clock.now()), clock.monotonic()
+        return await self._submit(lambda conn: read_recall(
+            conn, names, wall_now=wall_now, mono_now=mono_now, ring=ring))
+
+    async def success_rate(self, target: str, since: datetime | None = None) -> float | None:
+        """Share of ok results of ``target`` since ``since`` (tier as for ``"auto"``).
+
+        ``None`` when there is nothing in the range.
+        """
+        def run(conn: sqlite3.Connection) -> float | None:
+            resolution = self._auto(conn, target, since)
+            lo = epoch(since) if since is not None else -math.inf
+            if resolution == "raw":
+                row = conn.execute(
+                    "SELECT COUNT(*), SUM(ok) FROM results WHERE target = ? AND ts >= ?",
+                    (target, lo)).fetchone()
+            else:
+                step = 60 if resolution == "1m" else 3600
+                row = conn.execute(
+                    f"SELECT SUM(count), SUM(count - failures) FROM agg_{resolution} "
+                    "WHERE target = ? AND bucket >= ?",
+                    (target, floor_to(lo, step) if since is not None else lo)).fetchone()
+            total, good = row
+            if not total:
+                return None
+            return float(good) / float(total)
+        return await self._submit(run)
+
+    async def export(
+        self,
+        fp_or_path: str | os.PathLike[str] | IO[str],
+        fmt: ExportFormat = "csv",
+        *,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        resolution: Resolution = "auto",
+    ) -> int:
+        """Write the rows ``query`` would return as CSV or JSON; returns the row count.
+
+        CSV has a header row; JSON is a list of objects. Timestamps are ISO-8601 UTC with
+        ``Z``; ``phases`` is a JSON object (a JSON string in CSV). The file is written on
+        the worker thread.
+        """
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown export format {fmt!r}: use 'csv' or 'json'")
+        check_resolution(resolution)
+
+        def run(conn: sqlite3.Connection) -> int:
+            tier, rows = self._query_tier(conn, target, since, until, resolution)
+            fields = RAW_FIELDS if tier == "raw" else AGG_FIELDS
+            if isinstance(fp_or_path, str | os.PathLike):
+                with open(fp_or_path, "w", encoding="utf-8", newline="") as fp:
+                    return write_rows(fp, rows, fmt, fields)
+            return write_rows(fp_or_path, rows, fmt, fields)
+        return await self._submit(run)
+
+    async def add_audit(self, entry: Mapping[str, Any]) -> None:
+        """Keep one recovery-audit record (``ts`` aware datetime, ``action``, ``origin``,
+        ``subject``, ``ok`` and a JSON-able ``detail``) beside the probe history."""
+        row = (epoch(entry["ts"]), str(entry["action"]), str(entry["origin"]),
+               entry.get("subject"), int(bool(entry["ok"])),
+               redact(json.dumps(entry.get("detail", {}), default=str)))
+
+        def run(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.execute("INSERT INTO audit (ts, action, origin, subject, ok, detail) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", row)
+
+        await self._submit(run)
+
+    async def audit(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest recovery-audit records first."""
+
+        def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute("SELECT ts, action, origin, subject, ok, detail FROM audit "
+                                "ORDER BY ts DESC, id DESC LIMIT ?", (limit,)).fetchall()
+            return [{"ts": iso_utc(datetime.fromtimestamp(ts, UTC)), "action": action,
+                     "origin": origin, "subject": subject, "ok": bool(ok),
+                     "detail": json.loads(detail)}
+                    for ts, action, origin, subject, ok, detail in rows]
+
+        return await self._submit(run)
+
+    # ------------------------------------------------------------------ worker side
+
+    async def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._started is None:
+            raise RuntimeError("HistoryStore is not started: await store.start() first")
+        if self._stopped is not None:
+            raise RuntimeError("HistoryStore is closed")
+        await self.start()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._jobs.put(_Job(fn, future))
+        self._wake.set()
+        return await asyncio.wrap_future(future)
+
+    def _run(self) -> None:
+        assert self._started is not None
+        try:
+            self._open()
+        except BaseException as exc:  # a reader that cannot read (a writer falls back)
+            self._started.set_exception(exc)
+            return
+        self._started.set_result(None)
+        stopping = False
+        while not stopping:
+            self._wake.wait(self._flush_interval)
+            self._wake.clear()
+            try:
+                self._write_pending()
+                self._maybe_maintain()
+            except Exception:  # never let the writer die
+                _log.exception("%s history writer error", PREFIX_RESILIENT)
+            while True:
+                try:
+                    item = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    continue
+                assert isinstance(item, _Job)
+                if stopping:
+                    item.future.set_exception(RuntimeError("HistoryStore is closed"))
+                    continue
+                self._run_job(item)
+        self._shutdown()
+
+    def _run_job(self, job: _Job) -> None:
+        if not job.future.set_running_or_notify_cancel():
+            return
+        try:
+            self._write_pending()
+            assert self._conn is not None
+            job.future.set_result(job.fn(self._conn))
+        except BaseException as exc:
+            job.future.set_exception(exc)
+
+    def _shutdown(self) -> None:
+        try:
+            self._write_pending(closing=True)
+            if self._pending and self.locked:
+                self._keep_in_side_file()
+            if self._pending:
+                _log.warning("%s history closed with %d results unwritten", PREFIX_RESILIENT,
+                             len(self._pending))
+        except Exception:
+            _log.exception("%s history writer error on close", PREFIX_RESILIENT)
+        finally:
+            if self._conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.close()
+                self._conn = None
+            assert self._stopped is not None
+            self._stopped.set_result(None)
+
+    def _write_pending(self, *, closing: bool = False) -> None:
+        """Write queued results in transactions of at most ``batch_size`` rows."""
+        if self.locked and not self._retry_lock(force=closing):
+            return  # kept in memory until the file is free
+        if self._dropped:
+            dropped, self._dropped = self._dropped, 0
+            _log.warning("%s history writer fell behind; dropped %d oldest results",
+                         PREFIX_RESILIENT, dropped)
+        pending = self._pending
+        while pending:
+            batch: list[ProbeResult] = []
+            while pending and len(batch) < self._batch_size:
+                batch.append(pending.popleft())
+            try:
+                self._insert(batch)
+            except sqlite3.Error as exc:
+                pending.extendleft(reversed(batch))
+                self._write_failed(exc)
+                return
+
+    def _insert(self, batch: list[ProbeResult]) -> None:
+        conn = self._conn
+        assert conn is not None
+        rows = []
+        for result in batch:
+            try:
+                rows.append(to_row(result))
+            except Exception as exc:  # one malformed result must not sink the batch
+                _log.warning("%s history skipped a malformed result of %r: %s",
+                             PREFIX_RESILIENT, getattr(result, "target", "?"), exc)
+        if not rows:
+            return
+        oldest = min(row[2] for row in rows)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(INSERT, rows)
+            rewind(conn, self._marks, oldest, epoch(self._clock.now()))
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            self._marks = load_marks(conn)
+            raise
+
+    def _write_failed(self, exc: sqlite3.Error) -> None:
+        now = time.monotonic()
+        if now - self._last_write_warning >= _WARN_EVERY_S:
+            self._last_write_warning = now
+            _log.warning("%s history write failed (%s); %d results kept for retry",
+                         PREFIX_RESILIENT, exc, len(self._pending))
+        if files.is_corrupt(exc) and self.persistent:
+            # the file went bad under us: move it aside and carry on with a fresh one
+            self._close_conn()
+            self._requested = self.path
+            self._recover(self.path, exc)
+
+    def _keep_in_side_file(self) -> None:
+        """Still locked at close: write what is kept to a side file the next writer merges."""
+        rows = [to_row(r) for r in self._pending]
+        try:
+            side = files.write_side_file(self.path, self._clock.now().astimezone(UTC), rows)
+        except (sqlite3.Error, OSError) as exc:
+            _log.warning("%s history database %s is still locked and %d results cannot be "
+                         "kept beside it (%s)", PREFIX_RESILIENT, self.path, len(rows), exc)
+            return
+        self._pending.clear()
+        _log.warning("%s history database %s is still locked at close; %d results kept in %s "
+                     "are merged in by the next start", PREFIX_RESILIENT, self.path, len(rows),
+                     side)
+
+    # ------------------------------------------------------------------ open / repair
+
+    def _close_conn(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+
+    def _connect(self, path: Path | str) -> sqlite3.Connection:
+        """Open ``path`` for writing and take in results kept in side files."""
+        conn = files.connect_writer(path, self._busy_timeout)
+        try:
+            self._marks = load_marks(conn)
+            if isinstance(path, Path):
+                self._merge_side_files(conn, path)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _merge_side_files(self, conn: sqlite3.Connection, path: Path) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            merged, count, oldest = files.merge_side_files(conn, path)
+            if oldest is not None:
+                rewind(conn, self._marks, oldest, epoch(self._clock.now()))
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            self._marks = load_marks(conn)
+            raise
+        if merged:
+            files.remove_side_files(merged)
+            _log.warning("%s history took in %d results kept in %s while %s was locked",
+                         PREFIX_RESILIENT, count, ", ".join(map(str, merged)), path)
+
+    def _open(self) -> None:
+        wanted = self._requested
+        if self.read_only:
+            self._conn = files.connect_reader(wanted, self._busy_timeout)
+            self.path = wanted
+            return
+        try:
+            wanted.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = self._connect(wanted)
+            self.path = wanted
+            return
+        except (sqlite3.Error, OSError) as exc:
+            error = exc if isinstance(exc, sqlite3.Error) else sqlite3.OperationalError(
+                f"unable to open database file: {exc}")
+        if files.is_locked(error):
+            self._lock_out(wanted, error)
+        else:
+            self._recover(wanted, error)
+
+    def _lock_out(self, path: Path, error: sqlite3.Error) -> None:
+        """Another process holds the lock: read what we can, keep new results in memory."""
+        self.path = path
+        self._locked_since = time.monotonic()
+        self._next_lock_try = self._locked_since + self._lock_retry
+        try:
+            self._conn = files.connect_reader(path, self._busy_timeout)
+            seen = "its history stays readable"
+        except files.HistoryUnavailableError:
+            self._conn = self._memory()
+            seen = "its history cannot be read meanwhile"
+        _log.warning("%s history database %s is locked by another process (%s); new results "
+                     "are kept in memory and written there once it is free (retrying every "
+                     "%g s); %s", PREFIX_RESILIENT, path, error, self._lock_retry, seen)
+
+    def _retry_lock(self, *, force: bool = False) -> bool:
+        """Try the locked file again when due (or ``force``); True once it is ours."""
+        now = time.monotonic()
+        if not force and now < self._next_lock_try:
+            return False
+        self._next_lock_try = now + self._lock_retry
+        try:
+            conn = self._connect(self.path)
+        except sqlite3.Error as exc:
+            if not files.is_locked(exc):
+                _log.warning("%s history database %s cannot be opened again: %s",
+                             PREFIX_RESILIENT, self.path, exc)
+            return False
+        self._close_conn()
+        self._conn = conn
+        self._locked_since = None
+        _log.warning("%s history database %s is free again; writing %d results kept in memory",
+                     PREFIX_RESILIENT, self.path, len(self._pending))
+        return True
+
+    def _recover(self, wanted: Path, error: sqlite3.Error) -> None:
+        """The file cannot be used: a corrupt one is moved aside, otherwise keep to memory."""
+        if files.is_corrupt(error) and wanted.is_file():
+            now = self._clock.now().astimezone(UTC)
+            moved, clean = files.move_aside(wanted, now, error)
+            if moved is not None:
+                self.moved_aside = moved
+                if clean:
+                    try:
+                        self._conn = self._connect(wanted)
+                    except sqlite3.Error as exc:
+                        error = exc
+                    else:
+                        self.path = wanted
+                        _log.warning("%s history database %s was corrupt (%s); moved it aside "
+                                     "to %s and started a fresh one", PREFIX_RESILIENT, wanted,
+                                     error, moved)
+                        return
+            for candidate in self._fallback_names(wanted):
+                try:
+                    self._conn = self._connect(candidate)
+                except (sqlite3.Error, OSError):
+                    continue
+                self.path = candidate
+                _log.warning("%s history database %s is corrupt (%s)%s; using %s instead",
+                             PREFIX_RESILIENT, wanted, error,
+                             f", its old file is at {self.moved_aside}" if self.moved_aside
+                             else "", candidate)
+                return
+        self._conn = self._memory()
+        self.persistent = False
+        _log.warning("%s history database %s is unusable (%s); keeping history in memory "
+                     "only until restart", PREFIX_RESILIENT, wanted, error)
+
+    def _memory(self) -> sqlite3.Connection:
+        conn = files.connect_writer(":memory:", self._busy_timeout)
+        self._marks = load_marks(conn)
+        return conn
+
+    @staticmethod
+    def _fallback_names(path: Path) -> list[Path]:
+        pid = os.getpid()
+        names = [path.with_name(f"{path.stem}-{pid}{path.suffix}")]
+        names += [path.with_name(f"{path.stem}-{pid}-{n}{path.suffix}") for n in range(1, 4)]
+        return names
+
+    # ------------------------------------------------------------------ rollups
+
+    def _maybe_maintain(self) -> None:
+        if self.read_only or self.locked:
+            return
+        now = self._clock.monotonic()
+        if self._last_maintain is None or now - self._last_maintain >= _MAINTAIN_EVERY_S:
+            try:
+                self._maintain(self._conn)
+            except sqlite3.Error as exc:
+                self._write_failed(exc)
+
+    def _maintain(self, conn: sqlite3.Connection | None) -> MaintenanceReport:
+        assert conn is not None
+        self._last_maintain = self._clock.monotonic()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            report = rollup_and_prune(conn, self._marks, epoch(self._clock.now()))
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            self._marks = load_marks(conn)
+            raise
+        return report
+
+    # ------------------------------------------------------------------ reading
+
+    def _auto(self, conn: sqlite3.Connection, target: str | None,
+              since: datetime | None) -> Literal["raw", "1m", "1h"]:
+        now = epoch(self._clock.now())
+        if since is not None:
+            start: float | None = epoch(since)
+        else:
+            where, args = ("WHERE target = ?", (target,)) if target is not None else ("", ())
+            values = [conn.execute(f"SELECT MIN({col}) FROM {table} {where}", args).fetchone()[0]
+                      for table, col in (("results", "ts"), ("agg_1m", "bucket"),
+                                         ("agg_1h", "bucket"))]
+            found = [float(v) for v in values if v is not None]
+            start = min(found) if found else None
+        if start is None or start >= now - RAW_RETENTION.total_seconds():
+            return "raw"
+        if start >= now - MINUTE_RETENTION.total_seconds():
+            return "1m"
+        return "1h"
+
+    def _resolve(self, conn: sqlite3.Connection, resolution: Resolution, target: str | None,
+                 since: datetime | None) -> Literal["raw", "1m", "1h"]:
+        if resolution == "auto":
+            return self._auto(conn, target, since)
+        return resolution
+
+    def _query(self, conn: sqlite3.Connection, target: str | None, since: datetime | None,
+               until: datetime | None,
+               resolution: Resolution) -> list[HistoryRow] | list[AggregateRow]:
+        return self._query_tier(conn, target, since, until, resolution)[1]
+
+    def _query_tier(
+        self, conn: sqlite3.Connection, target: str | None, since: datetime | None,
+        until: datetime | None, resolution: Resolution,
+    ) -> tuple[str, list[HistoryRow] | list[AggregateRow]]:
+        tier = self._resolve(conn, resolution, target, since)
+        clauses: list[str] = []
+        args: list[Any] = []
+        if target is not None:
+            clauses.append("target = ?")
+            args.append(target)
+        if tier == "raw":
+            if since is not None:
+                clauses.append("ts >= ?")
+                args.append(epoch(since))
+            if until is not None:
+                clauses.append("ts < ?")
+                args.append(epoch(until))
+            where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+            cursor = conn.execute(
+                f"SELECT {RAW_COLUMNS} FROM results {where} ORDER BY ts, target, id", args)
+            return tier, [history_row(*row) for row in cursor]
+        step = 60 if tier == "1m" else 3600
+        if since is not None:
+            clauses.append("bucket >= ?")
+            args.append(floor_to(epoch(since), step))
+        if until is not None:
+            clauses.append("bucket < ?")
+            args.append(epoch(until))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        cursor = conn.execute(
+            "SELECT target, bucket, count, failures, latency_min, latency_avg, latency_max, "
+            f"latency_p95 FROM agg_{tier} {where} ORDER BY bucket, target", args)
+        return tier, [
+            AggregateRow(target=t, bucket=utc(b), count=int(n), failures=int(f),
+                         latency_min=mn, latency_avg=av, latency_max=mx, latency_p95=p95)
+            for t, b, n, f, mn, av, mx, p95 in cursor
+        ]
+
