@@ -24,12 +24,18 @@ LABELS = {
     "clear_auth_cache": "Clear auth cache",
     "reconnect_database": "Reconnect database",
     "probe_all": "Probe all",
+    "probe_now": "Probe now",
+    "diagnose": "Diagnose",
 }
 
 
 def describe_outcome(action: str, target: str | None, result: dict[str, Any]) -> str:
-    """One line for the status bar about a finished recovery action."""
+    """One line for the status bar about a finished recovery action: what it changed, or
+    "failed" with the reason when it did not achieve what it is for (``ok`` false)."""
     label = LABELS.get(action, action)
+    on = f" ({target})" if target else ""
+    if result.get("ok") is False:
+        return f"{label}{on} failed: {result.get('reason') or 'no reason given'}"
     if action == "reset_breaker":
         changed = result.get("breakers", [])
         parts = [f"{b['name']} {b['before']} -> {b['after']}" for b in changed
@@ -37,13 +43,19 @@ def describe_outcome(action: str, target: str | None, result: dict[str, Any]) ->
         return f"{label}: " + (", ".join(parts) if parts else "already closed")
     if action == "clear_auth_cache":
         cleared = result.get("cleared", {})
-        if "note" in result:
-            return f"{label}: {result['note']}"
         return (f"{label}: {cleared.get('cached', 0)} cached and "
                 f"{cleared.get('failed', 0)} failed tokens removed")
     if action == "probe_all":
-        return f"{label}: {result.get('results', 0)} targets probed"
-    return f"{label}: done" + (f" ({target})" if target else "")
+        return (f"{label}: {result.get('results', 0)} targets probed, "
+                f"{result.get('answered', 0)} answered")
+    if action == "probe_now":
+        return f"{label}{on}: {result.get('before')} -> {result.get('after')}"
+    if action == "diagnose":
+        return f"{label}{on}: {str(result.get('status', '?')).upper()}: {result.get('summary')}"
+    if action == "reconnect_database":
+        after = result.get("after") or {}
+        return f"{label}: database {after.get('status')} ({after.get('mode')} mode)"
+    return f"{label}{on}: finished"
 
 
 class ActionRunner(QObject):

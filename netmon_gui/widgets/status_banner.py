@@ -14,7 +14,8 @@ __all__ = ["StatusBanner"]
 
 
 class StatusBanner(QFrame):
-    """HEALTHY / DEGRADED / UNHEALTHY, target counts, and the local-network condition."""
+    """HEALTHY / DEGRADED / UNHEALTHY / UNKNOWN (grey: nothing measured yet, or no targets),
+    target counts, and the local-network condition."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -49,9 +50,14 @@ class StatusBanner(QFrame):
         if counts.get("unknown"):
             parts.append(f"{counts['unknown']} not probed yet")
         total = len(targets)
-        self.counts_label.setText(
-            f"{total} target{'s' if total != 1 else ''}:  " + "  \u00b7  ".join(parts)
-            if total else "No targets configured: add [[targets]] to the config file.")
+        reason = str(snapshot.get("reason") or "")
+        if not total:
+            text = "No targets configured: add [[targets]] to the config file."
+        else:
+            text = f"{total} target{'s' if total != 1 else ''}:  " + "  \u00b7  ".join(parts)
+            if status == "unknown" and reason:
+                text += f"  \u2014  {reason}"  # e.g. waiting for the first results
+        self.counts_label.setText(text)
         local = next((c for c in snapshot.get("conditions", [])
                       if c.get("id") == "local_network_down" and c.get("active")), None)
         if local is not None:

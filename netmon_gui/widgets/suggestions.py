@@ -37,6 +37,9 @@ def button_text(action: str, target: str | None) -> str:
     """The label of a suggestion's button."""
     if action == "reset_breaker":
         return f"Reset breaker '{target}'" if target else "Reset all breakers"
+    if action in ("probe_now", "diagnose"):
+        verb = "Probe" if action == "probe_now" else "Diagnose"
+        return f"{verb} '{target}'" if target else verb
     return {"clear_auth_cache": "Clear auth cache", "reconnect_database": "Reconnect database",
             "probe_all": "Probe all now"}.get(action, action.replace("_", " ").capitalize())
 
@@ -80,6 +83,10 @@ class SuggestionCard(QFrame):
             layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignVCenter)
 
 
+ALL_CLEAR = "No suggestions: every target is up and nothing needs your attention."
+WAITING = "No suggestions yet: waiting for the first results."
+
+
 class SuggestionsPanel(QWidget):
     """A scrollable list of suggestion cards; ``request(action, target)`` on a button."""
 
@@ -89,7 +96,7 @@ class SuggestionsPanel(QWidget):
         super().__init__(parent)
         self.cards: list[SuggestionCard] = []
         self._key: list[tuple[Any, ...]] | None = None
-        self.empty = QLabel("No suggestions: nothing needs your attention.", self)
+        self.empty = QLabel(WAITING, self)
         self.empty.setObjectName("placeholder")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
@@ -110,8 +117,13 @@ class SuggestionsPanel(QWidget):
         layout.addWidget(scroll)
         self.set_suggestions([])
 
-    def set_suggestions(self, suggestions: Sequence[Mapping[str, Any]]) -> None:
-        """Show ``suggestions`` (the cards are rebuilt only when they changed)."""
+    def set_suggestions(self, suggestions: Sequence[Mapping[str, Any]],
+                        overall: str = "unknown") -> None:
+        """Show ``suggestions`` (the cards are rebuilt only when they changed); with none,
+        say why from the ``overall`` status: all clear only when it is ``healthy``."""
+        self.empty.setText(ALL_CLEAR if overall == "healthy" else WAITING if overall == "unknown"
+                           else f"No suggestions, but the overall status is {overall}: see "
+                                "the targets table.")
         key = [tuple(str(s.get(k)) for k in ("id", "severity", "title", "detail", "action",
                                               "target")) for s in suggestions]
         if key == self._key:

@@ -217,7 +217,7 @@ class MainWindow(QMainWindow):
         snapshot = self.core.status()
         self.banner.update_from(snapshot)
         suggestions = snapshot["suggestions"]
-        self.suggestions.set_suggestions(suggestions)
+        self.suggestions.set_suggestions(suggestions, str(snapshot.get("status")))
         title = f"Suggestions ({len(suggestions)})" if suggestions else "Suggestions"
         self.tabs.setTabText(self._suggestions_tab, title)
         self.breakers_model.refresh()

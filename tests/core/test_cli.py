@@ -94,12 +94,14 @@ def test_config_option_goes_before_or_after_the_command(tmp_path: Path) -> None:
             assert [t["name"] for t in json.loads(out.stdout)["targets"]] == ["loop"]
     out = netmon("config", "validate", "--config", str(path))
     assert out.returncode == 0 and out.stdout.startswith(f"OK: {path}: 1 target(s)")
-    # nested subcommands take it too (an empty history reads fine)
+    # nested subcommands take it too: the export reads the history file this config names
+    # (a reader never creates one, so its absence is one line and exit 3)
     history = tmp_path / "h.sqlite3"
     path.write_text(f"[history]\npath = '{history}'\n", encoding="utf-8")
     out = netmon("history", "export", "--config", str(path), "--format", "json")
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == [] and history.exists()
+    assert out.returncode == 3
+    assert out.stderr == f"netmon: error: no history file at {history}\n"
+    assert not history.exists()
 
 
 def test_the_later_config_option_wins(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from netmon_gui.models.breakers import COL_STATE
 from netmon_gui.models.targets import COL_ERROR, COL_STATUS, StatusRole
 from netmon_gui.widgets.tokens_panel import NOT_CONFIGURED
 from netmon_gui.windows.main_window import MainWindow
+from tests.support.dns_server import DnsServer
 from tests.support.http_server import HttpServer
 
 
@@ -208,8 +209,14 @@ async def test_window_closes_cleanly_and_core_stops(core: NetmonCore, qtbot: QtB
 
 
 async def test_banner_shows_local_network_down_in_bold(qtbot: QtBot) -> None:
-    config = Config(targets=[Target(name=n, kind="http", url=f"http://{n}.netmon.invalid/")
-                             for n in ("api", "cdn")],
+    silent = [DnsServer(host, default_behaviour="silent") for host in ("127.0.0.1", "127.0.0.2")]
+    for server in silent:
+        await server.start()
+    config = Config(targets=[Target(name=n, kind="dns", host=f"{n}.corp.invalid",
+                                    resolver="direct", system_nameservers=False,
+                                    nameservers=[f"{server.address}:{server.port}"],
+                                    timeout_s=0.3)
+                             for n, server in zip(("api", "cdn"), silent, strict=True)],
                     history=HistorySettings(enabled=False))
     netmon = NetmonCore(config)
     await netmon.start(schedule=False)
@@ -225,3 +232,79 @@ async def test_banner_shows_local_network_down_in_bold(qtbot: QtBot) -> None:
         await win.aclose()
         win.deleteLater()
         await netmon.stop()
+        for server in silent:
+            await server.close()
+
+
+async def _window_over(config: Config) -> tuple[NetmonCore, MainWindow]:
+    netmon = NetmonCore(config)
+    await netmon.start(schedule=False)
+    win = MainWindow(netmon)
+    win.show()
+    return netmon, win
+
+
+async def _close(netmon: NetmonCore, win: MainWindow) -> None:
+    win.close()
+    await win.aclose()
+    win.deleteLater()
+    await netmon.stop()
+
+
+async def test_no_targets_is_a_grey_unknown_banner_not_healthy(qtbot: QtBot) -> None:
+    """With zero targets the banner used to be a green HEALTHY."""
+    netmon, win = await _window_over(Config(history=HistorySettings(enabled=False)))
+    try:
+        await settle()
+        assert win.banner.status_label.text() == "UNKNOWN"
+        assert win.banner.status == "unknown"
+        assert badge_for(win.banner.status) == badge_for("unknown")  # grey
+        assert win.banner.counts_label.text().startswith("No targets configured")
+        assert win.suggestions.empty.text().startswith("No suggestions yet")
+    finally:
+        await _close(netmon, win)
+
+
+async def test_before_the_first_results_the_banner_says_it_is_waiting(
+    qtbot: QtBot, http_server: HttpServer,
+) -> None:
+    http_server.route("/", body="ok")
+    config = Config(targets=[Target(name="api", kind="http", url=http_server.url_for("/"))],
+                    history=HistorySettings(enabled=False))
+    netmon, win = await _window_over(config)
+    try:
+        await settle()
+        assert win.banner.status_label.text() == "UNKNOWN"
+        assert "waiting for the first results (api)" in win.banner.counts_label.text()
+        await netmon.monitor.run_once()
+        await settle(lambda: win.banner.status_label.text() == "HEALTHY")
+        assert win.suggestions.empty.text().startswith("No suggestions: every target is up")
+    finally:
+        await _close(netmon, win)
+
+
+async def test_down_targets_have_suggestion_cards_naming_them(
+    window: MainWindow, core: NetmonCore,
+) -> None:
+    """"No suggestions: nothing needs your attention" used to sit beside down targets."""
+    for _ in range(3):
+        await core.monitor.run_once(["billing"])
+    await settle(lambda: bool(window.suggestions.cards))
+    ids = [card.suggestion["id"] for card in window.suggestions.cards]
+    assert "http_server_error:billing" in ids
+    assert not window.suggestions.empty.isVisibleTo(window.suggestions)
+    assert window.tabs.tabText(window._suggestions_tab).startswith("Suggestions (")
+
+
+async def test_a_failed_recovery_action_says_failed_not_done(window: MainWindow) -> None:
+    """"Reconnect database: done" used to appear for a reconnect that did nothing."""
+    messages: list[str] = []
+    window.runner.finished.connect(messages.append)
+    task = window.runner.run("reconnect_database")
+    assert task is not None
+    await task
+    await settle(lambda: bool(messages))
+    assert messages == ["Reconnect database failed: no database layer configured "
+                        "([database] target is empty)"]
+    assert "failed" in window.statusBar().currentMessage()
+    assert window.core.recovery.trail[-1].ok is False
