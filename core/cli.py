@@ -21,7 +21,7 @@ from .commands import check, config, diagnose, history, monitor, recover, serve,
 from .commands.common import UsageError
 from .config import load_config
 from .errors import NetmonError
-from .log import ascii_safe, redact, setup_logging
+from .log import ascii_safe, printable, redact, setup_logging
 
 __all__ = ["ExitCode", "build_parser", "main"]
 
@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str) -> None:
-    print(f"netmon: error: {ascii_safe(redact(message))}", file=sys.stderr)
+    print(f"netmon: error: {ascii_safe(printable(redact(message)))}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

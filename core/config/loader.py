@@ -184,6 +184,14 @@ def _check_target(t: Target, label: str, where: str) -> None:
             raise ConfigError(f"{describe_value(ns)} is not a nameserver address", path=label,
                               field=f"{where}.nameservers",
                               allowed="IPv4 or IPv6 address, optionally IPv4:port or [IPv6]:port")
+    for address in t.expect_addresses:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise ConfigError(f"{address!r} is not an IP address", path=label,
+                              field=f"{where}.expect_addresses",
+                              allowed='IPv4 or IPv6 addresses, e.g. ["131.107.255.255"]'
+                              ) from None
     if t.kind == "dns" and t.resolver == "direct" and not (t.nameservers
                                                           or t.system_nameservers):
         raise ConfigError("asks no nameserver directly", path=label, field=f"{where}.resolver",

@@ -156,6 +156,7 @@ class Target:
     system_nameservers: bool = True
     record_types: list[str] = field(default_factory=lambda: ["A", "AAAA"])
     resolver: str = _spec("both", choices=RESOLVER_MODES)  # dns: which answers decide
+    expect_addresses: list[str] = field(default_factory=list)  # dns: one must be among them
     interval_s: float | None = _spec(None, min=1, max=86400)
     timeout_s: float | None = _spec(None, min=0.1, max=600)
     latency_threshold_ms: float | None = _spec(None, min=1, max=600000)

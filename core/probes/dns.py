@@ -263,6 +263,11 @@ class DnsProbe(TargetProbe):
             phases = {"dns": max((a.latency_ms for a in answers), default=0.0)}
             deciding, watched = answers, []
         failing = [a for a in deciding if not a.ok]
+        unexpected = _unexpected_addresses(target.expect_addresses, deciding)
+        if not failing and unexpected:
+            return ProbeResult(target.name, target.kind, False, timer.total_ms(), checked_at,
+                               phases=phases, error_kind=ErrorKind.PROTOCOL_ERROR,
+                               error=unexpected, details=details)
         if not failing:
             broken = next((a for a in watched if not a.ok), None)
             latency = max(a.latency_ms for a in deciding) if deciding else timer.total_ms()
@@ -281,6 +286,21 @@ class DnsProbe(TargetProbe):
             error_kind=first.error_kind, error=first.error if os_answer is not None
             else f"{first.resolver}: {first.error}", degraded=partial, details=details,
         )
+
+
+def _unexpected_addresses(expected: list[str], answers: list[ResolverAnswer]) -> str | None:
+    """Why the answers miss every expected address (a captive portal or a DNS hijack
+    answers with its own), or None when there is nothing to expect or one was found."""
+    if not expected:
+        return None
+    wanted = {str(ipaddress.ip_address(a)) for a in expected}
+    for answer in answers:
+        got = {str(ipaddress.ip_address(a)) for a in answer.addresses}
+        if not got & wanted:
+            who = "OS" if answer.resolver == OS_RESOLVER else answer.resolver
+            return (f"{who} resolves it to {', '.join(sorted(got)) or 'nothing'}, not "
+                    f"{' or '.join(sorted(wanted))} (a captive portal or DNS hijack?)")
+    return None
 
 
 _SAID: dict[str, str] = {  # short words per error kind, keyed by its string value

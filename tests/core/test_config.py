@@ -51,7 +51,8 @@ def test_embedded_defaults_monitor_this_machines_network() -> None:
     assert not http.follow_redirects  # a captive portal's redirect is a failure, not a pass
     ncsi_dns = targets["internet-dns"]
     assert ncsi_dns.kind == "dns" and ncsi_dns.host == "dns.msftncsi.com"
-    assert "131.107.255.255" in default_config_text()
+    assert ncsi_dns.expect_addresses == ["131.107.255.255"]
+    assert ncsi_dns.resolver == "os"
     assert load_config() == parse_config(default_config_text())  # no file: these defaults
 
 

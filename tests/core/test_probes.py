@@ -135,6 +135,23 @@ async def test_dns_resolver_direct_lets_the_nameservers_decide(
     assert gone.details["summary"] == f"127.0.0.1:{dns_server.port}: SERVFAIL"
 
 
+async def test_dns_expected_address_catches_a_hijacked_answer(
+    ctx: ProbeContext, dns_server: DnsServer
+) -> None:
+    """A captive portal or hijacking resolver answers with an address of its own."""
+    dns_server.add_a("dns.ncsi.invalid", "10.0.0.1")
+    target = dns_target("dns.ncsi.invalid", dns_server, resolver="direct",
+                        expect_addresses=["131.107.255.255"])
+    hijacked = await make_probe(target, ctx).run()
+    assert not hijacked.ok
+    assert hijacked.error_kind is K.PROTOCOL_ERROR
+    assert hijacked.error == (f"127.0.0.1:{dns_server.port} resolves it to 10.0.0.1, not "
+                              "131.107.255.255 (a captive portal or DNS hijack?)")
+    dns_server.add_a("dns.ncsi.invalid", "131.107.255.255")
+    honest = await make_probe(target, ctx).run()
+    assert honest.ok
+
+
 async def test_dns_truncated_answer_is_retried_over_tcp(
     ctx: ProbeContext, dns_server: DnsServer
 ) -> None:
