@@ -65,6 +65,8 @@ def overall_status(
         return Overall.UNKNOWN, 503, "no targets configured"
     waiting = [str(t["name"]) for t in targets
                if t["status"] == "unknown" and critical.get(t["name"], True)]
+    if database is not None and database.get("status") == "unknown":
+        waiting.append("database")  # still connecting: not measured yet
     if waiting:
         return Overall.UNKNOWN, 503, f"waiting for the first results ({_names(waiting)})"
     not_up = [str(t["name"]) for t in targets if t["status"] in ("degraded", "down")]

@@ -15,7 +15,7 @@ from core.history import HistoryStore
 from core.monitor import HealthMonitor
 from core.recovery import AuditEntry, Origin, RecoveryActions, suggest
 from core.secrets import store_secret
-from core.status import build, exit_code_for
+from core.status import build, exit_code_for, overall_status
 from core.testing import FakeClock
 from core.tokens import AuthError
 from tests.support.dns_server import DnsServer
@@ -249,3 +249,13 @@ async def test_probe_now_and_diagnose_actions_name_their_target(
     assert [(e.action, e.ok) for e in actions.trail] == [
         ("probe_now", True), ("diagnose", True), ("probe_now", False)]
     await monitor.stop()
+
+
+def test_a_database_still_connecting_is_not_called_healthy() -> None:
+    up = [{"name": "api", "status": "up"}]
+    assert overall_status(up, database={"status": "unknown", "mode": "normal"}) == (
+        "unknown", 503, "waiting for the first results (database)")
+    assert overall_status(up, database={"status": "up", "mode": "normal"})[0] == "healthy"
+    assert overall_status(up, database={"status": "down", "mode": "emergency",
+                                        "error_kind": "timeout"}) == (
+        "unhealthy", 503, "down: database")
