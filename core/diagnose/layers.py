@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
-import ntpath
 import os
-import sys
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
+from ..environment.common import hosts_file_path, redact_url
 from ..errors import ErrorKind, classify
-from ..log import redact
 from ..probes.base import describe
 from ..probes.dns import ResolverAnswer, parse_nameserver, resolve_direct, resolve_os
 from ..probes.tcp import connect_once
@@ -80,16 +77,6 @@ def _port(text: str, target: str) -> int:
 
 
 # --------------------------------------------------------------------------- hosts file
-def hosts_file_path(*, platform: str | None = None, environ: Mapping[str, str] | None = None,
-                    ) -> str:
-    """``%SystemRoot%\\System32\\drivers\\etc\\hosts`` on Windows, ``/etc/hosts`` elsewhere."""
-    if (platform or sys.platform) != "win32":
-        return "/etc/hosts"
-    env = os.environ if environ is None else environ
-    root = env.get("SystemRoot") or env.get("SYSTEMROOT") or env.get("windir") or r"C:\Windows"
-    return ntpath.join(root, "System32", "drivers", "etc", "hosts")
-
-
 def check_hosts_file(name: str, path: str | os.PathLike[str] | None = None) -> HostsFileCheck:
     """Addresses the hosts file gives ``name`` (any alias, case-insensitive); never raises."""
     where = os.fspath(path) if path is not None else hosts_file_path()
@@ -141,28 +128,17 @@ def proxy_info(host: str, port: int | None = None, scheme: str | None = None) ->
     except Exception as exc:  # registry or SystemConfiguration oddities
         return ProxyInfo(note=f"could not read proxy settings: {describe(exc)}")
     no_proxy = proxies.get("no")
-    shown = tuple(sorted((k, _redact_url(v)) for k, v in proxies.items() if k != "no"))
+    shown = tuple(sorted((k, redact_url(v)) for k, v in proxies.items() if k != "no"))
     scheme = scheme or (_SCHEME_FOR_PORT.get(port) if port else None)
     applies = None
     note = None
     if shown and not bypass:
         url = proxies.get(scheme) if scheme in ("http", "https") else None
         url = url or proxies.get("all")
-        applies = _redact_url(url) if url else None
+        applies = redact_url(url) if url else None
         if scheme not in ("http", "https") and applies is None:
             note = "HTTP(S) proxies do not carry raw TCP: applications connect directly"
     return ProxyInfo(shown, no_proxy, bypass, applies, scheme, note)
-
-
-def _redact_url(url: str) -> str:
-    """``http://user:pass@proxy:8080`` -> ``http://user:***@proxy:8080`` (also without scheme)."""
-    text = url if "://" in url else f"//{url}"
-    with contextlib.suppress(ValueError):
-        parts = urllib.parse.urlsplit(text)
-        if parts.password is not None:
-            netloc = f"{parts.username}:***@{parts.netloc.rpartition('@')[2]}"
-            text = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-    return redact(text if "://" in url else text.removeprefix("//"))
 
 
 # --------------------------------------------------------------------------- probes
