@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
+from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..probes.base import system_nameservers
@@ -42,11 +43,16 @@ from .layers import (
     proxy_info,
     tcp_connect,
 )
+from .network import NetworkCheck, check_network, refine
+from .path import Hop, PathTrace, trace_path
 from .verdict import verdict
 
 __all__ = [
     "Diagnosis",
+    "Hop",
     "HostsFileCheck",
+    "NetworkCheck",
+    "PathTrace",
     "ProxyInfo",
     "TcpAttempt",
     "Verdict",
@@ -58,6 +64,7 @@ __all__ = [
     "parse_target",
     "proxy_info",
     "tcp_connect",
+    "trace_path",
     "verdict",
 ]
 
@@ -67,12 +74,16 @@ _MAX_TCP_ADDRESSES = 8
 async def diagnose(
     target: str, *, nameservers: Iterable[str] = (), include_system: bool = True,
     timeout: float = 3.0, hosts_path: str | os.PathLike[str] | None = None,
-    platform: str | None = None, clock: Clock | None = None,
+    platform: str | None = None, clock: Clock | None = None, network: bool = False,
+    trace: bool = False,
 ) -> Diagnosis:
     """Diagnose ``target`` (``host[:port]`` or a URL) layer by layer.
 
     ``nameservers`` are ``IP[:PORT]`` to ask directly, plus the system's own when
-    ``include_system``. Raises ValueError only for bad input (target or nameserver).
+    ``include_system``. ``network`` also checks that the default gateway and the DNS
+    servers answer; ``trace`` also traces the path to the target (both send packets to
+    this machine's gateway and DNS servers, so both are off unless asked for).
+    Raises ValueError only for bad input (target or nameserver).
     """
     host, port, scheme = _parse(target)
     wanted = list(nameservers)
@@ -107,14 +118,23 @@ async def diagnose(
         _bounded(asyncio.to_thread(proxy_info, lookup, port, scheme), timeout, no_proxy),
     )
     addresses, source = _addresses_to_try(os_answer, direct)
-    tcp: tuple[TcpAttempt, ...] = ()
-    if port is not None and addresses:
-        tcp = tuple(await asyncio.gather(
-            *(tcp_connect(a, port, timeout=timeout) for a in addresses[:_MAX_TCP_ADDRESSES])))
-    judged = verdict(lookup, port, os_answer=os_answer, direct=direct, tcp=tcp, hosts=hosts,
-                     proxy=proxy, platform=platform, literal=literal)
+    connects = [tcp_connect(a, port, timeout=timeout) for a in addresses[:_MAX_TCP_ADDRESSES]
+                ] if port is not None else []
+    below = (check_network(addresses, timeout=timeout, trace=trace)
+             if network or trace else _nothing())
+    net, tcp = await asyncio.gather(below, _all(connects))
+    judged = refine(verdict(lookup, port, os_answer=os_answer, direct=direct, tcp=tcp,
+                            hosts=hosts, proxy=proxy, platform=platform, literal=literal), net)
     return Diagnosis(
         target=target, host=lookup, port=port, os_answer=os_answer, verdict=judged,
         hosts=hosts, direct=direct, tcp=tcp, tcp_source=source if tcp else None, proxy=proxy,
-        timeout_s=timeout, elapsed_ms=_ms(started), checked_at=checked_at,
+        timeout_s=timeout, elapsed_ms=_ms(started), checked_at=checked_at, network=net,
     )
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _all(attempts: list[Coroutine[Any, Any, TcpAttempt]]) -> tuple[TcpAttempt, ...]:
+    return tuple(await asyncio.gather(*attempts))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ErrorKind
 from ..probes.base import iso_utc
 from ..probes.dns import ResolverAnswer
+
+if TYPE_CHECKING:
+    from .network import NetworkCheck
 
 __all__ = [
     "DEGRADED", "DOWN", "UP", "Diagnosis", "HostsFileCheck", "ProxyInfo", "TcpAttempt",
@@ -112,6 +115,7 @@ class Diagnosis:
     timeout_s: float = 3.0
     elapsed_ms: float = 0.0
     checked_at: datetime | None = None
+    network: NetworkCheck | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form (ErrorKinds as strings)."""
@@ -124,6 +128,7 @@ class Diagnosis:
             "proxy": self.proxy.as_dict(), "verdict": self.verdict.as_dict(),
             "timeout_s": self.timeout_s, "elapsed_ms": round(self.elapsed_ms, 3),
             "checked_at": iso_utc(self.checked_at) if self.checked_at else None,
+            "network": self.network.as_dict() if self.network else None,
         }
 
     def render_text(self) -> str:

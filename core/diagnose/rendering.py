@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ..probes.dns import is_ip_literal
 from ..render import text_lines
@@ -85,6 +86,8 @@ def render_text(d: Diagnosis) -> str:
         used = ("bypassed (NO_PROXY)" if p.bypass
                 else f"via {p.applies}" if p.applies else (p.note or "direct"))
         add(f"  {_mark(None)} {d.host}: {used}")
+    if d.network is not None:
+        _render_network(d, add)
     v = d.verdict
     label = {UP: "OK", DEGRADED: "WARNING"}.get(v.status, "CRITICAL")
     add(f"{'VERDICT':<{_HEAD}}{label} (exit {exit_code(d)})  layer={v.layer}  "
@@ -99,3 +102,26 @@ def render_text(d: Diagnosis) -> str:
         add("  Next steps:")
         out.extend(f"    {i}. {s}" for i, s in enumerate(v.next_steps, 1))
     return text_lines(out) + "\n"
+
+
+def _render_network(d: Diagnosis, add: Callable[[str], None]) -> None:
+    n = d.network
+    assert n is not None
+    route = n.default_route
+    add(f"{'NETWORK':<{_HEAD}}" + (f"default route via {route['gateway'] or 'on-link'} on "
+                                   f"{route['interface']}" if route else "no default route"))
+    width = max((len(c.reach.address) for c in n.checks), default=0)
+    for c in n.checks:
+        r = c.reach
+        detail = (f"{r.latency_ms:.1f} ms" if r.ok and r.latency_ms is not None
+                  else f"{r.error_kind} {_short(r.error, 50)}")
+        add(f"  {_mark(r.ok)} {c.role:<11} {r.address:<{width}}  {r.method:<7} {detail}")
+        if r.note and r.method != "icmp":
+            add(f"        ({_short(r.note, 90)})")
+    if n.path is not None:
+        p = n.path
+        add(f"{'PATH':<{_HEAD}}to {p.address} ({p.method}): {p.summary()}")
+        for h in p.hops:
+            rtt = f"{h.latency_ms:.1f} ms" if h.latency_ms is not None else "-"
+            add(f"  {_mark(h.address is not None)} {h.ttl:>2}  {h.address or '*':<{width}}  "
+                f"{rtt:<10} loss {h.loss:.0%}")
