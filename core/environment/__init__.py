@@ -74,11 +74,12 @@ class EnvironmentReport:
 
 def read_environment(*, clock: Clock | None = None, platform: str | None = None,
                      windows_api: WindowsApi | None = None,
-                     environ: Mapping[str, str] | None = None) -> Environment:
+                     environ: Mapping[str, str] | None = None,
+                     hosts_path: str | None = None) -> Environment:
     """Read the environment (blocking: call it in a worker thread from async code).
 
     ``windows_api`` feeds the Windows reader (recorded answers in tests); on Windows the
-    real ``win32.Win32Api`` is used.
+    real ``win32.Win32Api`` is used. ``hosts_path`` replaces the Windows hosts file path.
     """
     now = (clock or SystemClock()).now()
     plat = platform or sys.platform
@@ -87,7 +88,7 @@ def read_environment(*, clock: Clock | None = None, platform: str | None = None,
 
         windows_api = win32.Win32Api()  # type: ignore[attr-defined,unused-ignore]
     if windows_api is not None:
-        hosts = hosts_file_path(platform="win32", environ=environ)
+        hosts = hosts_path or hosts_file_path(platform="win32", environ=environ)
         return read_windows(windows_api, now, hosts_path=hosts, environ=environ)
     if plat.startswith("linux"):
         from .linux import read_linux

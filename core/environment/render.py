@@ -34,10 +34,10 @@ def render_text(report: EnvironmentReport) -> str:
     add(f"{'DEFAULT ROUTE':<{_HEAD}}" + (f"via {default.gateway or 'on-link'} on "
                                           f"{default.interface} (metric {default.metric})"
                                           if default else "none"))
-    for r in env.default_routes:
-        if r != default:
-            add(f"  also {r.family} via {r.gateway or 'on-link'} on {r.interface} "
-                f"(metric {r.metric})")
+    for route in env.default_routes:
+        if route != default:
+            add(f"  also {route.family} via {route.gateway or 'on-link'} on {route.interface} "
+                f"(metric {route.metric})")
     add(f"{'DNS':<{_HEAD}}{', '.join(env.dns_servers) or 'no server'}  ({env.dns_source})")
     if env.search_domains:
         add(f"  search  {' '.join(env.search_domains)}")
