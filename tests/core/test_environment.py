@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core.config import parse_config
 from core.environment import (
     SCHEMA,
     EnvironmentReport,
@@ -20,9 +21,12 @@ from core.environment import (
 )
 from core.environment.linux import read_linux
 from core.environment.windows import NRPT_KEYS, TCPIP, TCPIP6
-from core.errors import ErrorKind
+from core.errors import ConfigError, ErrorKind
+from core.probes.base import ProbeContext
 from core.probes.icmp import Reach
+from core.probes.registry import make_probe
 from core.testing import FakeClock
+from tests.support.netutil import free_tcp_port
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -202,7 +206,8 @@ def _tree(root: Path, files: dict[str, str]) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-_ROUTE_HEAD = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+_ROUTE_HEAD = ("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow"
+               "\tIRTT\n")
 
 
 def test_linux_reader_on_a_copied_tree(tmp_path: Path) -> None:
@@ -263,3 +268,29 @@ def test_linux_without_files_says_so(tmp_path: Path) -> None:
     assert any("hosts file" in n and "not found" in n for n in env.notes)
     ids = {c.id for c in conditions(env)}
     assert {"no_default_route", "no_dns_servers"} <= ids
+
+
+# --------------------------------------------------------------------------- icmp targets
+async def test_icmp_target_falls_back_to_tcp_and_says_why() -> None:
+    """On loopback: ICMP (if this host's ping_group_range allows it) or a TCP refusal from
+    a closed port both prove the host is there; the method used is reported."""
+    port = free_tcp_port()
+    config = parse_config(f'[[targets]]\nname = "lo"\nkind = "icmp"\nhost = "127.0.0.1"\n'
+                          f'port = {port}\ntimeout_s = 1\n')
+    context = ProbeContext(clock=FakeClock(NOW))
+    try:
+        result = await make_probe(config.targets[0], context).run()
+    finally:
+        await context.aclose()
+    assert result.ok and result.kind == "icmp"
+    method = result.details["method"]
+    assert method in ("icmp", f"tcp:{port}")
+    if method != "icmp":
+        assert "ping_group_range" in result.details["note"]
+
+
+def test_icmp_needs_a_host_and_gateway_needs_none() -> None:
+    with pytest.raises(ConfigError, match=r"targets\[0\] \(x\)\.host"):
+        parse_config('[[targets]]\nname = "x"\nkind = "icmp"\n')
+    config = parse_config('[[targets]]\nname = "gw"\nkind = "gateway"\n')
+    assert config.targets[0].kind == "gateway"
