@@ -17,7 +17,18 @@ from enum import IntEnum
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
-from .commands import check, config, diagnose, history, monitor, recover, serve, token
+from .commands import (
+    bundle,
+    check,
+    config,
+    diagnose,
+    env,
+    history,
+    monitor,
+    recover,
+    serve,
+    token,
+)
 from .commands.common import UsageError
 from .config import load_config
 from .errors import NetmonError
@@ -74,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"netmon {_version()}")
     _add_global_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
-    for module in (check, diagnose, monitor, history, recover, serve, token, config):
+    for module in (check, diagnose, env, monitor, history, recover, serve, token, config,
+                   bundle):
         module.register(sub)
     return parser
 

@@ -35,6 +35,8 @@ _REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
     "http": ("url",),
     "postgres": ("dsn|host",),
     "supabase": ("url",),
+    "icmp": ("host",),
+    "gateway": (),
 }
 _CREDENTIALS_IN_URL = "credentials never go in the URL; secrets are never stored in the config file"
 

@@ -30,7 +30,9 @@ __all__ = [
     "Target",
 ]
 
-TARGET_KINDS = ("dns", "tcp", "http", "postgres", "supabase")
+#: ``icmp``: is ``host`` there (ICMP echo, else TCP); ``gateway``: is the current default
+#: gateway there (no host: read from the routing table at each probe).
+TARGET_KINDS = ("dns", "tcp", "http", "postgres", "supabase", "icmp", "gateway")
 #: Which answers decide a dns target: the OS resolver, the nameservers asked directly, or
 #: the OS resolver with the direct answers beside it (partial answers are "degraded").
 RESOLVER_MODES = ("both", "os", "direct")

@@ -6,18 +6,22 @@ from ..config import Target
 from .base import Probe, ProbeContext
 from .dns import DnsProbe
 from .http import HttpProbe
+from .icmp import IcmpProbe
 from .postgres import PostgresProbe
 from .supabase import SupabaseProbe
 from .tcp import TcpProbe
 
 __all__ = ["make_probe"]
 
-_PROBES: dict[str, type[DnsProbe | TcpProbe | HttpProbe | PostgresProbe | SupabaseProbe]] = {
+_PROBES: dict[str, type[DnsProbe | TcpProbe | HttpProbe | PostgresProbe | SupabaseProbe
+                         | IcmpProbe]] = {
     "dns": DnsProbe,
     "tcp": TcpProbe,
     "http": HttpProbe,
     "postgres": PostgresProbe,
     "supabase": SupabaseProbe,
+    "icmp": IcmpProbe,
+    "gateway": IcmpProbe,
 }
 
 

@@ -187,4 +187,4 @@ def test_the_starter_file_works_as_written(tmp_path: Path) -> None:
     head, examples = text.split("# --- examples", 1)
     uncommented = "\n".join(line.removeprefix("# ") for line in examples.splitlines()[1:])
     kinds = {t.kind for t in parse_config(head + uncommented).targets}
-    assert kinds == {"dns", "tcp", "http", "postgres", "supabase"}
+    assert kinds == {"dns", "tcp", "http", "postgres", "supabase", "icmp", "gateway"}

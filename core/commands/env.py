@@ -1,0 +1,36 @@
+"""``netmon env``: this machine's network environment, judged."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from .common import UsageError, config_free_command, print_json
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "env", help="this machine's network environment: adapters, routes, DNS, NRPT, "
+                    "proxies, hosts file, with the conditions that explain failures")
+    parser.add_argument("--probe", action="store_true",
+                        help="also check that the default gateway, DNS servers and NRPT "
+                             "servers answer (sends packets to them)")
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS",
+                        help="bound on each reachability check (default 2)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the report as JSON (schema netmon.env/1, see README)")
+    config_free_command(parser, run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0 < args.timeout <= 60:
+        raise UsageError("--timeout must be between 0 and 60 seconds")
+    from ..environment import collect_environment
+    from ..environment.render import render_text
+
+    report = asyncio.run(collect_environment(probe=args.probe, timeout=args.timeout))
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        print(render_text(report))
+    return report.exit_code
