@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["Check", "CheckFailedError", "CheckWarning", "Outcome", "core_checks", "main",
+__all__ = ["Check", "CheckFailedError", "CheckWarning", "Outcome", "core_checks", "main", "netmon_version",
            "run_checks", "run_sync"]
 
 #: A check returns what it saw (one short line) or raises; ``CheckWarning`` marks a warning.
@@ -139,7 +139,7 @@ async def check_imports() -> str:
     for module in _MODULES:
         importlib.import_module(module)
     frozen = "frozen" if getattr(sys, "frozen", False) else "from source"
-    return (f"netmon {_version()} ({frozen}), Python {platform.python_version()} on "
+    return (f"netmon {netmon_version()} ({frozen}), Python {platform.python_version()} on "
             f"{platform.system()} {platform.release()}, {len(_MODULES)} modules")
 
 
@@ -392,7 +392,8 @@ def _captured_log() -> Iterator[list[str]]:
     finally:
         logger.handlers, logger.propagate = handlers, propagate
 
-def _version() -> str:
+def netmon_version() -> str:
+    """The installed netmon version ("0+unknown" from a source tree that is not installed)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
