@@ -58,8 +58,7 @@ def explain_platform_failure(platform: str, plugins_dir: Path) -> str:
     if missing:
         packages = " ".join(dict.fromkeys(debian_package(name) for name in missing))
         return (f"netmon-gui: Qt's {platform} platform plugin cannot load: missing "
-                f"{', '.join(missing)}. On Debian/Ubuntu: sudo apt install {packages} "
-                "(this, not Qt's hint about xcb-cursor0, is what is missing)")
+                f"{', '.join(missing)}. On Debian/Ubuntu: sudo apt install {packages}")
     if missing == []:
         return (f"netmon-gui: every library Qt's {platform} platform plugin needs is installed; "
                 "see Qt's messages above (no display? try QT_QPA_PLATFORM=offscreen)")
