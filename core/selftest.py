@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import logging
-import os
+import pkgutil
 import platform
 import secrets
 import socket
@@ -31,8 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["Check", "CheckFailedError", "CheckWarning", "Outcome", "core_checks", "main", "netmon_version",
-           "run_checks", "run_sync"]
+__all__ = ["Check", "CheckFailedError", "CheckWarning", "Outcome", "core_checks", "main",
+           "netmon_version", "run_checks", "run_sync"]
 
 #: A check returns what it saw (one short line) or raises; ``CheckWarning`` marks a warning.
 Check = tuple[str, Callable[[], Awaitable[str]]]
@@ -106,13 +107,14 @@ def run_sync(checks: Sequence[Check], out: TextIO | None = None) -> int:
 
 def main(out: TextIO | None = None) -> int:
     """``netmon --self-test``."""
-    return run_sync(core_checks(), out)
+    return run_sync(core_checks(cli=True), out)
 
 
-def core_checks() -> list[Check]:
-    """The checks shared by ``netmon`` and ``netmon-gui``, in the order they run."""
+def core_checks(*, cli: bool = False) -> list[Check]:
+    """The checks shared by ``netmon`` and ``netmon-gui``, in the order they run (``cli``:
+    the imports include every CLI command)."""
     return [
-        ("imports", check_imports),
+        ("imports", functools.partial(check_imports, cli=cli)),
         ("resources", check_resources),
         ("folders", check_folders),
         ("keyring", check_keyring),
@@ -128,19 +130,30 @@ def core_checks() -> list[Check]:
 # ----------------------------------------------------------------------------- the checks
 
 _MODULES = (
-    "core.runtime", "core.cli", "core.commands.diagnose", "core.probes.postgres",
-    "asyncpg", "httpx", "dns.asyncresolver", "jwt", "cryptography.hazmat.primitives.asymmetric.ec",
-    "keyring", "platformdirs", "tomlkit", "sqlite3", "ssl",
+    "core.runtime", "core.diagnose", "core.probes.postgres", "core.probes.supabase",
+    "core.remote", "asyncpg", "httpx", "dns.asyncresolver", "jwt",
+    "cryptography.hazmat.primitives.asymmetric.ec", "keyring", "platformdirs", "tomlkit",
+    "sqlite3", "ssl",
 )
 
 
-async def check_imports() -> str:
-    """The modules a frozen build most often loses import."""
-    for module in _MODULES:
+def _cli_modules() -> list[str]:
+    """Every CLI command module (the commands may be imported lazily, so a frozen build
+    can miss one that nothing imports by name)."""
+    from . import commands
+
+    names = (m.name for m in pkgutil.iter_modules(commands.__path__))
+    return ["core.cli", *(f"core.commands.{name}" for name in names)]
+
+
+async def check_imports(*, cli: bool = False) -> str:
+    """The modules every netmon executable needs (and the CLI's commands) import."""
+    modules = [*_MODULES, *(_cli_modules() if cli else ())]
+    for module in modules:
         importlib.import_module(module)
     frozen = "frozen" if getattr(sys, "frozen", False) else "from source"
     return (f"netmon {netmon_version()} ({frozen}), Python {platform.python_version()} on "
-            f"{platform.system()} {platform.release()}, {len(_MODULES)} modules")
+            f"{platform.system()} {platform.release()}, {len(modules)} modules")
 
 
 async def check_resources() -> str:
@@ -455,14 +468,14 @@ def _dns_server() -> Iterator[int]:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(_HTTP_BODY)))
         self.end_headers()
         self.wfile.write(_HTTP_BODY)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base name
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: nothing on stderr."""
 
 

@@ -23,7 +23,8 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
         return Path(env)
     # Roaming: the settings follow the user between Windows machines (%APPDATA%), while
     # history and logs stay in %LOCALAPPDATA%.
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False, roaming=True)) / "netmon.toml"
+    folder = platformdirs.user_config_dir(APP_NAME, appauthor=False, roaming=True)
+    return Path(folder) / "netmon.toml"
 
 
 def default_config_text() -> str:

@@ -31,7 +31,7 @@ def test_gui_self_test_runs_core_and_qt_checks_on_qasync_quietly() -> None:
     names = [line.split()[1] for line in lines[:-1]]
     assert names[-2:] == QT_CHECKS and "dns" in names and "keyring" in names
     assert all(line.startswith("PASS") for line in lines[:-1]), done.stdout
-    assert "on QSelectorEventLoop" in next(l for l in lines if l.split()[1] == "dns")
+    assert "on QSelectorEventLoop" in next(x for x in lines if x.split()[1] == "dns")
     assert "platform offscreen" in lines[-3]
     assert "main window painted" in lines[-2]
     assert lines[-1] == f"self-test: {len(names)} passed, 0 warnings, 0 failed"
