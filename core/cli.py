@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
     )
     parser.add_argument("--version", action="version", version=f"netmon {_version()}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation (loopback only), one line per check; "
+                             "exit 0 when all pass, 1 otherwise")
     _add_global_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
     for module in (check, diagnose, env, monitor, history, recover, serve, token, config,
@@ -96,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.self_test:
+            from . import selftest  # only when asked: it imports most of the core
+
+            return selftest.main()
         handler = getattr(args, "handler", None)
         if handler is None:
             parser.print_help()

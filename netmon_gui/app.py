@@ -17,10 +17,13 @@ from core.errors import ConfigError
 from core.log import setup_logging
 from core.runtime import NetmonCore
 
+from . import crash
+from .qtplatform import create_application
 from .windows.main_window import MainWindow
 
 _log = logging.getLogger("netmon.gui")
 
+APP_USER_MODEL_ID = "netmon.console"  # Windows taskbar grouping
 STOP_TIMEOUT_S = 10.0  # the core's own stops are bounded; this bounds the whole shutdown
 
 
@@ -29,7 +32,35 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--config", metavar="PATH", help="config file")
     parser.add_argument("--quit-after", type=int, metavar="MS",
                         help="close the window after MS milliseconds (smoke tests)")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation (loopback only, no window shown), one "
+                             "line per check; exit 0 when all pass, 1 otherwise")
     return parser.parse_args(argv)
+
+
+def _attach_parent_console() -> None:
+    """A windowed Windows exe has no stdout: started from a terminal, write to that one
+    (``--help``, ``--self-test`` and errors); started from Explorer, nothing changes."""
+    if sys.platform != "win32" or sys.stdout is not None:
+        return
+    import ctypes
+
+    if ctypes.windll.kernel32.AttachConsole(-1):  # ATTACH_PARENT_PROCESS
+        sys.stdout = open("CONOUT$", "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+        sys.stderr = open("CONOUT$", "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+
+
+def _set_app_user_model_id() -> None:
+    """Group the console's windows under its own taskbar button and icon on Windows."""
+    if sys.platform == "win32":
+        import ctypes
+
+        ctypes.windll.shell32.SetCurrentProcessExplicitAppUserModelID(APP_USER_MODEL_ID)
+
+
+def _show_crash(message: str) -> None:
+    if QApplication.instance() is not None:
+        QMessageBox.critical(None, "netmon: crash", message)
 
 
 async def run_window(window: MainWindow) -> None:
@@ -63,15 +94,32 @@ async def run_console(core: NetmonCore, *, quit_after_ms: int | None = None) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console; returns the process exit code."""
+    _attach_parent_console()
     args = _parse(sys.argv[1:] if argv is None else argv)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    _set_app_user_model_id()
+    app = QApplication.instance() or create_application(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("netmon")
     app.setStyle("Fusion")  # one look on Windows, macOS and Linux; follows light/dark
     app.setQuitOnLastWindowClosed(False)  # the asyncio runner decides when to stop
+    if args.self_test:
+        from . import selftest  # only when asked
+
+        return selftest.main()
+    crash.install(_show_crash)
+    try:
+        return _run(app, args)
+    except Exception as exc:  # a crash: a report file, its path shown
+        crash.report_crash((type(exc), exc, exc.__traceback__), _show_crash)
+        return 1
+
+
+def _run(app: QApplication, args: argparse.Namespace) -> int:
     try:
         config: Config = load_config(args.config)
     except ConfigError as exc:
+        if sys.stderr is not None:
+            print(f"netmon-gui: error: {exc}", file=sys.stderr)
         QMessageBox.critical(None, "netmon: configuration error", str(exc))
         return 3
     setup_logging(config.logging.level, to_file=config.logging.file)

@@ -14,13 +14,17 @@ APP_NAME = "netmon"
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """``explicit``, else ``$NETMON_CONFIG``, else the per-user default location."""
+    """``explicit``, else ``$NETMON_CONFIG``, else the per-user default location
+    (``%APPDATA%\\netmon\\netmon.toml`` on Windows)."""
     if explicit:
         return Path(explicit)
     env = os.environ.get("NETMON_CONFIG")
     if env:
         return Path(env)
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "netmon.toml"
+    # Roaming: the settings follow the user between Windows machines (%APPDATA%), while
+    # history and logs stay in %LOCALAPPDATA%.
+    folder = platformdirs.user_config_dir(APP_NAME, appauthor=False, roaming=True)
+    return Path(folder) / "netmon.toml"
 
 
 def default_config_text() -> str:
