@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from core.config import Config, RemoteSettings
 from core.errors import NETWORK_KINDS, ErrorKind
 from core.remote import RemoteBackend, RemoteResult
+from core.retry import strategy
 
 from .actions import LABELS, ActionRecord, describe_outcome
 
@@ -75,7 +76,12 @@ class BackendPoller(QObject):
         self.settings = settings
         self.name = settings.name
         self.interval_s = interval_s if interval_s is not None else settings.interval_s
-        self.backend = RemoteBackend.from_settings(settings)
+        # One attempt per poll: the poller's interval and backoff do the retrying, so a
+        # dead backend turns red after one timeout, not after a retry loop.
+        self.backend = RemoteBackend(
+            settings.name, settings.url, token=settings.token, verify_tls=settings.verify_tls,
+            ca_file=settings.ca_file, timeout_s=settings.timeout_s,
+            get_policy=strategy("http", max_attempts=1, attempt_timeout=3 * settings.timeout_s))
         self.last: RemoteResult | None = None
         self.last_answer_at: datetime | None = None  # wall time of the last readable answer
         self.failures = 0

@@ -312,3 +312,4 @@ class MainWindow(QMainWindow):
         self._refresh_timer.stop()
         self.plot.stop()
         self.bridge.close()
+        self.remote.detach()

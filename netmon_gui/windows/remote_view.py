@@ -238,7 +238,16 @@ class RemoteView(QObject):
         else:  # added for this run (--remote URL): not in the config
             self.backends.add(updated)
 
+    def detach(self) -> None:
+        """Stop reacting to the selector and the backends (the window is closing: its
+        widgets may be destroyed before the pollers stop)."""
+        self.selector.blockSignals(True)
+        self.backends.blockSignals(True)
+        for poller in self.backends.pollers.values():
+            poller.blockSignals(True)
+
     async def aclose(self) -> None:
         """Stop every poller."""
+        self.detach()
         await self.backends.aclose()
 
