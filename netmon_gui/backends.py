@@ -17,7 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from core.config import Config, RemoteSettings
+from core.config import RemoteSettings
 from core.errors import NETWORK_KINDS, ErrorKind
 from core.remote import RemoteBackend, RemoteResult
 from core.retry import strategy

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if args.remote or args.token_env:
         return asyncio.run(_remote(config, args, action))
     result = asyncio.run(_local(config, action, getattr(args, "name", None)))
-    if action in _IN_PROCESS:
+    if action in _IN_PROCESS and result.get("ok") is not False:
         _note_fresh_process()
     return _report(args, action, result)
 

@@ -8,7 +8,7 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from .. import fmt
-from ..backends import Backends, BackendPoller
+from ..backends import BackendPoller, Backends
 from ..colors import badge_for
 
 __all__ = ["LOCAL_LABEL", "BackendSelector", "backend_text"]
