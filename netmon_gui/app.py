@@ -60,8 +60,13 @@ async def run_console(core: NetmonCore, *, quit_after_ms: int | None = None,
     try:
         window = MainWindow(core)
         if endpoints is not None:
-            url = await endpoints.start()
-            window.statusBar().showMessage(f"Serving this console's endpoints on {url}", 15000)
+            try:
+                url = await endpoints.start()
+                served = f"Serving this console's endpoints on {url}"
+            except (ImportError, OSError, RuntimeError) as exc:
+                served = f"Cannot serve this console's endpoints: {exc}"
+                _log.warning("RESILIENT: %s", served)
+            window.statusBar().showMessage(served, 15000)
         if remote:
             window.remote.open(remote, token_env)
         if quit_after_ms is not None:

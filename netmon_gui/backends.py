@@ -109,8 +109,8 @@ class BackendPoller(QObject):
         """Seconds until the next poll: the interval, doubled per failure in a row."""
         if not self.failures:
             return self.interval_s
-        return min(self.interval_s * 2 ** min(self.failures, 10),
-                   max(self.interval_s, MAX_BACKOFF_S))
+        return float(min(self.interval_s * 2.0 ** min(self.failures, 10),
+                         max(self.interval_s, MAX_BACKOFF_S)))
 
     @property
     def busy(self) -> bool:
@@ -217,12 +217,12 @@ class Backends(QObject):
                 self._close_later(poller)
         pollers: dict[str, BackendPoller] = {}
         for settings in remotes:
-            poller = self.pollers.get(settings.name)
-            if poller is None:
-                poller = self._make(settings)
+            kept = self.pollers.get(settings.name)
+            if kept is None:
+                kept = self._make(settings)
                 if start:
-                    poller.start()
-            pollers[settings.name] = poller
+                    kept.start()
+            pollers[settings.name] = kept
         self.pollers = pollers
         self.changed.emit()
 

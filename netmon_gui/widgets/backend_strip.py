@@ -39,16 +39,16 @@ class BackendStrip(QFrame):
         self.error.setObjectName("backendError")
         self.error.setWordWrap(True)
         self.error.setStyleSheet("#backendError { color: #c62828; font-weight: 600; }")
-        self.raw_button = QPushButton("Show the answer", self)
-        self.raw_button.setCheckable(True)
-        self.raw_button.toggled.connect(lambda on: self.raw.setVisible(on))
-        self.token_button = QPushButton("Replace token...", self)
-        self.token_button.clicked.connect(lambda: self.name and self.replaceToken.emit(self.name))
         self.raw = QPlainTextEdit(self)
         self.raw.setObjectName("backendRaw")
         self.raw.setReadOnly(True)
         self.raw.setMaximumHeight(180)
         self.raw.hide()
+        self.raw_button = QPushButton("Show the answer", self)
+        self.raw_button.setCheckable(True)
+        self.raw_button.toggled.connect(self.raw.setVisible)
+        self.token_button = QPushButton("Replace token...", self)
+        self.token_button.clicked.connect(self._replace_token)
         top = QHBoxLayout()
         text = QVBoxLayout()
         text.addWidget(self.summary)
@@ -60,6 +60,10 @@ class BackendStrip(QFrame):
         layout.setContentsMargins(10, 6, 10, 6)
         layout.addLayout(top)
         layout.addWidget(self.raw)
+
+    def _replace_token(self) -> None:
+        if self.name is not None:
+            self.replaceToken.emit(self.name)
 
     def show_poller(self, poller: BackendPoller) -> None:
         """Describe ``poller``'s last call."""

@@ -270,7 +270,7 @@ class MainWindow(QMainWindow):
         self.refresh()
 
     def _on_busy(self, busy: bool) -> None:
-        self.probe_action.setEnabled(not busy)
+        self.probe_action.setEnabled(not busy and not self.remote.active)  # no endpoint
         self.breakers_panel.set_busy(busy)
         self.tokens_panel.set_busy(busy)
         self.suggestions.set_busy(busy)

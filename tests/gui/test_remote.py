@@ -8,7 +8,6 @@ import contextlib
 import functools
 import gc
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -260,11 +259,10 @@ async def auth_figures(backend: Backend) -> dict[str, float]:
     """Cached tokens and local verifications, read over HTTP from /metrics (no token)."""
     async with httpx.AsyncClient(base_url=backend.url) as client:
         text = (await client.get("/metrics")).text
-    found = dict(re.findall(r'^netmon_auth_(?:cache_tokens\{cache="(cached)"\}|'
-                            r'verifications_total\{outcome="(?:local)"\}) (\S+)$', text, re.M))
-    local = re.search(r'^netmon_auth_verifications_total\{outcome="local"\} (\S+)$', text, re.M)
-    assert local is not None and "cached" in found
-    return {"cached": float(found["cached"]), "local": float(local.group(1))}
+    samples = dict(line.rsplit(" ", 1) for line in text.splitlines()
+                   if line and not line.startswith("#"))
+    return {"cached": float(samples['netmon_auth_cache_tokens{cache="cached"}']),
+            "local": float(samples['netmon_auth_verifications_total{outcome="local"}'])}
 
 
 async def test_a_declined_confirmation_sends_nothing(backend: Backend, console: Console,
