@@ -45,6 +45,7 @@ import httpx
 from .breaker import CircuitBreaker
 from .clock import Clock, SystemClock
 from .config import Config, RemoteSettings, is_http_url, url_has_credentials
+from .discovery import LOCAL_NAME, find_console
 from .errors import (
     CircuitOpenError,
     ConfigError,
@@ -824,7 +825,9 @@ def resolve_remote(config: Config, name_or_url: str, token_env: str | None = Non
                    ) -> RemoteBackend:
     """A configured remote by name, or a bare http(s) URL (token from ``token_env``).
 
-    ``token_env`` (the CLI's ``--token-env``) replaces a configured remote's token source.
+    ``local`` (unless a remote is called so) is the console running on this machine, when
+    it serves its endpoints (``core.discovery``). ``token_env`` (the CLI's ``--token-env``)
+    replaces a configured remote's token source.
     ``ConfigError`` when the name is unknown and is not a URL.
     """
     for settings in config.remotes:
@@ -833,6 +836,15 @@ def resolve_remote(config: Config, name_or_url: str, token_env: str | None = Non
             if token_env:
                 backend.token = SecretRef(env=token_env)
             return backend
+    if name_or_url == LOCAL_NAME:
+        url = find_console()
+        if url is None:
+            raise ConfigError("no console on this machine serves its endpoints",
+                              field="remote", allowed="start the console with [service] "
+                              "console = true, or name a [[remotes]] entry or a URL")
+        return RemoteBackend(LOCAL_NAME, url,
+                             token=SecretRef(env=token_env) if token_env else None,
+                             clock=clock, rng=rng)
     if is_http_url(name_or_url):
         return RemoteBackend(urlsplit(name_or_url).netloc.rpartition("@")[2], name_or_url,
                              token=SecretRef(env=token_env) if token_env else None,

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from core.recovery import RecoveryActions
 
-__all__ = ["ActionRunner", "describe_outcome"]
+__all__ = ["LOCAL_BACKEND", "ActionRecord", "ActionRunner", "describe_outcome"]
 
 _log = logging.getLogger("netmon.gui")
 
@@ -27,6 +29,21 @@ LABELS = {
     "probe_now": "Probe now",
     "diagnose": "Diagnose",
 }
+
+
+LOCAL_BACKEND = "This machine"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """One finished recovery action, for the action log: when, on which backend, result."""
+
+    at: datetime
+    backend: str
+    action: str
+    target: str | None
+    ok: bool
+    text: str
 
 
 def describe_outcome(action: str, target: str | None, result: dict[str, Any]) -> str:
@@ -62,6 +79,7 @@ class ActionRunner(QObject):
     """Runs ``RecoveryActions.run`` as owned tasks; reports on ``finished``/``busyChanged``."""
 
     finished = Signal(str)  # one status-bar line
+    recorded = Signal(object)  # the same outcome as an ActionRecord
     busyChanged = Signal(bool)  # noqa: N815 - Qt signal naming
 
     def __init__(self, recovery: RecoveryActions, parent: QObject | None = None) -> None:
@@ -107,9 +125,15 @@ class ActionRunner(QObject):
             raise
         except Exception as exc:
             _log.warning("recovery %s failed: %s", action, exc)
-            self.finished.emit(f"{LABELS.get(action, action)} failed: {exc}")
+            self._emit(action, target, False, f"{LABELS.get(action, action)} failed: {exc}")
             return
-        self.finished.emit(describe_outcome(action, target, result))
+        self._emit(action, target, result.get("ok") is not False,
+                   describe_outcome(action, target, result))
+
+    def _emit(self, action: str, target: str | None, ok: bool, text: str) -> None:
+        self.recorded.emit(ActionRecord(datetime.now(UTC), LOCAL_BACKEND, action, target,
+                                        ok, text))
+        self.finished.emit(text)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

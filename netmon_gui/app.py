@@ -12,12 +12,13 @@ import qasync
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from core.config import Config, load_config
+from core.config import Config, is_http_url, load_config
 from core.errors import ConfigError
 from core.log import setup_logging
 from core.runtime import NetmonCore
 
 from . import crash
+from .local_service import LocalEndpoints
 from .qtplatform import create_application
 from .windows.main_window import MainWindow
 
@@ -30,6 +31,10 @@ STOP_TIMEOUT_S = 10.0  # the core's own stops are bounded; this bounds the whole
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="netmon-gui", description="netmon console")
     parser.add_argument("--config", metavar="PATH", help="config file")
+    parser.add_argument("--remote", metavar="NAME_OR_URL",
+                        help="open on a remote backend (a [[remotes]] name or a URL)")
+    parser.add_argument("--token-env", metavar="VAR",
+                        help="read that backend's bearer token from this environment variable")
     parser.add_argument("--quit-after", type=int, metavar="MS",
                         help="close the window after MS milliseconds (smoke tests)")
     parser.add_argument("--self-test", action="store_true",
@@ -74,16 +79,33 @@ async def run_window(window: MainWindow) -> None:
     await closed.wait()
 
 
-async def run_console(core: NetmonCore, *, quit_after_ms: int | None = None) -> None:
-    """Start ``core``, show the console until it is closed, then stop everything (bounded)."""
+async def run_console(core: NetmonCore, *, quit_after_ms: int | None = None,
+                      remote: str | None = None, token_env: str | None = None) -> None:
+    """Start ``core``, show the console until it is closed, then stop everything (bounded).
+
+    With ``[service] console = true`` the console also serves its endpoints on 127.0.0.1;
+    ``remote`` opens the window on that backend."""
     await core.start()
     window: MainWindow | None = None
+    endpoints = LocalEndpoints(core) if core.config.service.console else None
     try:
         window = MainWindow(core)
+        if endpoints is not None:
+            try:
+                url = await endpoints.start()
+                served = f"Serving this console's endpoints on {url}"
+            except (ImportError, OSError, RuntimeError) as exc:
+                served = f"Cannot serve this console's endpoints: {exc}"
+                _log.warning("RESILIENT: %s", served)
+            window.statusBar().showMessage(served, 15000)
+        if remote:
+            window.remote.open(remote, token_env)
         if quit_after_ms is not None:
             QTimer.singleShot(quit_after_ms, window.close)
         await run_window(window)
     finally:
+        if endpoints is not None:
+            await endpoints.aclose()
         if window is not None:
             await window.aclose()
         try:
@@ -122,15 +144,23 @@ def _run(app: QApplication, args: argparse.Namespace) -> int:
             print(f"netmon-gui: error: {exc}", file=sys.stderr)
         QMessageBox.critical(None, "netmon: configuration error", str(exc))
         return 3
+    if args.remote and args.remote not in {r.name for r in config.remotes} \
+            and not is_http_url(args.remote):
+        known = ", ".join(r.name for r in config.remotes) or "none configured"
+        QMessageBox.critical(None, "netmon: unknown backend",
+                             f"--remote {args.remote}: neither a [[remotes]] name ({known}) "
+                             "nor an http(s) URL")
+        return 3
     setup_logging(config.logging.level, to_file=config.logging.file)
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-        runner.run(_console(config, args.quit_after))
+        runner.run(_console(config, args))
     return 0
 
 
-async def _console(config: Config, quit_after_ms: int | None) -> None:
+async def _console(config: Config, args: argparse.Namespace) -> None:
     # The core is built on the running loop: its parts may bind loop objects.
-    await run_console(NetmonCore(config), quit_after_ms=quit_after_ms)
+    await run_console(NetmonCore(config), quit_after_ms=args.quit_after, remote=args.remote,
+                      token_env=args.token_env)
 
 
 if __name__ == "__main__":  # pragma: no cover

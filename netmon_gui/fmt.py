@@ -21,8 +21,12 @@ def parse_iso(text: str | None) -> datetime | None:
 
 
 def local_time(when: datetime | str | None, *, now: datetime | None = None) -> str:
-    """``14:03:07`` today, ``2026-01-31 14:03`` otherwise, in the machine's local zone."""
-    value = parse_iso(when) if isinstance(when, str) else when
+    """``14:03:07`` today, ``2026-01-31 14:03`` otherwise, in the machine's local zone
+    (text that is not an ISO time, e.g. from a foreign backend, is shown as it is)."""
+    try:
+        value = parse_iso(when) if isinstance(when, str) else when
+    except ValueError:
+        return str(when)
     if value is None:
         return DASH
     local = value.astimezone()

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from ..config import Config
+from ..discovery import LOCAL_NAME, find_console
 from ..recovery import Origin
 from ..render import shown, text_lines
 from ..runtime import NetmonCore
@@ -41,7 +42,22 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if args.remote or args.token_env:
         return asyncio.run(_remote(config, args, action))
     result = asyncio.run(_local(config, action, getattr(args, "name", None)))
+    if action in _IN_PROCESS and result.get("ok") is not False:
+        _note_fresh_process()
     return _report(args, action, result)
+
+
+#: Actions on state that lives inside one process (a fresh process has its own).
+_IN_PROCESS = frozenset({"reset_breaker", "clear_auth_cache"})
+
+
+def _note_fresh_process() -> None:
+    """Say that a local action changed a fresh process, not a running console or service."""
+    url = find_console()
+    where = (f"a console serves its endpoints at {url}: add --remote {LOCAL_NAME}" if url
+             else "add --remote NAME_OR_URL to act on a running console or service")
+    print(f"netmon: note: this acted on a new netmon process, whose breakers and token "
+          f"cache start empty; {where}", file=sys.stderr)
 
 
 def _report(args: argparse.Namespace, action: str, result: dict[str, Any]) -> int:

@@ -125,6 +125,7 @@ class ServiceSettings:
     port: int = _spec(8787, min=1, max=65535)
     required_role: str = "service_role"
     role_claim: str = "role"
+    console: bool = False  # the console serves these endpoints on 127.0.0.1 while it runs
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,7 @@ class RemoteSettings:
     verify_tls: bool = True
     ca_file: str = ""
     timeout_s: float = _spec(10.0, min=0.1, max=600)
+    interval_s: float = _spec(15.0, min=1, max=3600)  # the console polls its status this often
 
     @property
     def token(self) -> SecretRef:

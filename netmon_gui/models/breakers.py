@@ -1,18 +1,23 @@
-"""BreakersModel: one row per circuit breaker of the core."""
+"""BreakersModel: one row per circuit breaker, from the local core or a snapshot.
+
+Rows are the snapshot's ``breakers`` entries (``BreakerStats.as_dict()`` locally), so the
+same model and panel show this machine's breakers and a remote backend's. A field the
+source did not send shows as "missing".
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from core.breaker import BreakerStats, CircuitBreaker
+from core.breaker import CircuitBreaker
 
 from .. import fmt
 from ..colors import badge_for
 
-__all__ = ["COLUMNS", "BreakersModel", "NameRole", "StateRole"]
+__all__ = ["COLUMNS", "MISSING", "BreakersModel", "NameRole", "StateRole", "local_rows"]
 
 COLUMNS = ("Breaker", "State", "In a row", "Failures", "Rejected", "Retry at")
 COL_NAME, COL_STATE, COL_CONSECUTIVE, COL_FAILURES, COL_REJECTED, COL_RETRY = range(
@@ -21,38 +26,56 @@ COL_NAME, COL_STATE, COL_CONSECUTIVE, COL_FAILURES, COL_REJECTED, COL_RETRY = ra
 NameRole = Qt.ItemDataRole.UserRole + 1  # the breaker's name
 StateRole = Qt.ItemDataRole.UserRole + 2  # the raw state string ("closed", "open"...)
 
+MISSING = "missing"  # a field the backend did not send
+
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _Index = QModelIndex | QPersistentModelIndex
+Row = dict[str, Any]
+
+
+def local_rows(breakers: Mapping[str, CircuitBreaker]) -> Callable[[], list[Row]]:
+    """A row source over the core's breakers (their stats as the snapshot shows them)."""
+    return lambda: [b.stats().as_dict() for b in list(breakers.values())]
+
+
+def _text(value: Any) -> str:
+    return MISSING if value is None else str(value)
 
 
 class BreakersModel(QAbstractTableModel):
     """Name, state badge, consecutive failures, failures, rejected calls, retry time."""
 
-    def __init__(self, breakers: Mapping[str, CircuitBreaker],
+    def __init__(self, source: Mapping[str, CircuitBreaker] | Callable[[], Sequence[Row]],
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.breakers = breakers
-        self._stats: list[BreakerStats] = []
+        self.source: Callable[[], Sequence[Row]] = (
+            source if callable(source) else local_rows(source))
+        self._rows: list[Row] = []
+        self.refresh()
+
+    def set_source(self, source: Callable[[], Sequence[Row]]) -> None:
+        """Read rows from ``source`` from now on (the local core or a backend's snapshot)."""
+        self.source = source
         self.refresh()
 
     def refresh(self) -> None:
-        """Re-read every breaker (rows are reset only when the set of breakers changes)."""
-        stats = [b.stats() for b in list(self.breakers.values())]
-        if [s.name for s in stats] != [s.name for s in self._stats]:
+        """Re-read the rows (reset only when the set of breakers changes)."""
+        rows = [dict(r) for r in self.source()]
+        if [r.get("name") for r in rows] != [r.get("name") for r in self._rows]:
             self.beginResetModel()
-            self._stats = stats
+            self._rows = rows
             self.endResetModel()
-        elif stats != self._stats:
-            self._stats = stats
+        elif rows != self._rows:
+            self._rows = rows
             self.dataChanged.emit(self.index(0, 0),
-                                  self.index(len(stats) - 1, len(COLUMNS) - 1))
+                                  self.index(len(rows) - 1, len(COLUMNS) - 1))
 
     def name_at(self, row: int) -> str:
         """The breaker name shown in ``row``."""
-        return self._stats[row].name
+        return str(self._rows[row].get("name"))
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._stats)
+        return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(COLUMNS)
@@ -70,13 +93,13 @@ class BreakersModel(QAbstractTableModel):
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        s = self._stats[index.row()]
+        r = self._rows[index.row()]
         col = index.column()
-        state = str(s.state)
+        state = str(r.get("state") or "unknown")
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(s, col)
+            return self._display(r, col)
         if role == NameRole:
-            return s.name
+            return r.get("name")
         if role == StateRole:
             return state
         if col == COL_STATE and role == Qt.ItemDataRole.BackgroundRole:
@@ -87,23 +110,25 @@ class BreakersModel(QAbstractTableModel):
                 COL_CONSECUTIVE, COL_FAILURES, COL_REJECTED):
             return _RIGHT
         if role == Qt.ItemDataRole.ToolTipRole:
-            opened = fmt.local_time(s.opened_at) if s.opened_at else "never"
-            return (f"{s.name}: {state}\nopened at {opened}\n{s.calls} calls, "
-                    f"threshold {s.failure_threshold}, reset after {s.reset_timeout_s:g} s")
+            opened = fmt.local_time(r.get("opened_at")) if r.get("opened_at") else "never"
+            reset = r.get("reset_timeout_s")
+            return (f"{r.get('name')}: {state}\nopened at {opened}\n{_text(r.get('calls'))} "
+                    f"calls, threshold {_text(r.get('failure_threshold'))}, reset after "
+                    f"{f'{reset:g} s' if isinstance(reset, int | float) else MISSING}")
         return None
 
     @staticmethod
-    def _display(s: BreakerStats, col: int) -> str:
+    def _display(r: Row, col: int) -> str:
         if col == COL_NAME:
-            return s.name
+            return _text(r.get("name"))
         if col == COL_STATE:
-            return str(s.state)
+            return _text(r.get("state"))
         if col == COL_CONSECUTIVE:
-            return f"{s.consecutive_failures} / {s.failure_threshold}"
+            return f"{_text(r.get('consecutive_failures'))} / {_text(r.get('failure_threshold'))}"
         if col == COL_FAILURES:
-            return str(s.failures)
+            return _text(r.get("failures"))
         if col == COL_REJECTED:
-            return str(s.rejected)
-        if s.state == "forced_open":
+            return _text(r.get("rejected"))
+        if r.get("state") == "forced_open":
             return "after reset"
-        return fmt.local_time(s.retry_at) if s.retry_at else ""
+        return fmt.local_time(r["retry_at"]) if r.get("retry_at") else ""

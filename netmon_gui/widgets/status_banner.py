@@ -70,6 +70,16 @@ class StatusBanner(QFrame):
             self.status = status
             self._paint(status)
 
+    def show_message(self, status: str, text: str) -> None:
+        """A status word without a snapshot (e.g. ``unreachable``) and why, in grey or its
+        own badge color."""
+        self.counts_label.setText(text)
+        self.condition_label.hide()
+        self.status_label.setText(status.upper())
+        if status != self.status:
+            self.status = status
+            self._paint(status)
+
     def _paint(self, status: str) -> None:
         badge = badge_for(status)
         self.setStyleSheet(

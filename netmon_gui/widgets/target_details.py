@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QSizePolicy, QWidget
@@ -28,6 +29,7 @@ class TargetDetails(QFrame):
         self.monitor = monitor
         self.breakers = breakers
         self.target: str | None = None
+        self.row: dict[str, Any] | None = None
         self.heading = QLabel("", self)
         self.heading.setObjectName("sectionTitle")
         form = QFormLayout(self)
@@ -50,10 +52,38 @@ class TargetDetails(QFrame):
     def show_target(self, name: str | None) -> None:
         """Describe target ``name`` (None: a hint to select one)."""
         self.target = name
+        self.row = None
         self.refresh()
+
+    def show_row(self, row: Mapping[str, Any] | None) -> None:
+        """Describe a target from a (remote) snapshot entry instead of the local monitor."""
+        self.target = None
+        self.row = dict(row) if row is not None else None
+        self.refresh()
+
+    def _show_row(self, r: Mapping[str, Any]) -> None:
+        self.heading.setText(f"{r.get('name')}  ({r.get('kind') or 'kind missing'})")
+        phases = r.get("phases")
+        breaker = r.get("breaker")
+        self.values["Endpoint"].setText("on the backend")
+        self.values["Status"].setText(f"{r.get('status') or 'missing'}: {r.get('reason') or ''}")
+        self.values["Checked"].setText(fmt.local_time(r.get("checked_at"))
+                                       if r.get("checked_at") else "not probed yet")
+        self.values["Timings"].setText(
+            ", ".join(f"{k} {fmt.latency(v)}" for k, v in phases.items()
+                      if isinstance(v, int | float))
+            if isinstance(phases, dict) and phases else fmt.DASH)
+        self.values["Breaker"].setText(str(breaker.get("state")) if isinstance(breaker, dict)
+                                       else fmt.DASH)
+        self.values["Last error"].setText(
+            f"{r.get('error_kind') or 'error'}: {r.get('error') or 'no detail'}"
+            if r.get("error_kind") or r.get("error") else "none")
 
     def refresh(self) -> None:
         """Re-read the target's state."""
+        if self.row is not None:
+            self._show_row(self.row)
+            return
         state = self.monitor.states.get(self.target) if self.target else None
         if state is None:
             self.heading.setText("Select a target for details")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -20,6 +23,11 @@ from .tables import make_table
 __all__ = ["NOT_CONFIGURED", "TokensPanel"]
 
 NOT_CONFIGURED = "auth not configured"
+
+
+def _n(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    return "missing" if value is None else str(value)
 
 
 class TokensPanel(QWidget):
@@ -42,13 +50,19 @@ class TokensPanel(QWidget):
         self.summary = QLabel("", self)
         self.clear_button = QPushButton("Clear auth cache", self)
         self.clear_button.clicked.connect(lambda: self.request.emit("clear_auth_cache", None))
+        self.remote_notice = QLabel("", self)
+        self.remote_notice.setObjectName("placeholder")
+        self.remote_notice.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.remote_notice.setWordWrap(True)
+        self.remote: str | None = None  # the backend shown, None: this machine
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.notice)
+        self.stack.addWidget(self.remote_notice)
         if auth is not None:
             self.cached = cached_tokens_model(auth.entries, self)
             self.failed = failed_tokens_model(auth.failed_entries, self)
             self.stack.addWidget(self._tables(self.cached, self.failed))
-            self.stack.setCurrentIndex(1)
+            self.stack.setCurrentIndex(2)
         else:
             self.clear_button.setEnabled(False)
         bottom = QHBoxLayout()
@@ -66,8 +80,34 @@ class TokensPanel(QWidget):
         """Whether the core has an auth service."""
         return self.auth is not None
 
+    def show_local(self) -> None:
+        """Show this machine's auth service again."""
+        self.remote = None
+        self.stack.setCurrentIndex(2 if self.auth is not None else 0)
+        self.clear_button.setEnabled(self.auth is not None)
+        self.refresh()
+
+    def show_remote(self, backend: str, auth: Mapping[str, Any] | None) -> None:
+        """Show a remote backend's token counters (its status reports no token list)."""
+        self.remote = backend
+        self.stack.setCurrentIndex(1)
+        self.clear_button.setEnabled(True)
+        if auth is None:
+            self.remote_notice.setText(f"{backend} sends no auth figures (auth not configured "
+                                       "there, or not reported).")
+            self.summary.setText("")
+            return
+        self.remote_notice.setText(
+            f"{backend} reports token counts only; the tokens themselves stay on the backend.")
+        self.summary.setText(
+            f"{backend}: {_n(auth, 'cached_tokens')} cached, {_n(auth, 'failed_tokens')} "
+            f"refused; {_n(auth, 'hits')} hits, {_n(auth, 'misses')} misses, "
+            f"{_n(auth, 'offline_validations')} offline validations")
+
     def refresh(self) -> None:
         """Re-read the auth service's entries and counters."""
+        if self.remote is not None:
+            return
         if self.auth is None or self.cached is None or self.failed is None:
             self.summary.setText("")
             return
@@ -81,7 +121,8 @@ class TokensPanel(QWidget):
 
     def set_busy(self, busy: bool) -> None:
         """Disable the button while an action runs."""
-        self.clear_button.setEnabled(not busy and self.auth is not None)
+        self.clear_button.setEnabled(not busy and (self.auth is not None
+                                                   or self.remote is not None))
 
     def _tables(self, cached: RowsModel, failed: RowsModel) -> QWidget:
         page = QWidget(self)

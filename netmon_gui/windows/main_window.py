@@ -3,6 +3,8 @@ Suggestions tabs over one running ``NetmonCore``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import datetime
 from importlib import resources
 
@@ -38,14 +40,17 @@ from ..models.targets import (
     SortRole,
     TargetsModel,
 )
+from ..widgets.action_log import ActionLogView
 from ..widgets.badge import BadgeDelegate
 from ..widgets.breakers_panel import BreakersPanel
+from ..widgets.database_panel import DatabasePanel
 from ..widgets.latency_plot import LatencyPlot
 from ..widgets.status_banner import StatusBanner
 from ..widgets.suggestions import SuggestionsPanel
 from ..widgets.tables import make_table
 from ..widgets.target_details import TargetDetails
 from ..widgets.tokens_panel import TokensPanel
+from .remote_view import RemoteView
 
 __all__ = ["MainWindow"]
 
@@ -85,12 +90,17 @@ class MainWindow(QMainWindow):
         self.breakers_panel = BreakersPanel(self.breakers_model, self)
         self.tokens_panel = TokensPanel(core.auth, self)
         self.suggestions = SuggestionsPanel(self)
+        self.database_panel = DatabasePanel(self)
+        self.action_log = ActionLogView(self)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         for widget, title in ((self.plot, "Latency"), (self.breakers_panel, "Breakers"),
                               (self.tokens_panel, "Tokens"), (self.suggestions, "Suggestions")):
             self.tabs.addTab(self._padded(widget), title)
         self._suggestions_tab = self.tabs.count() - 1
+        self.tabs.addTab(self._padded(self.database_panel), "Database")
+        self.tabs.addTab(self._padded(self.action_log), "Actions")
+        self.remote = RemoteView(self)  # remote backends shown in these same widgets
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -111,6 +121,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(12, 12, 12, 8)
         layout.setSpacing(10)
         layout.addWidget(self.banner)
+        layout.addWidget(self.remote.strip)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(body)
         self._make_toolbar()
@@ -125,6 +136,9 @@ class MainWindow(QMainWindow):
         self._tick.setInterval(TICK_MS)
         self._tick.timeout.connect(self.refresh)
         self._tick.start()
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing polls
+            asyncio.get_running_loop()
+            self.remote.start()
         if self.targets_model.rowCount():
             self.targets_table.selectRow(0)
         self.refresh()
@@ -164,6 +178,13 @@ class MainWindow(QMainWindow):
         self.probe_action.setShortcut("F5")
         self.probe_action.triggered.connect(lambda: self.run_action("probe_all"))
         toolbar.addAction(self.probe_action)
+        toolbar.addSeparator()
+        toolbar.addWidget(QLabel(" Backend: ", toolbar))
+        toolbar.addWidget(self.remote.selector)
+        self.backends_action = QAction("Backends...", self)
+        self.backends_action.setToolTip("Add, edit or remove remote backends")
+        self.backends_action.triggered.connect(self.remote.edit_backends)
+        toolbar.addAction(self.backends_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
         self.toolbar = toolbar
 
@@ -181,23 +202,30 @@ class MainWindow(QMainWindow):
         for signal in (bridge.statusChanged, bridge.conditionChanged, bridge.breakerChanged,
                        bridge.auditRecorded, bridge.authChanged):
             signal.connect(self.schedule_refresh)
-        for panel in (self.breakers_panel, self.tokens_panel, self.suggestions):
+        for panel in (self.breakers_panel, self.tokens_panel, self.suggestions,
+                      self.database_panel):
             panel.request.connect(self.run_action)
         self.runner.finished.connect(self._on_action_finished)
+        self.runner.recorded.connect(self.action_log.add)
         self.runner.busyChanged.connect(self._on_busy)
 
     # --- behaviour -----------------------------------------------------------------
     def run_action(self, action: str, target: object = None) -> None:
-        """Run a recovery action (from a button) on the loop, owned by the runner."""
+        """Run a recovery action (from a button) on the loop, owned by the runner, or send
+        it to the remote backend shown."""
+        if self.remote.active:
+            self.remote.run_action(action, target if isinstance(target, str) else None)
+            return
         self.statusBar().showMessage(f"Running {action.replace('_', ' ')}...")
         self.runner.run(action, target if isinstance(target, str) else None)
 
     def select_target(self, name: str) -> bool:
         """Select the row of target ``name`` (the Latency tab then plots it)."""
-        row = self.targets_model.row_of(name)
+        model = self.remote.targets_model if self.remote.active else self.targets_model
+        row = model.row_of(name)
         if row < 0:
             return False
-        index = self.targets_proxy.mapFromSource(self.targets_model.index(row, 0))
+        index = self.targets_proxy.mapFromSource(model.index(row, 0))
         self.targets_table.selectRow(index.row())
         return True
 
@@ -212,8 +240,12 @@ class MainWindow(QMainWindow):
             self._refresh_timer.start()
 
     def refresh(self) -> None:
-        """Re-read the core: banner, suggestions, breakers, tokens, success rates."""
+        """Re-read the core (or the remote backend shown): banner, suggestions, breakers,
+        tokens, database, success rates."""
         self.bridge.sync_breakers()
+        if self.remote.active:
+            self.remote.refresh()
+            return
         snapshot = self.core.status()
         self.banner.update_from(snapshot)
         suggestions = snapshot["suggestions"]
@@ -222,6 +254,7 @@ class MainWindow(QMainWindow):
         self.tabs.setTabText(self._suggestions_tab, title)
         self.breakers_model.refresh()
         self.tokens_panel.refresh()
+        self.database_panel.set_database(snapshot.get("database"))
         self.targets_model.refresh_rates()
         self.details.refresh()
 
@@ -237,13 +270,18 @@ class MainWindow(QMainWindow):
         self.refresh()
 
     def _on_busy(self, busy: bool) -> None:
-        self.probe_action.setEnabled(not busy)
+        self.probe_action.setEnabled(not busy and not self.remote.active)  # no endpoint
         self.breakers_panel.set_busy(busy)
         self.tokens_panel.set_busy(busy)
         self.suggestions.set_busy(busy)
+        self.database_panel.set_busy(busy)
 
     def _target_selected(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
         name = self.selected_target()
+        if self.remote.active:  # no latency history of a remote backend here
+            self.plot.set_target(None)
+            self.details.show_row(self.remote.targets_model.row(name) if name else None)
+            return
         self.plot.set_target(name)
         self.details.show_target(name)
 
@@ -264,6 +302,7 @@ class MainWindow(QMainWindow):
         """Stop timers, disconnect from the core, cancel running actions (idempotent)."""
         self._shutdown_widgets()
         await self.runner.aclose()
+        await self.remote.aclose()
 
     def _shutdown_widgets(self) -> None:
         if self._shut_down:
@@ -273,3 +312,4 @@ class MainWindow(QMainWindow):
         self._refresh_timer.stop()
         self.plot.stop()
         self.bridge.close()
+        self.remote.detach()
