@@ -39,7 +39,7 @@ from .retry import Retrier, strategy
 from .tokens import AuthError, AuthReason, JwksCache, LocalValidator, TokenPeek, peek
 from .tokens import fingerprint as token_fingerprint
 
-__all__ = ["AuthResult", "AuthSource", "CacheEvent", "ResilientAuthService"]
+__all__ = ["AuthResult", "AuthSource", "CacheEvent", "ResilientAuthService", "inspect_token"]
 
 _log = logging.getLogger("netmon.auth")
 _PREFIX_LEN = 12  # hex digits of the fingerprint shown to people
@@ -383,3 +383,34 @@ def _expired_locally(validator: LocalValidator, info: TokenPeek) -> AuthError | 
     except AuthError as exc:
         return exc
     return None
+
+
+async def inspect_token(token: str, service: ResilientAuthService | None) -> dict[str, Any]:
+    """What a person may see of ``token``: its fingerprint, header and claims, and the
+    verdict of ``service`` (the same checks as a real call, so a valid token is cached).
+
+    Never contains the token. With no service (``[auth]`` not configured) the verdict says
+    it could not be checked rather than guessing.
+    """
+    report: dict[str, Any] = {"fingerprint": token_fingerprint(token)[:16]}
+    try:
+        info = peek(token)
+    except AuthError as exc:
+        report.update(header=None, claims=None,
+                      verdict={"valid": False, "reason": str(exc.reason), "detail": exc.detail})
+        return report
+    report.update(header=dict(info.header), claims=dict(info.claims))
+    if service is None:
+        report["verdict"] = {"valid": False, "reason": "not_checked",
+                             "detail": "no auth service configured ([auth] names no server "
+                                       "or secret): the signature cannot be checked"}
+        return report
+    try:
+        result = await service.verify(token)
+    except AuthError as exc:
+        report["verdict"] = {"valid": False, "reason": str(exc.reason), "detail": exc.detail}
+    else:
+        report["verdict"] = {"valid": True, "source": str(result.source), "reason": None,
+                             "expires_at": iso_utc(result.expires_at) if result.expires_at
+                             else None}
+    return report

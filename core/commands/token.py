@@ -9,10 +9,9 @@ import os
 import sys
 from typing import Any
 
-from ..auth import ResilientAuthService
+from ..auth import ResilientAuthService, inspect_token
 from ..config import Config
 from ..render import text_lines
-from ..tokens import AuthError, fingerprint, peek
 from .common import UsageError, command, print_json
 
 
@@ -54,26 +53,11 @@ def run_inspect(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _inspect(config: Config, token: str) -> dict[str, Any]:
-    report: dict[str, Any] = {"fingerprint": fingerprint(token)[:16]}
-    try:
-        info = peek(token)
-    except AuthError as exc:
-        report.update(header=None, claims=None,
-                      verdict={"valid": False, "reason": str(exc.reason), "detail": exc.detail})
-        return report
-    report.update(header=dict(info.header), claims=dict(info.claims))
     service = ResilientAuthService.from_settings(config.auth)
     try:
-        result = await service.verify(token)
-    except AuthError as exc:
-        report["verdict"] = {"valid": False, "reason": str(exc.reason), "detail": exc.detail}
-    else:
-        report["verdict"] = {"valid": True, "source": str(result.source), "reason": None,
-                             "expires_at": result.expires_at.isoformat() if result.expires_at
-                             else None}
+        return await inspect_token(token, service)
     finally:
         await service.aclose()
-    return report
 
 
 def _render(report: dict[str, Any]) -> str:

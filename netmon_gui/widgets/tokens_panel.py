@@ -19,6 +19,7 @@ from core.auth import ResilientAuthService
 
 from ..models.tokens import RowsModel, cached_tokens_model, failed_tokens_model
 from .tables import make_table
+from .token_check import TokenCheck
 
 __all__ = ["NOT_CONFIGURED", "TokensPanel"]
 
@@ -68,11 +69,14 @@ class TokensPanel(QWidget):
         bottom = QHBoxLayout()
         bottom.addWidget(self.summary, 1)
         bottom.addWidget(self.clear_button)
+        self.token_check = TokenCheck(auth, self)
+        self.token_check.checked.connect(lambda _report: self.refresh())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(8)
         layout.addWidget(self.stack, 1)
         layout.addLayout(bottom)
+        layout.addWidget(self.token_check)
         self.refresh()
 
     @property
@@ -83,6 +87,7 @@ class TokensPanel(QWidget):
     def show_local(self) -> None:
         """Show this machine's auth service again."""
         self.remote = None
+        self.token_check.setVisible(True)
         self.stack.setCurrentIndex(2 if self.auth is not None else 0)
         self.clear_button.setEnabled(self.auth is not None)
         self.refresh()
@@ -90,6 +95,7 @@ class TokensPanel(QWidget):
     def show_remote(self, backend: str, auth: Mapping[str, Any] | None) -> None:
         """Show a remote backend's token counters (its status reports no token list)."""
         self.remote = backend
+        self.token_check.setVisible(False)  # checks run against this machine's auth only
         self.stack.setCurrentIndex(1)
         self.clear_button.setEnabled(True)
         if auth is None:

@@ -302,6 +302,7 @@ class MainWindow(QMainWindow):
         """Stop timers, disconnect from the core, cancel running actions (idempotent)."""
         self._shutdown_widgets()
         await self.runner.aclose()
+        await self.tokens_panel.token_check.aclose()
         await self.remote.aclose()
 
     def _shutdown_widgets(self) -> None:

@@ -11,7 +11,7 @@ from dataclasses import replace
 import jwt
 import pytest
 
-from core.auth import AuthSource, CacheEvent, ResilientAuthService
+from core.auth import AuthSource, CacheEvent, ResilientAuthService, inspect_token
 from core.config import AuthSettings
 from core.errors import ErrorKind
 from core.secrets import store_secret
@@ -304,3 +304,14 @@ async def test_one_verify_is_one_breaker_outcome(
     assert service.breaker is not None
     assert service.breaker.stats().failures == 1
     assert service.breaker.state == "closed"
+
+
+async def test_inspect_without_an_auth_service_says_not_checked() -> None:
+    token = jwt.encode({"sub": "u1", "exp": 4102444800}, "any-secret-0123456789abcdef0123456",
+                       algorithm="HS256")
+    report = await inspect_token(token, None)
+    assert report["claims"]["sub"] == "u1"
+    assert report["verdict"]["valid"] is False
+    assert report["verdict"]["reason"] == "not_checked"
+    assert token not in json.dumps(report)
+    assert report["fingerprint"] == fingerprint(token)[:16]

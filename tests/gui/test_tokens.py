@@ -76,3 +76,37 @@ async def test_tokens_tab_shows_claims_and_fingerprints_never_tokens(core: Netmo
         window.close()
         await window.aclose()
         window.deleteLater()
+
+
+async def test_pasted_token_is_checked_cached_and_never_kept(core: NetmonCore) -> None:
+    """Issue 9: a "check a token" box; the token is never shown, stored or logged."""
+    assert core.auth is not None
+    good = jwt.encode({"sub": "paste-1", "role": "authenticated",
+                       "exp": int(time.time()) + 3600}, SECRET, algorithm="HS256")
+    forged = jwt.encode({"sub": "mallory", "exp": int(time.time()) + 3600},
+                        "not-the-secret-0123456789abcdef01234567", algorithm="HS256")
+    window = MainWindow(core)
+    window.show()
+    box = window.tokens_panel.token_check
+    try:
+        box.field.setText(good)
+        task = box.check()
+        assert task is not None
+        assert box.field.text() == ""  # emptied at once
+        await task
+        text = box.result.text()
+        assert "VALID" in text and "REFUSED" not in text
+        assert "paste-1" in text
+        assert good not in text
+        assert core.auth.stats()["cached_tokens"] == 1  # a real verification, cached
+        box.field.setText(f"Bearer {forged}")
+        task = box.check()
+        assert task is not None
+        await task
+        assert "REFUSED" in box.result.text()
+        assert "bad_signature" in box.result.text()
+        assert forged not in box.result.text()
+    finally:
+        window.close()
+        await window.aclose()
+        window.deleteLater()
