@@ -108,7 +108,7 @@ class Demo:
         records = {"localhost": "127.0.0.1", INTRANET_NAME: INTRANET_ADDRESS}
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _DnsProtocol(records), local_addr=(DEMO_HOST, 0))
-        self._dns = cast(asyncio.DatagramTransport, transport)
+        self._dns = transport
         self.dns_port = transport.get_extra_info("sockname")[1]
         self._outages = loop.create_task(self._outage_schedule(), name="netmon-demo-outages")
         _log.info("demo servers on %s: http %d, tcp %d, dns %d",
