@@ -1,35 +1,88 @@
-"""``netmon-gui``: the QApplication, one qasync loop, and a clean shutdown."""
+"""``netmon-gui``: the QApplication, one qasync loop, and a clean shutdown.
+
+The window comes first: it is built and painted before the core starts, and the core's start
+runs on the loop behind it (see ``startup``). ``--demo`` runs in-process loopback servers
+(``core.demo``); ``--screenshot`` grabs the real window into a PNG and exits.
+
+To add an option: add it in ``build_parser`` and read it in ``main`` (or in ``_console``
+when it needs the running loop).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import qasync
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from core.config import Config, load_config
+from core.demo import Demo
 from core.errors import ConfigError
 from core.log import setup_logging
 from core.runtime import NetmonCore
 
+from .screenshot import capture
+from .startup import start_core
 from .windows.main_window import MainWindow
 
 _log = logging.getLogger("netmon.gui")
 
 STOP_TIMEOUT_S = 10.0  # the core's own stops are bounded; this bounds the whole shutdown
+SCREENSHOT_AFTER_S = 3.0  # --screenshot without --quit-after: long enough for first results
 
 
-def _parse(argv: Sequence[str]) -> argparse.Namespace:
+@dataclass(frozen=True)
+class Screenshot:
+    """Where ``--screenshot`` writes, and which tab it shows."""
+
+    path: Path
+    tab: str | None = None
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 1024x700") from None
+    if not (320 <= width <= 10000 and 240 <= height <= 10000):
+        raise argparse.ArgumentTypeError(f"{text!r}: between 320x240 and 10000x10000")
+    return width, height
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text!r}: between 0 and 86400 seconds")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``netmon-gui``."""
     parser = argparse.ArgumentParser(prog="netmon-gui", description="netmon console")
-    parser.add_argument("--config", metavar="PATH", help="config file")
-    parser.add_argument("--quit-after", type=int, metavar="MS",
-                        help="close the window after MS milliseconds (smoke tests)")
-    return parser.parse_args(argv)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--config", metavar="PATH", help="config file")
+    source.add_argument("--demo", action="store_true",
+                        help="probe in-process loopback demo servers (no setup, no internet)")
+    parser.add_argument("--screenshot", metavar="PATH", type=Path,
+                        help="render the window to a PNG and exit 0")
+    parser.add_argument("--tab", metavar="NAME",
+                        help="with --screenshot: the tab to show (e.g. breakers, events)")
+    parser.add_argument("--size", metavar="WxH", type=_size, help="window size, e.g. 1024x700")
+    parser.add_argument("--quit-after", type=_seconds, metavar="SECONDS",
+                        help="close after SECONDS (with --screenshot: take it then; "
+                             f"default {SCREENSHOT_AFTER_S:g})")
+    return parser
 
 
 async def run_window(window: MainWindow) -> None:
@@ -39,50 +92,115 @@ async def run_window(window: MainWindow) -> None:
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     app.lastWindowClosed.connect(closed.set)
+    window.closed.connect(closed.set)
     window.show()
     await closed.wait()
 
 
-async def run_console(core: NetmonCore, *, quit_after_ms: int | None = None) -> None:
-    """Start ``core``, show the console until it is closed, then stop everything (bounded)."""
-    await core.start()
-    window: MainWindow | None = None
+async def run_console(
+    core: NetmonCore, *, quit_after_s: float | None = None,
+    size: tuple[int, int] | None = None, screenshot: Screenshot | None = None,
+    settings: QSettings | None = None, source: str | None = None,
+) -> None:
+    """Show the console over ``core``, start the core behind it, run until the window is
+    closed, then stop everything (bounded). ``screenshot`` saves the window at
+    ``quit_after_s`` and closes it (OSError/ValueError when it cannot); ``settings``
+    remembers the window's geometry and tab; ``source`` names a config without a file."""
+    window = MainWindow(core, settings)
+    if source is not None:
+        window.source_label.setText(f"Config: {source}")
+    if size is not None:
+        window.resize(*size)
+    starting = asyncio.get_running_loop().create_task(
+        start_core(window, core), name="netmon-gui-start")
+    shot: asyncio.Task[None] | None = None
     try:
-        window = MainWindow(core)
-        if quit_after_ms is not None:
-            QTimer.singleShot(quit_after_ms, window.close)
+        if screenshot is not None:
+            shot = asyncio.get_running_loop().create_task(
+                _shoot(window, starting, screenshot, quit_after_s or SCREENSHOT_AFTER_S),
+                name="netmon-gui-screenshot")
+        elif quit_after_s is not None:
+            QTimer.singleShot(int(quit_after_s * 1000), window.close)
         await run_window(window)
+        if shot is not None:
+            await shot  # raises what the screenshot raised
+        elif starting.done() and not starting.cancelled() and starting.exception():
+            raise starting.exception()  # type: ignore[misc]
     finally:
-        if window is not None:
-            await window.aclose()
+        for task in (starting, shot):
+            if task is not None and not task.done():
+                task.cancel()
+        await asyncio.gather(*(t for t in (starting, shot) if t is not None),
+                             return_exceptions=True)
+        await window.aclose()
         try:
             await asyncio.wait_for(core.stop(), STOP_TIMEOUT_S)
         except TimeoutError:
             _log.warning("netmon core did not stop within %.0f s", STOP_TIMEOUT_S)
 
 
+async def _shoot(window: MainWindow, starting: asyncio.Task[None], shot: Screenshot,
+                 after_s: float) -> None:
+    try:
+        await asyncio.sleep(after_s)
+        await capture(window, window.tabs, shot.path, shot.tab)
+    finally:
+        window.close()
+
+
+@contextlib.asynccontextmanager
+async def _demo_or(config: Config | None) -> AsyncIterator[Config]:
+    if config is not None:
+        yield config
+        return
+    async with Demo() as demo:
+        yield demo.config()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console; returns the process exit code."""
-    args = _parse(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.tab and not args.screenshot:
+        parser.error("--tab needs --screenshot")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("netmon")
+    app.setOrganizationName("netmon")
     app.setStyle("Fusion")  # one look on Windows, macOS and Linux; follows light/dark
     app.setQuitOnLastWindowClosed(False)  # the asyncio runner decides when to stop
-    try:
-        config: Config = load_config(args.config)
-    except ConfigError as exc:
-        QMessageBox.critical(None, "netmon: configuration error", str(exc))
-        return 3
-    setup_logging(config.logging.level, to_file=config.logging.file)
+    config: Config | None = None
+    if not args.demo:
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            QMessageBox.critical(None, "netmon: configuration error", str(exc))
+            return 3
+        setup_logging(config.logging.level, to_file=config.logging.file)
+    else:
+        setup_logging("INFO", to_file=False)
+    shot = Screenshot(args.screenshot, args.tab) if args.screenshot else None
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-        runner.run(_console(config, args.quit_after))
+        try:
+            runner.run(_console(config, args.quit_after, args.size, shot))
+        except (OSError, ValueError) as exc:
+            if shot is None:
+                raise
+            print(f"netmon-gui: screenshot failed: {exc}", file=sys.stderr)
+            return 1
+    if shot is not None:
+        print(f"wrote {shot.path}")
     return 0
 
 
-async def _console(config: Config, quit_after_ms: int | None) -> None:
-    # The core is built on the running loop: its parts may bind loop objects.
-    await run_console(NetmonCore(config), quit_after_ms=quit_after_ms)
+async def _console(config: Config | None, quit_after_s: float | None,
+                   size: tuple[int, int] | None, shot: Screenshot | None) -> None:
+    # The core (and the demo's servers) are built on the running loop: they bind loop objects.
+    async with _demo_or(config) as chosen:
+        await run_console(NetmonCore(chosen), quit_after_s=quit_after_s, size=size,
+                          screenshot=shot, settings=None if shot else QSettings(),
+                          source="demo (loopback servers in this process)"
+                          if config is None else None)
 
 
 if __name__ == "__main__":  # pragma: no cover
