@@ -1,7 +1,9 @@
 """``netmon-gui``: the QApplication, one qasync loop, and a clean shutdown.
 
-The window comes first: it is built and painted before the core starts, and the core's start
-runs on the loop behind it (see ``startup``). ``--demo`` runs in-process loopback servers
+The window comes first: a light ``StartupShell`` is painted before the heavy imports (core,
+httpx, pyqtgraph) and before the config is read; the console window replaces it and is
+painted before the core starts; the core's start runs on the loop behind it (``startup``).
+Keep this module's top-level imports light (Qt only): that is what the first paint waits for. ``--demo`` runs in-process loopback servers
 (``core.demo``); ``--screenshot`` grabs the real window into a PNG and exits.
 
 To add an option: add it in ``build_parser`` and read it in ``main`` (or in ``_console``
@@ -18,20 +20,18 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import qasync
 from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from core.config import Config, load_config
-from core.demo import Demo
-from core.errors import ConfigError
-from core.log import setup_logging
-from core.runtime import NetmonCore
+from .shell import StartupShell
 
-from .screenshot import capture
-from .startup import start_core
-from .windows.main_window import MainWindow
+if TYPE_CHECKING:
+    from core.config import Config
+    from core.runtime import NetmonCore
+
+    from .windows.main_window import MainWindow
 
 _log = logging.getLogger("netmon.gui")
 
@@ -85,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def run_window(window: MainWindow) -> None:
-    """Show ``window`` and wait until it is closed."""
+async def run_window(window: MainWindow, replaces: QWidget | None = None) -> None:
+    """Show ``window`` (closing ``replaces``) and wait until it is closed."""
     closed = asyncio.Event()
     window.destroyed.connect(closed.set)
     app = QApplication.instance()
@@ -94,6 +94,8 @@ async def run_window(window: MainWindow) -> None:
     app.lastWindowClosed.connect(closed.set)
     window.closed.connect(closed.set)
     window.show()
+    if replaces is not None:
+        replaces.close()
     await closed.wait()
 
 
@@ -101,11 +103,16 @@ async def run_console(
     core: NetmonCore, *, quit_after_s: float | None = None,
     size: tuple[int, int] | None = None, screenshot: Screenshot | None = None,
     settings: QSettings | None = None, source: str | None = None,
+    replaces: QWidget | None = None,
 ) -> None:
     """Show the console over ``core``, start the core behind it, run until the window is
     closed, then stop everything (bounded). ``screenshot`` saves the window at
     ``quit_after_s`` and closes it (OSError/ValueError when it cannot); ``settings``
-    remembers the window's geometry and tab; ``source`` names a config without a file."""
+    remembers the window's geometry and tab; ``source`` names a config without a file;
+    ``replaces`` (the start-up shell) is closed once the console is on screen."""
+    from .startup import start_core
+    from .windows.main_window import MainWindow
+
     window = MainWindow(core, settings)
     if source is not None:
         window.source_label.setText(f"Config: {source}")
@@ -121,7 +128,7 @@ async def run_console(
                 name="netmon-gui-screenshot")
         elif quit_after_s is not None:
             QTimer.singleShot(int(quit_after_s * 1000), window.close)
-        await run_window(window)
+        await run_window(window, replaces)
         if shot is not None:
             await shot  # raises what the screenshot raised
         elif starting.done() and not starting.cancelled() and starting.exception():
@@ -141,6 +148,8 @@ async def run_console(
 
 async def _shoot(window: MainWindow, starting: asyncio.Task[None], shot: Screenshot,
                  after_s: float) -> None:
+    from .screenshot import capture
+
     try:
         await asyncio.sleep(after_s)
         await capture(window, window.tabs, shot.path, shot.tab)
@@ -153,6 +162,8 @@ async def _demo_or(config: Config | None) -> AsyncIterator[Config]:
     if config is not None:
         yield config
         return
+    from core.demo import Demo
+
     async with Demo() as demo:
         yield demo.config()
 
@@ -169,11 +180,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("netmon")
     app.setStyle("Fusion")  # one look on Windows, macOS and Linux; follows light/dark
     app.setQuitOnLastWindowClosed(False)  # the asyncio runner decides when to stop
+    shell = StartupShell(None if args.screenshot else QSettings())
+    if args.size:
+        shell.resize(*args.size)
+    shell.show()
+    app.processEvents()  # painted now, before the imports below
+    import qasync
+
+    from core.config import load_config
+    from core.errors import ConfigError
+    from core.log import setup_logging
+
     config: Config | None = None
     if not args.demo:
         try:
             config = load_config(args.config)
         except ConfigError as exc:
+            shell.close()
             QMessageBox.critical(None, "netmon: configuration error", str(exc))
             return 3
         setup_logging(config.logging.level, to_file=config.logging.file)
@@ -182,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     shot = Screenshot(args.screenshot, args.tab) if args.screenshot else None
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
         try:
-            runner.run(_console(config, args.quit_after, args.size, shot))
+            runner.run(_console(config, args.quit_after, args.size, shot, shell))
         except (OSError, ValueError) as exc:
             if shot is None:
                 raise
@@ -194,13 +217,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _console(config: Config | None, quit_after_s: float | None,
-                   size: tuple[int, int] | None, shot: Screenshot | None) -> None:
+                   size: tuple[int, int] | None, shot: Screenshot | None,
+                   shell: QWidget) -> None:
     # The core (and the demo's servers) are built on the running loop: they bind loop objects.
+    from core.runtime import NetmonCore
+
     async with _demo_or(config) as chosen:
         await run_console(NetmonCore(chosen), quit_after_s=quit_after_s, size=size,
                           screenshot=shot, settings=None if shot else QSettings(),
                           source="demo (loopback servers in this process)"
-                          if config is None else None)
+                          if config is None else None, replaces=shell)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -67,7 +67,8 @@ def row_for(value: object) -> EventRow | None:
 def _audit_row(entry: AuditEntry) -> EventRow:
     detail: dict[str, Any] = dict(entry.detail)
     who = str(entry.origin) + (f" ({entry.subject})" if entry.subject else "")
-    target = detail.get("target") or detail.get("name") or "all"
+    breakers = [str(b.get("name")) for b in detail.get("breakers") or () if isinstance(b, dict)]
+    target = detail.get("target") or ", ".join(breakers) or "all"
     why = detail.get("reason") or detail.get("error") or detail.get("refused")
     result = "ok" if entry.ok else f"failed: {why or 'no reason given'}"
     return EventRow(entry.ts, "recovery", str(target), entry.action.replace("_", " "),
