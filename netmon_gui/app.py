@@ -3,8 +3,9 @@
 The window comes first: a light ``StartupShell`` is painted before the heavy imports (core,
 httpx, pyqtgraph) and before the config is read; the console window replaces it and is
 painted before the core starts; the core's start runs on the loop behind it (``startup``).
-Keep this module's top-level imports light (Qt only): that is what the first paint waits for. ``--demo`` runs in-process loopback servers
-(``core.demo``); ``--screenshot`` grabs the real window into a PNG and exits.
+Keep this module's top-level imports light (Qt only): that is what the first paint waits
+for. ``--demo`` runs in-process loopback servers (``core.demo``); ``--screenshot`` grabs the
+real window into a PNG and exits.
 
 To add an option: add it in ``build_parser`` and read it in ``main`` (or in ``_console``
 when it needs the running loop).
