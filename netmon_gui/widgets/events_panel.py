@@ -10,7 +10,14 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.breaker import BreakerTransition
 from core.monitor import Condition, StatusChange
@@ -136,8 +143,10 @@ class EventsPanel(QWidget):
         self.table = make_table(self)
         self.table.setObjectName("eventsTable")
         self.table.setModel(self.model)
-        for col, width in enumerate((80, 72, 110, 150)):
-            self.table.setColumnWidth(col, width)
+        header = self.table.horizontalHeader()  # Detail (last) takes the rest
+        for col in (0, 1, 3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setColumnWidth(2, 110)
         self.count_label = QLabel("No events yet", self)
         copy = QPushButton("Copy", self)
         copy.setToolTip("Copy every event as tab-separated text")

@@ -179,12 +179,20 @@ class MainWindow(QMainWindow):
     def _make_targets_table(self) -> QTableView:
         table = make_table(self)
         table.setObjectName("targetsTable")
+        # widths from the font (any DPI, any UI font): Error, the last column, takes the rest,
+        # so at 1024x700 every column shows without a horizontal scroll bar
+        fm = table.fontMetrics()
+        table.horizontalHeader().setDefaultSectionSize(fm.horizontalAdvance("Error") + 24)
         table.setModel(self.targets_proxy)
         table.setItemDelegateForColumn(COL_STATUS, BadgeDelegate(table))
-        widths = {COL_TARGET: 112, COL_KIND: 84, COL_STATUS: 100, COL_LATENCY: 72,
-                  COL_5M: 58, COL_1H: 58}
-        for col, width in widths.items():
-            table.setColumnWidth(col, width)
+        samples = {COL_KIND: "postgres", COL_STATUS: "degraded", COL_LATENCY: "1000 ms",
+                   COL_5M: "100.0%", COL_1H: "100.0%"}
+        for col, sample in samples.items():
+            table.setColumnWidth(col, fm.horizontalAdvance(sample) + 18)
+        names = [fm.horizontalAdvance(n) for n in self.core.monitor.states] or [0]
+        table.setColumnWidth(COL_TARGET, min(max(*names, fm.horizontalAdvance("database")) + 26,
+                                             fm.horizontalAdvance("m") * 18))
+        table.setColumnWidth(COL_STATUS, max(92, table.columnWidth(COL_STATUS) + 16))
         table.horizontalHeader().setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Fixed)
         table.setSortingEnabled(True)
         table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # config order until clicked
@@ -352,7 +360,7 @@ class MainWindow(QMainWindow):
         if not self._sized:  # the table gets room for all its columns, the tabs the rest
             self._sized = True
             total = max(self.width() - 32, 600)
-            left = min(720, int(total * 0.53))
+            left = min(720, max(int(total * 0.53), min(560, total - 380)))
             self.splitter.setSizes([left, total - left])
 
     # --- shutdown ------------------------------------------------------------------
