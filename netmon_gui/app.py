@@ -27,6 +27,7 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from .shell import StartupShell
+from .theme import follow_os
 
 if TYPE_CHECKING:
     from core.config import Config
@@ -179,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName("netmon")
     app.setOrganizationName("netmon")
-    app.setStyle("Fusion")  # one look on Windows, macOS and Linux; follows light/dark
+    app.setStyle("Fusion")  # one look on Windows, macOS and Linux
+    follow_os(app)  # light or dark as the OS says, also when it switches
     app.setQuitOnLastWindowClosed(False)  # the asyncio runner decides when to stop
     shell = StartupShell(None if args.screenshot else QSettings())
     if args.size:

@@ -205,3 +205,23 @@ async def test_reminder_is_shown_through_the_tray(window: MainWindow, core: Netm
     window.tray.notifier.policy = type(window.tray.notifier.policy)(reminder_s=0)
     window.refresh()  # the 1 s tick asks for due reminders
     assert [n.title for n in shown][-1] == "billing is still down"
+
+
+def test_dark_os_scheme_gets_a_dark_palette(qtbot: QtBot) -> None:
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication, QStyleFactory
+
+    from netmon_gui.theme import dark_palette, palette_for
+
+    assert isinstance(QApplication.instance(), QApplication)
+    platform = QStyleFactory.create("Fusion").standardPalette()  # light offscreen
+    window = QPalette.ColorRole.Window
+    assert platform.color(window).lightness() > 128
+    assert palette_for(Qt.ColorScheme.Light, platform) is platform
+    assert palette_for(Qt.ColorScheme.Unknown, platform) is platform
+    dark = palette_for(Qt.ColorScheme.Dark, platform)
+    assert dark.color(window).lightness() < 64
+    text = dark.color(QPalette.ColorRole.Text).lightness()
+    assert text - dark.color(QPalette.ColorRole.Base).lightness() > 150  # readable
+    already = dark_palette()
+    assert palette_for(Qt.ColorScheme.Dark, already) is already
