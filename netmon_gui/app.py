@@ -133,8 +133,6 @@ async def run_console(
         await run_window(window, replaces)
         if shot is not None:
             await shot  # raises what the screenshot raised
-        elif starting.done() and not starting.cancelled() and starting.exception():
-            raise starting.exception()  # type: ignore[misc]
     finally:
         for task in (starting, shot):
             if task is not None and not task.done():

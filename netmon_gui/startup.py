@@ -66,6 +66,10 @@ async def start_core(window: QMainWindow, core: NetmonCore) -> None:
     bar.showMessage("Starting: " + (", ".join(steps) or "scheduling probes") + "...")
     try:
         await core.start()
+    except Exception as exc:  # the window stays usable and says what went wrong
+        _log.error("netmon core did not start: %s", exc)
+        bar.showMessage(f"Start failed: {exc}")
+        return
     finally:
         bar.removeWidget(busy)
         busy.deleteLater()

@@ -85,3 +85,29 @@ async def test_window_shows_while_a_blackholed_database_is_retried(
     await asyncio.wait_for(console, timeout=10)
     assert time.perf_counter() - closed_at < 3.0
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("netmon-")]
+
+
+class FailingCore(NetmonCore):
+    """The real core whose start fails (as an unexpected error in any part would)."""
+
+    async def start(self, *, schedule: bool = True) -> None:
+        raise OSError("disk gone")
+
+
+async def test_a_failed_start_is_shown_and_the_window_stays(qtbot: QtBot) -> None:
+    from core.config import Config, HistorySettings, Target
+
+    core = FailingCore(Config(history=HistorySettings(enabled=False), targets=[
+        Target(name="api", kind="tcp", host="127.0.0.1", port=9)]))
+    console = asyncio.create_task(run_console(core))
+    window: MainWindow | None = None
+    async with asyncio.timeout(5):
+        while window is None or "Start failed" not in window.statusBar().currentMessage():
+            await asyncio.sleep(0.02)
+            window = next((w for w in QApplication.topLevelWidgets()
+                           if isinstance(w, MainWindow) and w.core is core), None)
+    qtbot.addWidget(window)
+    assert window.statusBar().currentMessage() == "Start failed: disk gone"
+    assert window.isVisible() and not console.done()
+    window.close()
+    await asyncio.wait_for(console, timeout=10)
