@@ -34,11 +34,11 @@ def test_demo_screenshot_from_the_command_line(tmp_path: Path) -> None:
         [sys.executable, "-m", "netmon_gui.app", "--demo", "--screenshot", str(out),
          "--tab", "breakers", "--size", "1024x700", "--quit-after", "1.5"],
         capture_output=True, text=True, timeout=60, env=env)
-    assert run.returncode == 0, run.stderr
-    assert "Traceback" not in run.stderr
+    assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
     image = QImage(str(out))
     assert (image.width(), image.height()) == (1024, 700)
-    assert colours(out) > 20
+    assert colours(out) > 20, f"{colours(out)} colours: {run.stderr[-2000:]}"
 
 
 def test_unknown_tab_fails_with_the_tab_names(tmp_path: Path) -> None:
