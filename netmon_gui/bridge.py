@@ -1,4 +1,5 @@
-"""CoreBridge: the one place where core ``Event``s become Qt ``Signal``s.
+"""The one bridge from the core to Qt: ``CoreBridge`` turns core ``Event``s into Qt
+``Signal``s, ``LogBridge`` turns the ``netmon`` logger's records into one.
 
 Core events hold bound methods weakly, so the bridge connects its *own* methods and
 must be kept alive (the main window owns it). ``close()`` disconnects everything.
@@ -6,15 +7,19 @@ must be kept alive (the main window owns it). ``close()`` disconnects everything
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from core.events import Event
+from core.log import AsciiSafeFormatter, RedactingFilter
 from core.runtime import NetmonCore
 
-__all__ = ["CoreBridge"]
+__all__ = ["CoreBridge", "LogBridge", "LogLine"]
 
 
 class CoreBridge(QObject):
@@ -80,3 +85,49 @@ class CoreBridge(QObject):
 
     def _on_auth(self, value: object) -> None:
         self.authChanged.emit(value)
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One log record as the console shows it (already redacted and ASCII-safe)."""
+
+    at: datetime
+    level: int
+    levelname: str
+    logger: str
+    message: str
+
+
+class _Handler(logging.Handler):
+    def __init__(self, sink: Callable[[LogLine], None]) -> None:
+        super().__init__()
+        self.sink = sink
+        self.addFilter(RedactingFilter())
+        self.setFormatter(AsciiSafeFormatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = LogLine(datetime.fromtimestamp(record.created, UTC), record.levelno,
+                           record.levelname, record.name, self.format(record))
+            self.sink(line)
+        except Exception:  # a log handler never raises into the code that logged
+            self.handleError(record)
+
+
+class LogBridge(QObject):
+    """Re-emits records of the ``netmon`` logger (any thread) as ``lineLogged`` on the GUI
+    thread; ``close()`` detaches it."""
+
+    lineLogged = Signal(object)  # noqa: N815 - Qt signal naming; carries a LogLine
+
+    def __init__(self, parent: QObject | None = None, logger: str = "netmon") -> None:
+        super().__init__(parent)
+        self._logger = logging.getLogger(logger)
+        self._handler: _Handler | None = _Handler(self.lineLogged.emit)
+        self._logger.addHandler(self._handler)
+
+    def close(self) -> None:
+        """Stop listening to the logger."""
+        if self._handler is not None:
+            self._logger.removeHandler(self._handler)
+            self._handler = None

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-__all__ = ["latency", "local_time", "localize_times", "parse_iso", "percent", "shorten"]
+__all__ = ["latency", "local_time", "localize_times", "parse_iso", "percent", "shorten",
+           "window_title"]
 
 _STAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})")
@@ -64,3 +68,11 @@ def shorten(text: str, limit: int = 80) -> str:
     """First line of ``text``, cut to ``limit`` characters with an ellipsis."""
     line = text.strip().splitlines()[0] if text.strip() else ""
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "\u2026"
+
+
+def window_title(snapshot: Mapping[str, Any]) -> str:
+    """``netmon - DEGRADED (2 down)``: the overall status and what is not up."""
+    status = str(snapshot.get("status") or "unknown").upper()
+    counts = Counter(str(t.get("status")) for t in snapshot.get("targets", []))
+    parts = [f"{counts[s]} {s}" for s in ("down", "degraded") if counts.get(s)]
+    return f"netmon - {status}" + (f" ({', '.join(parts)})" if parts else "")

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
 
-from PySide6.QtCore import QItemSelection, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtCore import QItemSelection, QSettings, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QShowEvent
 from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QSplitter,
+    QStackedWidget,
     QTableView,
     QTabWidget,
     QToolBar,
@@ -22,12 +25,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.config import config_path
+from core.log import log_dir
+from core.notify import Notifier
 from core.probes.base import ProbeResult
 from core.runtime import NetmonCore
 
 from .. import fmt
 from ..actions import ActionRunner
-from ..bridge import CoreBridge
+from ..bridge import CoreBridge, LogBridge
+from ..desktop import launch_demo, open_path
 from ..models.breakers import BreakersModel
 from ..models.targets import (
     COL_1H,
@@ -40,16 +47,22 @@ from ..models.targets import (
     SortRole,
     TargetsModel,
 )
+from ..tray import StatusTray
 from ..widgets.action_log import ActionLogView
 from ..widgets.badge import BadgeDelegate
 from ..widgets.breakers_panel import BreakersPanel
 from ..widgets.database_panel import DatabasePanel
+from ..widgets.empty_state import EmptyState
+from ..widgets.events_panel import EventsPanel
 from ..widgets.latency_plot import LatencyPlot
+from ..widgets.log_panel import LogPanel
 from ..widgets.status_banner import StatusBanner
 from ..widgets.suggestions import SuggestionsPanel
 from ..widgets.tables import make_table
 from ..widgets.target_details import TargetDetails
 from ..widgets.tokens_panel import TokensPanel
+from . import placement
+from .menus import build_menus
 from .remote_view import RemoteView
 
 __all__ = ["MainWindow"]
@@ -61,18 +74,28 @@ TICK_MS = 1000  # periodic refresh: breaker timeouts and success rates age witho
 
 
 class MainWindow(QMainWindow):
-    """The console over ``core`` (already built; the caller starts and stops it)."""
+    """The console over ``core`` (already built; the caller starts and stops it).
 
-    def __init__(self, core: NetmonCore) -> None:
+    ``settings`` remembers geometry and the open tab (none: nothing is remembered).
+    """
+
+    closed = Signal()
+
+    def __init__(self, core: NetmonCore, settings: QSettings | None = None) -> None:
         super().__init__()
         self.core = core
         self.config = core.config
+        self.settings = settings
+        self.config_file = core.config.source or config_path()
+        #: what "Add target" does; the targets editor replaces it (default: open the file)
+        self.add_target_hook: Callable[[], object] = lambda: open_path(self.config_file)
         self.setWindowTitle("netmon")
         if ICON.is_file():
             self.setWindowIcon(QIcon(str(ICON)))
         if STYLESHEET.is_file():
             self.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
-        self.resize(1200, 760)
+        self.resize(*placement.DEFAULT_SIZE)
+        self.setMinimumSize(640, 420)
         self.bridge = CoreBridge(core, self)
         self.runner = ActionRunner(core.recovery, self)
         self.last_update: datetime | None = None
@@ -101,11 +124,31 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._padded(self.database_panel), "Database")
         self.tabs.addTab(self._padded(self.action_log), "Actions")
         self.remote = RemoteView(self)  # remote backends shown in these same widgets
+        self.events_panel = EventsPanel(self)
+        self.log_panel = LogPanel(self)
+        self.tabs.addTab(self._padded(self.events_panel), "Events")
+        self.tabs.addTab(self._padded(self.log_panel), "Log")
+        self.log_bridge = LogBridge(self)
+        self.tray = StatusTray(Notifier(clock=core.clock), self)
+        self.find_box = QLineEdit(self)
+        self.find_box.setPlaceholderText("Find target (Ctrl+F)")
+        self.find_box.setClearButtonEnabled(True)
+        self.find_box.textChanged.connect(self.targets_proxy.setFilterFixedString)
+        self.targets_proxy.setFilterKeyColumn(COL_TARGET)
+        self.targets_proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.empty_state = EmptyState(self.config_file, self.config_file.is_file(), self)
+        self.table_stack = QStackedWidget(self)
+        self.table_stack.addWidget(self.targets_table)
+        self.table_stack.addWidget(self.empty_state)
+        if not self.targets_model.rowCount():
+            self.table_stack.setCurrentWidget(self.empty_state)
+            self.find_box.hide()
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.setSpacing(8)
-        left_layout.addWidget(self.targets_table, 1)
+        left_layout.addWidget(self.find_box)
+        left_layout.addWidget(self.table_stack, 1)
         left_layout.addWidget(self.details)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(left)
@@ -126,7 +169,10 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(body)
         self._make_toolbar()
         self._make_status_bar()
+        self.menus = build_menus(self)
         self._connect()
+        if settings is not None:
+            placement.restore(self, self.tabs, settings)
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -147,12 +193,20 @@ class MainWindow(QMainWindow):
     def _make_targets_table(self) -> QTableView:
         table = make_table(self)
         table.setObjectName("targetsTable")
+        # widths from the font (any DPI, any UI font): Error, the last column, takes the rest,
+        # so at 1024x700 every column shows without a horizontal scroll bar
+        fm = table.fontMetrics()
+        table.horizontalHeader().setDefaultSectionSize(fm.horizontalAdvance("Error") + 24)
         table.setModel(self.targets_proxy)
         table.setItemDelegateForColumn(COL_STATUS, BadgeDelegate(table))
-        widths = {COL_TARGET: 112, COL_KIND: 84, COL_STATUS: 100, COL_LATENCY: 72,
-                  COL_5M: 58, COL_1H: 58}
-        for col, width in widths.items():
-            table.setColumnWidth(col, width)
+        samples = {COL_KIND: "postgres", COL_STATUS: "degraded", COL_LATENCY: "1000 ms",
+                   COL_5M: "100.0%", COL_1H: "100.0%"}
+        for col, sample in samples.items():
+            table.setColumnWidth(col, fm.horizontalAdvance(sample) + 18)
+        names = [fm.horizontalAdvance(n) for n in self.core.monitor.states] or [0]
+        table.setColumnWidth(COL_TARGET, min(max(*names, fm.horizontalAdvance("database")) + 26,
+                                             fm.horizontalAdvance("m") * 18))
+        table.setColumnWidth(COL_STATUS, max(92, table.columnWidth(COL_STATUS) + 16))
         table.horizontalHeader().setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Fixed)
         table.setSortingEnabled(True)
         table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # config order until clicked
@@ -185,6 +239,10 @@ class MainWindow(QMainWindow):
         self.backends_action.setToolTip("Add, edit or remove remote backends")
         self.backends_action.triggered.connect(self.remote.edit_backends)
         toolbar.addAction(self.backends_action)
+        self.pause_action = QAction("Pause monitoring", self)
+        self.pause_action.setCheckable(True)
+        self.pause_action.setToolTip("Stop scheduled probes until resumed")
+        self.pause_action.toggled.connect(self.set_paused)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
         self.toolbar = toolbar
 
@@ -208,6 +266,23 @@ class MainWindow(QMainWindow):
         self.runner.finished.connect(self._on_action_finished)
         self.runner.recorded.connect(self.action_log.add)
         self.runner.busyChanged.connect(self._on_busy)
+        for signal in (bridge.statusChanged, bridge.breakerChanged, bridge.auditRecorded,
+                       bridge.conditionChanged):
+            signal.connect(self.events_panel.add)
+        bridge.statusChanged.connect(self.tray.on_status)
+        bridge.conditionChanged.connect(self.tray.on_condition)
+        self.tray.noticeShown.connect(self.events_panel.add)
+        self.tray.showRequested.connect(self.bring_to_front)
+        self.tray.probeAllRequested.connect(self.probe_action.trigger)
+        self.tray.pauseToggled.connect(self.pause_action.setChecked)
+        self.pause_action.toggled.connect(self.tray.pause_action.setChecked)
+        self.tray.quitRequested.connect(self.close)
+        self.log_bridge.lineLogged.connect(self.log_panel.add)
+        self.log_panel.openFolderRequested.connect(lambda: open_path(log_dir()))
+        self.empty_state.addTargetRequested.connect(lambda: self.add_target_hook())
+        self.empty_state.openFolderRequested.connect(
+            lambda: open_path(self.config_file.parent))
+        self.empty_state.demoRequested.connect(launch_demo)
 
     # --- behaviour -----------------------------------------------------------------
     def run_action(self, action: str, target: object = None) -> None:
@@ -218,6 +293,35 @@ class MainWindow(QMainWindow):
             return
         self.statusBar().showMessage(f"Running {action.replace('_', ' ')}...")
         self.runner.run(action, target if isinstance(target, str) else None)
+
+    def probe_selected(self) -> None:
+        """Probe the selected target now (nothing when none is selected)."""
+        name = self.selected_target()
+        if name is not None:
+            self.run_action("probe_now", name)
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume the scheduled probes of every target."""
+        for name in list(self.core.monitor.states):
+            (self.core.monitor.pause if paused else self.core.monitor.resume)(name)
+        self.statusBar().showMessage("Monitoring paused" if paused else "Monitoring resumed",
+                                     8000)
+
+    def show_tab(self, index: int) -> None:
+        """Show tab ``index`` (ignored when there is none)."""
+        if 0 <= index < self.tabs.count():
+            self.tabs.setCurrentIndex(index)
+
+    def focus_find(self) -> None:
+        """Put the cursor in the targets filter."""
+        self.find_box.setFocus()
+        self.find_box.selectAll()
+
+    def bring_to_front(self) -> None:
+        """Show the window (from the tray), restored and active."""
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
 
     def select_target(self, name: str) -> bool:
         """Select the row of target ``name`` (the Latency tab then plots it)."""
@@ -248,10 +352,14 @@ class MainWindow(QMainWindow):
             return
         snapshot = self.core.status()
         self.banner.update_from(snapshot)
+        title = fmt.window_title(snapshot)
+        self.setWindowTitle(title)
+        self.tray.update_status(snapshot, title)
+        self.tray.remind()
         suggestions = snapshot["suggestions"]
         self.suggestions.set_suggestions(suggestions, str(snapshot.get("status")))
-        title = f"Suggestions ({len(suggestions)})" if suggestions else "Suggestions"
-        self.tabs.setTabText(self._suggestions_tab, title)
+        tab = f"Suggestions ({len(suggestions)})" if suggestions else "Suggestions"
+        self.tabs.setTabText(self._suggestions_tab, tab)
         self.breakers_model.refresh()
         self.tokens_panel.refresh()
         self.database_panel.set_database(snapshot.get("database"))
@@ -290,13 +398,16 @@ class MainWindow(QMainWindow):
         if not self._sized:  # the table gets room for all its columns, the tabs the rest
             self._sized = True
             total = max(self.width() - 32, 600)
-            left = min(720, int(total * 0.53))
+            left = min(720, max(int(total * 0.53), min(560, total - 380)))
             self.splitter.setSizes([left, total - left])
 
     # --- shutdown ------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self.settings is not None and not self._shut_down:
+            placement.save(self, self.tabs, self.settings)
         self._shutdown_widgets()
         event.accept()
+        self.closed.emit()
 
     async def aclose(self) -> None:
         """Stop timers, disconnect from the core, cancel running actions (idempotent)."""
@@ -314,3 +425,5 @@ class MainWindow(QMainWindow):
         self.plot.stop()
         self.bridge.close()
         self.remote.detach()
+        self.log_bridge.close()
+        self.tray.close()

@@ -35,7 +35,7 @@ async def test_window_runs_on_qasync_and_closes(qtbot: QtBot) -> None:
     runner = asyncio.create_task(run_window(window))
     await _until_visible(window)
     assert window.targets_model.name_at(0) == "api"
-    assert window.windowTitle() == "netmon"
+    assert window.windowTitle() == "netmon - UNKNOWN"  # nothing measured yet
     window.close()
     await asyncio.wait_for(runner, timeout=5)
     await window.aclose()
@@ -57,6 +57,10 @@ async def test_run_console_starts_and_stops_the_core(qtbot: QtBot) -> None:
         raise AssertionError("the console never showed")
     window = windows[0]
     qtbot.addWidget(window)
+    for _ in range(200):  # the core starts behind the painted window
+        if core.monitor.running:
+            break
+        await asyncio.sleep(0.01)
     assert core.monitor.running
     window.close()
     await asyncio.wait_for(console, timeout=10)
@@ -72,7 +76,7 @@ def test_entry_point_starts_and_exits_cleanly(tmp_path: Path) -> None:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     out = subprocess.run(
         [sys.executable, "-c", "import sys; from netmon_gui.app import main; "
-         f"sys.exit(main(['--config', {str(empty)!r}, '--quit-after', '300']))"],
+         f"sys.exit(main(['--config', {str(empty)!r}, '--quit-after', '0.3']))"],
         capture_output=True, text=True, timeout=60, env=env,
     )
     assert out.returncode == 0, out.stderr

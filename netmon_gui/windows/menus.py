@@ -1,0 +1,97 @@
+"""The main window's menu bar (File, View, Actions, Help) and its keyboard shortcuts.
+
+View lists the tabs present when it opens, and Ctrl+1..Ctrl+9 select tabs by position, so
+tabs added later get a menu entry and a shortcut without touching this module.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu, QMessageBox
+
+from core.log import log_dir
+
+from ..desktop import launch_demo, open_path
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+__all__ = ["about_text", "build_menus"]
+
+
+def about_text() -> str:
+    """The About box's text: what netmon is and its version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ver = version("netmon")
+    except PackageNotFoundError:
+        ver = "unknown (not installed)"
+    return ("<b>netmon</b> - network resilience console<br>"
+            f"version {ver}<br><br>Probes DNS, TCP, HTTP, PostgreSQL and Supabase; "
+            "circuit breakers, history and recovery suggestions.<br><br>"
+            f"Log folder: {log_dir()}")
+
+
+def build_menus(window: MainWindow) -> dict[str, QMenu]:
+    """Add the menu bar and shortcuts to ``window``; returns the menus by title."""
+    bar = window.menuBar()
+
+    def action(menu: QMenu, text: str, slot: object, shortcut: str | None = None,
+               tip: str = "") -> QAction:
+        act = QAction(text, window)
+        if shortcut:
+            act.setShortcut(QKeySequence(shortcut))
+        if tip:
+            act.setStatusTip(tip)
+        act.triggered.connect(slot)
+        menu.addAction(act)
+        return act
+
+    file = bar.addMenu("&File")
+    action(file, "Open &config file", lambda: open_path(window.config_file),
+           tip="Open the configuration file in its editor")
+    action(file, "Open config &folder", lambda: open_path(window.config_file.parent))
+    action(file, "Open &log folder", lambda: open_path(log_dir()))
+    file.addSeparator()
+    action(file, "Try the &demo", launch_demo,
+           tip="Start a second console probing loopback demo servers")
+    file.addSeparator()
+    action(file, "&Quit", window.close, "Ctrl+Q")
+
+    view = bar.addMenu("&View")
+    action(view, "&Refresh", window.refresh, "Ctrl+R", "Re-read the core now")
+    action(view, "&Find target", window.focus_find, "Ctrl+F", "Filter the targets table")
+    view.addSeparator()
+    tab_menu = view.addMenu("&Tabs")
+    tab_menu.aboutToShow.connect(lambda: _list_tabs(window, tab_menu))
+    for position in range(9):  # Ctrl+1..9 work whatever tabs exist
+        shortcut = QAction(window)
+        shortcut.setShortcut(QKeySequence(f"Ctrl+{position + 1}"))
+        shortcut.triggered.connect(lambda _=False, i=position: window.show_tab(i))
+        window.addAction(shortcut)
+
+    actions = bar.addMenu("&Actions")
+    actions.addAction(window.probe_action)
+    action(actions, "Probe &selected target", window.probe_selected, "Ctrl+P",
+           "Probe the selected target once, now")
+    actions.addSeparator()
+    actions.addAction(window.pause_action)
+
+    help_menu = bar.addMenu("&Help")
+    action(help_menu, "Open &log folder", lambda: open_path(log_dir()))
+    action(help_menu, "Open &config folder", lambda: open_path(window.config_file.parent))
+    help_menu.addSeparator()
+    action(help_menu, "&About netmon",
+           lambda: QMessageBox.about(window, "About netmon", about_text()))
+    return {"file": file, "view": view, "actions": actions, "help": help_menu}
+
+
+def _list_tabs(window: MainWindow, menu: QMenu) -> None:
+    menu.clear()
+    for index in range(window.tabs.count()):
+        text = window.tabs.tabText(index)
+        act = menu.addAction(f"{text}\tCtrl+{index + 1}" if index < 9 else text)
+        act.triggered.connect(lambda _=False, i=index: window.show_tab(i))
