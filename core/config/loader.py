@@ -21,7 +21,7 @@ from .location import config_path, default_config_text
 from .model import TARGET_KINDS, Config, RemoteSettings, Target
 from .urls import is_http_url, url_has_credentials
 
-__all__ = ["load_config", "parse_config", "validate_target"]
+__all__ = ["load_config", "parse_config", "validate_section", "validate_target"]
 
 _SECTIONS = tuple(f.name for f in dataclasses.fields(Config)
                   if f.name not in ("targets", "remotes", "source"))
@@ -220,6 +220,13 @@ def validate_target(table: Mapping[str, Any], *, taken: Iterable[str] = ()) -> d
         field = (exc.field or "target.name").removeprefix("target.")
         return {field.split(" or ")[0]: _message(exc)}
     return {}
+
+
+def validate_section(section: str, table: Mapping[str, Any]) -> dict[str, str]:
+    """The problems of one settings table (``monitor``, ``breaker``...) as field -> message,
+    in the words ``load_config`` uses (empty when valid)."""
+    return {key: _message(exc) for key, exc in
+            check_each(_SECTION_TYPES[section], table, "", section).items()}  # type: ignore[arg-type]
 
 
 def _message(exc: ConfigError) -> str:

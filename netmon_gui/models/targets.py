@@ -43,6 +43,13 @@ class TargetsModel(QAbstractTableModel):
         if row is not None:
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
+    def reload(self) -> None:
+        """The monitor's set of targets changed (an edited config): rebuild the rows."""
+        self.beginResetModel()
+        self._names = list(self.monitor.states)
+        self._rows = {name: row for row, name in enumerate(self._names)}
+        self.endResetModel()
+
     def refresh_rates(self) -> None:
         """Success rates age with time: repaint the rate columns."""
         if self._names:

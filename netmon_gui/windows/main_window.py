@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from importlib import resources
+from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import QItemSelection, QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QShowEvent
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.config import Config, config_path
 from core.probes.base import ProbeResult
 from core.runtime import NetmonCore
 
@@ -46,9 +49,12 @@ from ..widgets.suggestions import SuggestionsPanel
 from ..widgets.tables import make_table
 from ..widgets.target_details import TargetDetails
 from ..widgets.tokens_panel import TokensPanel
+from .settings_dialog import SettingsDialog
+from .targets_editor import TargetsEditor
 
 __all__ = ["MainWindow"]
 
+D = TypeVar("D", TargetsEditor, SettingsDialog)
 ICON = resources.files("resources").joinpath("icons/app.svg")
 STYLESHEET = resources.files("resources").joinpath("netmon.qss")
 REFRESH_MS = 200  # coalesced refresh after events
@@ -164,6 +170,12 @@ class MainWindow(QMainWindow):
         self.probe_action.setShortcut("F5")
         self.probe_action.triggered.connect(lambda: self.run_action("probe_all"))
         toolbar.addAction(self.probe_action)
+        self.targets_action = QAction("Targets...", self)
+        self.targets_action.setToolTip("Add, edit, disable or remove targets")
+        self.targets_action.triggered.connect(self.edit_targets)
+        self.settings_action = QAction("Settings...", self)
+        self.settings_action.triggered.connect(self.edit_settings)
+        toolbar.addActions([self.targets_action, self.settings_action])
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
         self.toolbar = toolbar
 
@@ -191,6 +203,35 @@ class MainWindow(QMainWindow):
         """Run a recovery action (from a button) on the loop, owned by the runner."""
         self.statusBar().showMessage(f"Running {action.replace('_', ' ')}...")
         self.runner.run(action, target if isinstance(target, str) else None)
+
+    def edit_targets(self) -> TargetsEditor:
+        """Open the targets editor; a saved change goes to the running core."""
+        return self._open_config_dialog(TargetsEditor(self.config, self._config_file(), self))
+
+    def edit_settings(self) -> SettingsDialog:
+        """Open the settings dialog; a saved change goes to the running core."""
+        return self._open_config_dialog(SettingsDialog(self.config, self._config_file(), self))
+
+    def apply_config(self, config: Config) -> None:
+        """Hand a saved config to the running core and show its targets."""
+        selected = self.selected_target()
+        self.core.apply_config(config)
+        self.config = config
+        self.targets_model.reload()
+        self.source_label.setText(f"Config: {config.source}")
+        if selected is None or not self.select_target(selected):
+            self.plot.set_target(None)
+            self.details.show_target(None)
+        self.refresh()
+
+    def _config_file(self) -> Path:
+        return self.config.source or config_path()
+
+    def _open_config_dialog(self, dialog: D) -> D:
+        dialog.accepted.connect(lambda: self.apply_config(dialog.saved) if dialog.saved else None)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()  # window-modal, never a nested event loop under qasync
+        return dialog
 
     def select_target(self, name: str) -> bool:
         """Select the row of target ``name`` (the Latency tab then plots it)."""

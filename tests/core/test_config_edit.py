@@ -95,3 +95,13 @@ def test_removing_and_reordering_targets_round_trips(tmp_path: Path) -> None:
         new = Config(monitor=config.monitor, targets=targets)
         save_config(new, path)
         assert load_config(path) == new
+
+
+def test_settings_sections_are_checked_field_by_field() -> None:
+    from core.config import validate_section
+
+    assert validate_section("monitor", {"interval_s": 30, "down_after": 2}) == {}
+    errors = validate_section("breaker", {"failure_threshold": 0, "reset_timeout_s": "x"})
+    assert errors["failure_threshold"] == "0 is out of range (allowed: 1..1000)"
+    assert errors["reset_timeout_s"].startswith("must be a number")
+    assert "did you mean 'jitter'" in validate_section("retry", {"jiter": "full"})["jiter"]
