@@ -127,7 +127,7 @@ async def test_editor_saves_good_input_keeps_comments_and_the_core_picks_it_up(
 
 async def test_a_password_goes_to_the_keyring_and_only_its_name_to_the_file(
         setup: tuple[MainWindow, NetmonCore, Path], qtbot: QtBot) -> None:
-    window, core, path = setup
+    window, _core, path = setup
     editor = window.edit_targets()
     dialog = editor.add()
     assert dialog is not None
