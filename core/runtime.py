@@ -43,6 +43,8 @@ class NetmonCore:
                 self.breaker(breaker_for(target, config))
         self.history = (HistoryStore(config.history.path or None, clock=self.clock)
                         if with_history and config.history.enabled else None)
+        for breaker in self.breakers.values():
+            self._keep_transitions(breaker)
         self.monitor = HealthMonitor(config, clock=self.clock, rng=self.rng,
                                      history=self.history, breakers=self.breakers)
         auth = config.auth
@@ -73,7 +75,14 @@ class NetmonCore:
                 name, failure_threshold=b.failure_threshold, reset_timeout=b.reset_timeout_s,
                 half_open_max_calls=b.half_open_max_calls,
                 success_threshold=b.success_threshold, clock=self.clock)
+            self._keep_transitions(self.breakers[name])
         return self.breakers[name]
+
+    def _keep_transitions(self, breaker: CircuitBreaker) -> None:
+        """Breaker state changes go to history (the timelines draw them as bands)."""
+        history = getattr(self, "history", None)
+        if history is not None:
+            breaker.state_changed.connect(history.add_transition)
 
     def apply_config(self, config: Config) -> list[str]:
         """Take an edited config while running (the console's editor and settings).
