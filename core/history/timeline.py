@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from ..probes.base import ProbeResult
+
 __all__ = [
     "RANGES",
     "BreakerPeriod",
@@ -22,6 +24,7 @@ __all__ = [
     "read_breaker_periods",
     "read_series",
     "read_uptime",
+    "series_from_results",
 ]
 
 #: Range name -> (seconds, bucket seconds (0: raw points), tier the buckets come from).
@@ -184,3 +187,21 @@ def read_uptime(conn: sqlite3.Connection, targets: Iterable[str], since: float, 
             if 0 <= slot < segments:
                 bars[int(slot)] = (int(count), int(failures))
     return out
+
+
+def series_from_results(target: str, results: Iterable[ProbeResult], since: float,
+                        until: float) -> TimelineSeries:
+    """A raw-point series from in-memory results (when no history file is kept)."""
+    series = TimelineSeries(target, since, until, 0)
+    for r in results:
+        ts = r.checked_at.timestamp()
+        if not since <= ts < until:
+            continue
+        latency = float(r.latency_ms) if r.ok and r.latency_ms is not None else None
+        series.ts.append(ts)
+        series.count.append(1)
+        series.failures.append(0 if r.ok else 1)
+        series.latency.append(latency)
+        series.latency_max.append(latency)
+    series.outages = _outages(series)
+    return series

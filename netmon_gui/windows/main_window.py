@@ -37,6 +37,7 @@ from ..models.targets import (
     COL_LATENCY,
     COL_STATUS,
     COL_TARGET,
+    COL_UPTIME,
     NameRole,
     SortRole,
     TargetsModel,
@@ -48,7 +49,9 @@ from ..widgets.status_banner import StatusBanner
 from ..widgets.suggestions import SuggestionsPanel
 from ..widgets.tables import make_table
 from ..widgets.target_details import TargetDetails
+from ..widgets.timeline import TimelineView
 from ..widgets.tokens_panel import TokensPanel
+from ..widgets.uptime_bar import UptimeBarDelegate, UptimeFeed
 from .settings_dialog import SettingsDialog
 from .targets_editor import TargetsEditor
 
@@ -87,6 +90,10 @@ class MainWindow(QMainWindow):
         self.targets_table = self._make_targets_table()
         self.details = TargetDetails(core.monitor, core.breakers, self)
         self.plot = LatencyPlot(core.monitor.memory, self)
+        self.timeline = TimelineView(core.history, core.monitor.memory, self._breaker_of, self)
+        self.uptime = UptimeFeed(core.history, core.monitor.memory,
+                                 lambda: list(self.core.monitor.states), self)
+        self.uptime.updated.connect(self.targets_model.set_uptime)
         self.breakers_model = BreakersModel(core.breakers, self)
         self.breakers_panel = BreakersPanel(self.breakers_model, self)
         self.tokens_panel = TokensPanel(core.auth, self)
@@ -97,6 +104,7 @@ class MainWindow(QMainWindow):
                               (self.tokens_panel, "Tokens"), (self.suggestions, "Suggestions")):
             self.tabs.addTab(self._padded(widget), title)
         self._suggestions_tab = self.tabs.count() - 1
+        self.tabs.addTab(self._padded(self.timeline), "Timeline")
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -134,6 +142,7 @@ class MainWindow(QMainWindow):
         if self.targets_model.rowCount():
             self.targets_table.selectRow(0)
         self.refresh()
+        QTimer.singleShot(0, self.uptime.refresh)
 
     # --- building ------------------------------------------------------------------
     def _make_targets_table(self) -> QTableView:
@@ -141,8 +150,9 @@ class MainWindow(QMainWindow):
         table.setObjectName("targetsTable")
         table.setModel(self.targets_proxy)
         table.setItemDelegateForColumn(COL_STATUS, BadgeDelegate(table))
+        table.setItemDelegateForColumn(COL_UPTIME, UptimeBarDelegate(table))
         widths = {COL_TARGET: 112, COL_KIND: 84, COL_STATUS: 100, COL_LATENCY: 72,
-                  COL_5M: 58, COL_1H: 58}
+                  COL_5M: 58, COL_1H: 58, COL_UPTIME: 110}
         for col, width in widths.items():
             table.setColumnWidth(col, width)
         table.horizontalHeader().setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Fixed)
@@ -218,6 +228,7 @@ class MainWindow(QMainWindow):
         self.core.apply_config(config)
         self.config = config
         self.targets_model.reload()
+        self.uptime.refresh()
         self.source_label.setText(f"Config: {config.source}")
         if selected is None or not self.select_target(selected):
             self.plot.set_target(None)
@@ -286,7 +297,12 @@ class MainWindow(QMainWindow):
     def _target_selected(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
         name = self.selected_target()
         self.plot.set_target(name)
+        self.timeline.set_target(name)
         self.details.show_target(name)
+
+    def _breaker_of(self, name: str) -> str | None:
+        state = self.core.monitor.states.get(name)
+        return state.breaker if state is not None else None
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -304,6 +320,8 @@ class MainWindow(QMainWindow):
     async def aclose(self) -> None:
         """Stop timers, disconnect from the core, cancel running actions (idempotent)."""
         self._shutdown_widgets()
+        await self.timeline.aclose()
+        await self.uptime.aclose()
         await self.runner.aclose()
 
     def _shutdown_widgets(self) -> None:
@@ -313,4 +331,6 @@ class MainWindow(QMainWindow):
         self._tick.stop()
         self._refresh_timer.stop()
         self.plot.stop()
+        self.timeline.stop()
+        self.uptime.stop()
         self.bridge.close()
