@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -49,9 +49,8 @@ _LINE = "#1e88e5"
 _WORST = "#90caf9"
 _OK = "#43a047"
 _FAIL = "#d32f2f"
-_BANDS = {"outage": (211, 47, 47, 70), "open": (245, 124, 0, 150),
+_BANDS = {"outage": (211, 47, 47, 55), "open": (245, 124, 0, 150),
           "forced_open": (245, 124, 0, 150), "half_open": (251, 192, 45, 150)}
-_HUGE = 1e12  # band height: bands ignore the plots' bounds, ranges are set explicitly
 
 
 def _bands(spans: list[tuple[float, float]], y0: float, height: float,
@@ -87,7 +86,8 @@ class TimelineView(QWidget):
         bar.setSpacing(4)
         self.range_buttons = QButtonGroup(self)
         for key, label in RANGE_LABELS.items():
-            button = QPushButton(label, self)
+            button = QToolButton(self)
+            button.setText(label)
             button.setCheckable(True)
             button.setObjectName(f"range_{key}")
             button.setChecked(key == self.range)
@@ -95,11 +95,13 @@ class TimelineView(QWidget):
             self.range_buttons.addButton(button)
             bar.addWidget(button)
         bar.addStretch(1)
-        self.png_button = QPushButton("PNG...", self)
+        self.png_button = QToolButton(self)
+        self.png_button.setText("PNG...")
         self.png_button.setToolTip("Save the timeline as a PNG image")
         self.png_button.clicked.connect(lambda: self._ask_path("PNG image (*.png)", ".png",
                                                                self.export_png))
-        self.csv_button = QPushButton("CSV...", self)
+        self.csv_button = QToolButton(self)
+        self.csv_button.setText("CSV...")
         self.csv_button.setToolTip("Save the series shown as CSV")
         self.csv_button.clicked.connect(lambda: self._ask_path("CSV (*.csv)", ".csv",
                                                                self.export_csv))
@@ -262,8 +264,8 @@ class TimelineView(QWidget):
         self.rate.setData(xs, rate, connect="finite")
         bad = failures > 0
         self.fail_marks.setData(xs[bad], rate[bad])
-        self._draw_bands(series)
         left = self.latency_plot.getAxis("left")
+        top = 1.0
         if series.ever_succeeded:
             top = float(np.nanmax(worst if series.step else lat)) * 1.1 or 1.0
             self.latency_plot.setYRange(0, top, padding=0)
@@ -280,10 +282,11 @@ class TimelineView(QWidget):
                 f"{'s' if failed != 1 else ''}, shown below" if failed else
                 "No results in this range")
             self.never.setPos((series.since + series.until) / 2, 0.5)
+        self._draw_bands(series, top)
         self.lane_plot.setXRange(series.since, series.until, padding=0)
         self.readout.setText(self._summary(series))
 
-    def _draw_bands(self, series: TimelineSeries) -> None:
+    def _draw_bands(self, series: TimelineSeries, top: float) -> None:
         for box, item in self._band_items:
             box.removeItem(item)
         self._band_items.clear()
@@ -292,8 +295,8 @@ class TimelineView(QWidget):
             groups.setdefault(p.state, []).append((p.start, p.end))
         plan: list[tuple[pg.PlotItem, list[tuple[float, float]], float, float, str]] = []
         if series.outages:
-            plan += [(self.latency_plot, series.outages, -_HUGE, 2 * _HUGE, "outage"),
-                     (self.rate_plot, series.outages, -_HUGE, 2 * _HUGE, "outage"),
+            plan += [(self.latency_plot, series.outages, 0.0, top, "outage"),
+                     (self.rate_plot, series.outages, 0.0, 105.0, "outage"),
                      (self.lane_plot, series.outages, 1.1, 0.8, "outage")]
         for state, spans in groups.items():
             plan.append((self.lane_plot, spans, 0.1, 0.8, state))
