@@ -38,11 +38,13 @@ class TargetsModel(QAbstractTableModel):
         self._names = list(monitor.states)
         self._rows = {name: row for row, name in enumerate(self._names)}
         self._uptime: dict[str, list[tuple[int, int]]] = {}
+        self._rates_cache: dict[str, dict[str, float | None]] = {}  # until the next repaint
 
     # --- updates -------------------------------------------------------------------
     def on_result(self, result: ProbeResult) -> None:
         """A result for one target arrived: repaint that row only."""
         row = self._rows.get(result.target)
+        self._rates_cache.pop(result.target, None)
         if row is not None:
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
@@ -56,12 +58,14 @@ class TargetsModel(QAbstractTableModel):
     def reload(self) -> None:
         """The monitor's set of targets changed (an edited config): rebuild the rows."""
         self.beginResetModel()
+        self._rates_cache.clear()
         self._names = list(self.monitor.states)
         self._rows = {name: row for row, name in enumerate(self._names)}
         self.endResetModel()
 
     def refresh_rates(self) -> None:
         """Success rates age with time: repaint the rate columns."""
+        self._rates_cache.clear()
         if self._names:
             self.dataChanged.emit(self.index(0, COL_5M),
                                   self.index(len(self._names) - 1, COL_1H))
@@ -117,7 +121,13 @@ class TargetsModel(QAbstractTableModel):
 
     # --- cells ---------------------------------------------------------------------
     def _rates(self, state: TargetState) -> dict[str, float | None]:
-        return state.windows.rates(self.monitor.clock.monotonic())
+        # Computed once per refresh, not once per cell and role (a 50-row repaint spent
+        # most of its time here).
+        rates = self._rates_cache.get(state.name)
+        if rates is None:
+            rates = self._rates_cache[state.name] = state.windows.rates(
+                self.monitor.clock.monotonic())
+        return rates
 
     def _display(self, state: TargetState, col: int) -> str:
         last = state.last

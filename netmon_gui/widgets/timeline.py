@@ -53,13 +53,23 @@ _BANDS = {"outage": (211, 47, 47, 55), "open": (245, 124, 0, 150),
           "forced_open": (245, 124, 0, 150), "half_open": (251, 192, 45, 150)}
 
 
-def _bands(spans: list[tuple[float, float]], y0: float, height: float,
-           rgba: tuple[int, int, int, int]) -> pg.BarGraphItem:
-    """One item drawing every span as a rectangle (one item, however many spans)."""
-    x0 = np.array([a for a, _ in spans], dtype=float)
-    x1 = np.array([b for _, b in spans], dtype=float)
-    return pg.BarGraphItem(x0=x0, x1=x1, y0=y0, height=height, brush=pg.mkBrush(*rgba),
-                           pen=pg.mkPen(None))
+def _band(plot: pg.PlotItem, y0: float, height: float,
+          rgba: tuple[int, int, int, int]) -> pg.BarGraphItem:
+    """One item that draws any number of spans as rectangles (``_set_spans`` fills it)."""
+    item = pg.BarGraphItem(x0=np.zeros(0), x1=np.zeros(0), y0=y0, height=height,
+                           brush=pg.mkBrush(*rgba), pen=pg.mkPen(None))
+    item.setZValue(-10)
+    plot.getViewBox().addItem(item, ignoreBounds=True)  # ranges are set explicitly
+    return item
+
+
+def _set_spans(item: pg.BarGraphItem, spans: list[tuple[float, float]],
+               height: float | None = None) -> None:
+    opts: dict[str, object] = {"x0": np.array([a for a, _ in spans], dtype=float),
+                               "x1": np.array([b for _, b in spans], dtype=float)}
+    if height is not None:
+        opts["height"] = height
+    item.setOpts(**opts)
 
 
 class TimelineView(QWidget):
@@ -80,7 +90,6 @@ class TimelineView(QWidget):
         self.redraws = 0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self._band_items: list[tuple[pg.ViewBox, pg.GraphicsObject]] = []
 
         bar = QHBoxLayout()
         bar.setSpacing(4)
@@ -126,11 +135,12 @@ class TimelineView(QWidget):
             plot.hideButtons()
             plot.setMouseEnabled(x=True, y=False)
             plot.getAxis("left").setWidth(56)
-            plot.showGrid(x=True, y=plot is not self.lane_plot, alpha=0.2)
+            plot.setDownsampling(auto=True, mode="peak")  # at most ~2 points per pixel
+            plot.setClipToView(True)
+        # no grid: its translucent lines were most of a repaint
         for plot in (self.latency_plot, self.rate_plot):
             plot.setXLink(self.lane_plot)
-            plot.getAxis("bottom").setStyle(showValues=False)
-            plot.getAxis("bottom").setHeight(4)
+            plot.hideAxis("bottom")
         self.latency_plot.setLabel("left", "latency", units="ms")
         self.latency_plot.getAxis("left").enableAutoSIPrefix(False)
         self.rate_plot.setLabel("left", "success", units="%")
@@ -139,12 +149,15 @@ class TimelineView(QWidget):
         self.lane_plot.setYRange(0, 2, padding=0)
         self.lane_plot.getAxis("left").setTicks([[(0.5, "breaker"), (1.5, "outage")]])
         self.lane_plot.setMaximumHeight(90)
-        self.worst = self.latency_plot.plot([], [], pen=pg.mkPen(_WORST, width=1),
-                                            connect="finite")
-        self.curve = self.latency_plot.plot([], [], pen=pg.mkPen(_LINE, width=2),
-                                            connect="finite")
-        self.rate = self.rate_plot.plot([], [], pen=pg.mkPen(_OK, width=1.5), connect="finite",
-                                        fillLevel=0, brush=pg.mkBrush(67, 160, 71, 60))
+        # Cosmetic 1-px pens and no area fills: wide pens and fills were most of a redraw.
+        self.worst = self.latency_plot.plot([], [], pen=pg.mkPen(_WORST), connect="finite")
+        self.curve = self.latency_plot.plot([], [], pen=pg.mkPen(_LINE), connect="finite")
+        self.rate = self.rate_plot.plot([], [], pen=pg.mkPen(_OK), connect="finite")
+        self.outage_bands = [_band(self.latency_plot, 0, 1, _BANDS["outage"]),
+                             _band(self.rate_plot, 0, 105, _BANDS["outage"]),
+                             _band(self.lane_plot, 1.1, 0.8, _BANDS["outage"])]
+        self.breaker_bands = {state: _band(self.lane_plot, 0.1, 0.8, rgba)
+                              for state, rgba in _BANDS.items() if state != "outage"}
         self.fail_marks = pg.ScatterPlotItem(size=7, symbol="t1", pen=None,
                                              brush=pg.mkBrush(_FAIL))
         self.rate_plot.addItem(self.fail_marks)
@@ -264,19 +277,17 @@ class TimelineView(QWidget):
         self.rate.setData(xs, rate, connect="finite")
         bad = failures > 0
         self.fail_marks.setData(xs[bad], rate[bad])
-        left = self.latency_plot.getAxis("left")
         top = 1.0
         if series.ever_succeeded:
             top = float(np.nanmax(worst if series.step else lat)) * 1.1 or 1.0
             self.latency_plot.setYRange(0, top, padding=0)
-            left.setStyle(showValues=True)
-            self.latency_plot.setLabel("left", "latency", units="ms")
-            self.never.setText("")
+            self._latency_scale(True)
+            if self.never.textItem.toPlainText():
+                self.never.setText("")
         else:
             failed = int(failures.sum())
             self.latency_plot.setYRange(0, 1, padding=0)
-            left.setStyle(showValues=False)
-            self.latency_plot.setLabel("left", "")
+            self._latency_scale(False)
             self.never.setText(
                 f"No successful probe in this range: {failed} failure"
                 f"{'s' if failed != 1 else ''}, shown below" if failed else
@@ -286,25 +297,23 @@ class TimelineView(QWidget):
         self.lane_plot.setXRange(series.since, series.until, padding=0)
         self.readout.setText(self._summary(series))
 
+    def _latency_scale(self, shown: bool) -> None:
+        """Show or hide the latency scale (changed only when needed: relabelling an axis
+        re-lays out the plots)."""
+        left = self.latency_plot.getAxis("left")
+        if bool(left.style["showValues"]) == shown:
+            return
+        left.setStyle(showValues=shown)
+        self.latency_plot.setLabel("left", "latency" if shown else "", units="ms" if shown
+                                   else None)
+
     def _draw_bands(self, series: TimelineSeries, top: float) -> None:
-        for box, item in self._band_items:
-            box.removeItem(item)
-        self._band_items.clear()
-        groups: dict[str, list[tuple[float, float]]] = {}
-        for p in series.breaker:
-            groups.setdefault(p.state, []).append((p.start, p.end))
-        plan: list[tuple[pg.PlotItem, list[tuple[float, float]], float, float, str]] = []
-        if series.outages:
-            plan += [(self.latency_plot, series.outages, 0.0, top, "outage"),
-                     (self.rate_plot, series.outages, 0.0, 105.0, "outage"),
-                     (self.lane_plot, series.outages, 1.1, 0.8, "outage")]
-        for state, spans in groups.items():
-            plan.append((self.lane_plot, spans, 0.1, 0.8, state))
-        for plot, spans, y0, height, key in plan:
-            item = _bands(spans, y0, height, _BANDS.get(key, _BANDS["open"]))
-            item.setZValue(-10)
-            plot.getViewBox().addItem(item, ignoreBounds=True)
-            self._band_items.append((plot.getViewBox(), item))
+        latency, rate, lane = self.outage_bands
+        _set_spans(latency, series.outages, top)
+        _set_spans(rate, series.outages)
+        _set_spans(lane, series.outages)
+        for state, item in self.breaker_bands.items():
+            _set_spans(item, [(p.start, p.end) for p in series.breaker if p.state == state])
 
     @staticmethod
     def _summary(series: TimelineSeries) -> str:

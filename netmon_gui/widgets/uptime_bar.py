@@ -118,10 +118,13 @@ class UptimeBarDelegate(QStyledItemDelegate):
         rect = option.rect.adjusted(3, 5, -3, -5)
         width = rect.width() / len(bars)
         painter.save()
-        painter.setPen(QColor(0, 0, 0, 0))
-        for i, (count, failures) in enumerate(bars):
-            color = (_NONE if not count else _OK if not failures else
-                     _BAD if failures == count else _PART)
-            painter.fillRect(QRectF(rect.left() + i * width, rect.top(),
-                                    max(1.0, width - 1), rect.height()), color)
+        colors = [_NONE if not n else _OK if not f else _BAD if f == n else _PART
+                  for n, f in bars]
+        start = 0
+        for i in range(1, len(colors) + 1):  # one rectangle per run of one colour
+            if i < len(colors) and colors[i] is colors[start]:
+                continue
+            painter.fillRect(QRectF(rect.left() + start * width, rect.top(),
+                                    (i - start) * width, rect.height()), colors[start])
+            start = i
         painter.restore()
