@@ -67,7 +67,7 @@ async def test_timeline_reads_stored_history_after_a_restart(restarted: MainWind
     assert len(series.outages) == 1
     start, end = series.outages[0]
     assert end - start == pytest.approx(12 * 30, abs=1)  # until the next success
-    xs, ys = view.curve.getData()
+    xs, _ = view.curve.getData()
     assert xs is not None and len(xs) == 80
     assert view.latency_plot.getAxis("left").style["showValues"]
     assert "68/80 ok" in view.readout.text()
@@ -104,7 +104,7 @@ async def test_ranges_uptime_bars_and_exports(restarted: MainWindow, tmp_path: P
     image = QImage(str(png))
     assert image.width() >= 800 and len({image.pixel(x, image.height() // 3)
                                          for x in range(0, image.width(), 7)}) > 2
-    with open(view.export_csv(tmp_path / "t.csv"), encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    text = view.export_csv(tmp_path / "t.csv").read_text("utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
     assert sum(int(r["results"]) for r in rows) == 80
     assert rows[0]["time_utc"].endswith("Z") and rows[0]["bucket_s"] == "3600"
