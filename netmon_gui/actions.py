@@ -62,6 +62,8 @@ class ActionRunner(QObject):
     """Runs ``RecoveryActions.run`` as owned tasks; reports on ``finished``/``busyChanged``."""
 
     finished = Signal(str)  # one status-bar line
+    #: (action, target or None, result dict: always has ``ok``, and ``reason`` when false)
+    resultReady = Signal(str, object, object)  # noqa: N815 - Qt signal naming
     busyChanged = Signal(bool)  # noqa: N815 - Qt signal naming
 
     def __init__(self, recovery: RecoveryActions, parent: QObject | None = None) -> None:
@@ -108,8 +110,10 @@ class ActionRunner(QObject):
         except Exception as exc:
             _log.warning("recovery %s failed: %s", action, exc)
             self.finished.emit(f"{LABELS.get(action, action)} failed: {exc}")
+            self.resultReady.emit(action, target, {"ok": False, "reason": str(exc)})
             return
         self.finished.emit(describe_outcome(action, target, result))
+        self.resultReady.emit(action, target, result)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

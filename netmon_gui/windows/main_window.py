@@ -44,6 +44,7 @@ from ..models.targets import (
 )
 from ..widgets.badge import BadgeDelegate
 from ..widgets.breakers_panel import BreakersPanel
+from ..widgets.diagnose_view import DiagnoseView
 from ..widgets.latency_plot import LatencyPlot
 from ..widgets.status_banner import StatusBanner
 from ..widgets.suggestions import SuggestionsPanel
@@ -105,6 +106,8 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(self._padded(widget), title)
         self._suggestions_tab = self.tabs.count() - 1
         self.tabs.addTab(self._padded(self.timeline), "Timeline")
+        self.diagnose_view = DiagnoseView(self)
+        self.tabs.addTab(self._padded(self.diagnose_view), "Diagnose")
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -206,12 +209,18 @@ class MainWindow(QMainWindow):
         for panel in (self.breakers_panel, self.tokens_panel, self.suggestions):
             panel.request.connect(self.run_action)
         self.runner.finished.connect(self._on_action_finished)
+        self.runner.resultReady.connect(self._on_action_result)
+        self.targets_table.doubleClicked.connect(
+            lambda index: self.run_action("diagnose", index.data(NameRole)))
         self.runner.busyChanged.connect(self._on_busy)
 
     # --- behaviour -----------------------------------------------------------------
     def run_action(self, action: str, target: object = None) -> None:
         """Run a recovery action (from a button) on the loop, owned by the runner."""
         self.statusBar().showMessage(f"Running {action.replace('_', ' ')}...")
+        if action == "diagnose":  # the result lands in the Diagnose tab
+            self.tabs.setCurrentWidget(self.diagnose_view.parentWidget())
+            self.diagnose_view.set_busy(f"Diagnosing {target}...")
         self.runner.run(action, target if isinstance(target, str) else None)
 
     def edit_targets(self) -> TargetsEditor:
@@ -288,6 +297,16 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 15000)
         self.refresh()
 
+    def _on_action_result(self, action: str, target: object, result: dict[str, object]) -> None:
+        if action != "diagnose":
+            return
+        found = result.get("diagnosis")
+        if result.get("ok") and isinstance(found, dict):
+            self.diagnose_view.show_result(found, str(result.get("report") or ""))
+        else:
+            self.diagnose_view.show_failure(
+                f"Diagnose {target} failed: {result.get('reason') or 'no reason given'}")
+
     def _on_busy(self, busy: bool) -> None:
         self.probe_action.setEnabled(not busy)
         self.breakers_panel.set_busy(busy)
@@ -322,6 +341,7 @@ class MainWindow(QMainWindow):
         self._shutdown_widgets()
         await self.timeline.aclose()
         await self.uptime.aclose()
+        await self.diagnose_view.aclose()
         await self.runner.aclose()
 
     def _shutdown_widgets(self) -> None:
