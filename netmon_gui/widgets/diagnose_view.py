@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -142,10 +144,16 @@ class DiagnoseView(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
-        self.steps = QLabel("", self)
+        self.steps = QPlainTextEdit(self)  # scrolls: next steps can be a dozen lines
         self.steps.setObjectName("diagnoseSteps")
-        self.steps.setWordWrap(True)
-        self.steps.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.steps.setReadOnly(True)
+        self.steps.setPlaceholderText("Causes and next steps appear here.")
+        self.split = QSplitter(Qt.Orientation.Vertical, self)
+        self.split.addWidget(self.layers)
+        self.split.addWidget(self.steps)
+        self.split.setChildrenCollapsible(False)
+        self.split.setStretchFactor(0, 3)
+        self.split.setStretchFactor(1, 2)
 
         row1 = QHBoxLayout()
         row1.addWidget(self.target_edit, 3)
@@ -161,8 +169,7 @@ class DiagnoseView(QWidget):
         box.addWidget(self.system_check)
         box.addWidget(self.busy)
         box.addWidget(self.verdict)
-        box.addWidget(self.layers, 1)
-        box.addWidget(self.steps)
+        box.addWidget(self.split, 1)
 
     # --- running -----------------------------------------------------------------
     @property
@@ -243,9 +250,14 @@ class DiagnoseView(QWidget):
                 item.setToolTip(text)
                 self.layers.setItem(r, c, item)
         self.layers.resizeRowsToContents()
-        lines = [f"Cause: {c}" for c in verdict.get("causes") or []]
-        lines += [f"{i}. {s}" for i, s in enumerate(verdict.get("next_steps") or [], 1)]
-        self.steps.setText("Next steps:\n" + "\n".join(lines) if lines else "")
+        parts = []
+        if verdict.get("next_steps"):
+            parts.append("Next steps:\n" + "\n".join(
+                f"{i}. {step}" for i, step in enumerate(verdict["next_steps"], 1)))
+        if verdict.get("causes"):
+            parts.append("Possible causes:\n" + "\n".join(
+                f"- {cause}" for cause in verdict["causes"]))
+        self.steps.setPlainText("\n\n".join(parts))
         self.finished.emit(diagnosis)
 
     def show_failure(self, message: str) -> None:

@@ -155,7 +155,7 @@ class MainWindow(QMainWindow):
         table.setItemDelegateForColumn(COL_STATUS, BadgeDelegate(table))
         table.setItemDelegateForColumn(COL_UPTIME, UptimeBarDelegate(table))
         widths = {COL_TARGET: 112, COL_KIND: 84, COL_STATUS: 100, COL_LATENCY: 72,
-                  COL_5M: 58, COL_1H: 58, COL_UPTIME: 110}
+                  COL_5M: 58, COL_1H: 58, COL_UPTIME: 84}
         for col, width in widths.items():
             table.setColumnWidth(col, width)
         table.horizontalHeader().setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Fixed)

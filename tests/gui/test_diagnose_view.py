@@ -56,7 +56,7 @@ async def test_a_name_only_a_direct_resolver_knows(view: DiagnoseView, dns_serve
     assert layers[f"TCP 127.0.0.1:{http_server.port}"][0] == "ok"
     assert "Hosts file" in layers and "Proxy" in layers
     assert view.result is not None and view.result["verdict"]["layer"] != ""
-    assert view.steps.text().startswith("Next steps:")
+    assert view.steps.toPlainText().startswith("Next steps:")
     assert view.run_button.isEnabled() and not view.busy.isVisibleTo(view)
     view.copy()
     copied = QGuiApplication.clipboard().text()
