@@ -181,7 +181,7 @@ class HealthMonitor:
         self.probe_factory = probe_factory
         self.history = history
         self.memory = memory or MemoryHistory()
-        self.breakers: Mapping[str, CircuitBreaker] = breakers or {}
+        self.breakers: Mapping[str, CircuitBreaker] = breakers if breakers is not None else {}
         self.result_recorded: Event[ProbeResult] = Event("monitor.result_recorded")
         self.status_changed: Event[StatusChange] = Event("monitor.status_changed")
         self.condition_changed: Event[Condition] = Event("monitor.condition_changed")
@@ -279,6 +279,49 @@ class HealthMonitor:
                 self._schedule(state, self.clock.monotonic())
                 self._wake.set()
 
+    def apply_config(self, config: Config) -> list[str]:
+        """Take ``config`` while running; returns the names whose state was (re)built.
+
+        Targets whose definition is unchanged keep their state, rates and schedule; a new or
+        changed target starts afresh (``unknown``, its old ring results dropped: they
+        measured another definition) and is probed at once; a removed or disabled one is
+        dropped, and a probe of it still in flight is not recorded. Monitor settings
+        (interval, timeouts, thresholds, concurrency) apply from the next probe.
+        """
+        old = self.config
+        self.config = config
+        self.context.default_timeout_s = config.monitor.timeout_s
+        if config.monitor.concurrency != old.monitor.concurrency:
+            self._semaphore = asyncio.Semaphore(config.monitor.concurrency)
+        wanted = {t.name: t for t in config.targets if t.enabled}
+        rebuilt: list[str] = []
+        for name, state in list(self.states.items()):
+            target = wanted.get(name)
+            if target == state.target:
+                interval = max(1.0, target.interval_s or config.monitor.interval_s)
+                if interval != state.interval_s:
+                    state.interval_s = interval
+                    if self.running and not state.paused:
+                        self._schedule(state, self.clock.monotonic() + interval)
+                state.breaker = breaker_for(target, config)
+                continue
+            del self.states[name]
+            del self._probes[name]
+            self.memory.forget(name)
+            self._answered.discard(name)
+            self._silent.discard(name)
+        for name, target in wanted.items():
+            if name not in self.states:
+                self._add(target)
+                rebuilt.append(name)
+                if self.running:
+                    self._schedule(self.states[name], self.clock.monotonic())
+        self.states = {name: self.states[name] for name in wanted}  # the config's order
+        self._unpaused = sum(1 for s in self.states.values() if not s.paused)
+        self._canaries = any(s.target.canary for s in self.states.values())
+        self._wake.set()
+        return rebuilt
+
     def snapshot(self) -> list[dict[str, Any]]:
         """Every target's state as the ``targets`` part of the status snapshot."""
         now = self.clock.monotonic()
@@ -370,6 +413,8 @@ class HealthMonitor:
 
     # --- state machine -----------------------------------------------------------------
     def _record(self, state: TargetState, result: ProbeResult) -> None:
+        if self.states.get(state.name) is not state:
+            return  # removed or redefined by apply_config while this probe ran
         state.last = result
         state.probes += 1
         state.windows.add(self.clock.monotonic(), result.ok)

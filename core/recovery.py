@@ -232,7 +232,7 @@ class RecoveryActions:
         verdict = found.verdict
         return {"ok": True, "target": state.name, "status": verdict.status,
                 "summary": verdict.summary, "next_steps": list(verdict.next_steps),
-                "diagnosis": found.as_dict()}
+                "diagnosis": found.as_dict(), "report": found.render_text()}
 
     async def _audit(self, action: str, origin: Origin, subject: str | None, ok: bool,
                      detail: Mapping[str, Any]) -> None:

@@ -43,6 +43,8 @@ class NetmonCore:
                 self.breaker(breaker_for(target, config))
         self.history = (HistoryStore(config.history.path or None, clock=self.clock)
                         if with_history and config.history.enabled else None)
+        for breaker in self.breakers.values():
+            self._keep_transitions(breaker)
         self.monitor = HealthMonitor(config, clock=self.clock, rng=self.rng,
                                      history=self.history, breakers=self.breakers)
         auth = config.auth
@@ -73,7 +75,42 @@ class NetmonCore:
                 name, failure_threshold=b.failure_threshold, reset_timeout=b.reset_timeout_s,
                 half_open_max_calls=b.half_open_max_calls,
                 success_threshold=b.success_threshold, clock=self.clock)
+            self._keep_transitions(self.breakers[name])
         return self.breakers[name]
+
+    def _keep_transitions(self, breaker: CircuitBreaker) -> None:
+        """Breaker state changes go to history (the timelines draw them as bands)."""
+        history = getattr(self, "history", None)
+        if history is not None:
+            breaker.state_changed.connect(history.add_transition)
+
+    def apply_config(self, config: Config) -> list[str]:
+        """Take an edited config while running (the console's editor and settings).
+
+        Targets are added, changed and removed in place (see ``HealthMonitor.apply_config``;
+        returns the names probed afresh); ``[monitor]`` applies from the next probe and
+        ``[breaker]`` to every breaker from its next decision. Breakers no target, the auth
+        service or the database layer uses any more are dropped. ``[retry]``, ``[auth]``,
+        ``[database]``, ``[history]`` and ``[service]`` take effect at the next start.
+        """
+        settings = config.breaker
+        for breaker in self.breakers.values():
+            breaker.failure_threshold = settings.failure_threshold
+            breaker.reset_timeout = settings.reset_timeout_s
+            breaker.half_open_max_calls = settings.half_open_max_calls
+            breaker.success_threshold = settings.success_threshold
+            breaker.max_half_open_wait = max(settings.reset_timeout_s, 1.0)
+        self.config = config
+        used = {breaker_for(t, config) for t in config.targets if t.enabled}
+        if self.auth is not None:
+            used.add("auth")
+        if self.database is not None:
+            used.add("database")
+        for name in used:
+            self.breaker(name)
+        for name in [n for n in self.breakers if n not in used]:
+            del self.breakers[name]
+        return self.monitor.apply_config(config)
 
     async def start(self, *, schedule: bool = True) -> None:
         """Open history (and seed the monitor from it), begin connecting the database layer

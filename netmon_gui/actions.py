@@ -80,6 +80,8 @@ class ActionRunner(QObject):
 
     finished = Signal(str)  # one status-bar line
     recorded = Signal(object)  # the same outcome as an ActionRecord
+    #: (action, target or None, result dict: always has ``ok``, and ``reason`` when false)
+    resultReady = Signal(str, object, object)  # noqa: N815 - Qt signal naming
     busyChanged = Signal(bool)  # noqa: N815 - Qt signal naming
 
     def __init__(self, recovery: RecoveryActions, parent: QObject | None = None) -> None:
@@ -126,9 +128,11 @@ class ActionRunner(QObject):
         except Exception as exc:
             _log.warning("recovery %s failed: %s", action, exc)
             self._emit(action, target, False, f"{LABELS.get(action, action)} failed: {exc}")
+            self.resultReady.emit(action, target, {"ok": False, "reason": str(exc)})
             return
         self._emit(action, target, result.get("ok") is not False,
                    describe_outcome(action, target, result))
+        self.resultReady.emit(action, target, result)
 
     def _emit(self, action: str, target: str | None, ok: bool, text: str) -> None:
         self.recorded.emit(ActionRecord(datetime.now(UTC), LOCAL_BACKEND, action, target,

@@ -15,7 +15,7 @@ embedded defaults), ``loader`` (read and validate), ``fields`` (the type-driven 
 """
 
 from .dsn import Dsn, DsnError, parse_dsn
-from .loader import load_config, parse_config
+from .loader import load_config, parse_config, validate_section, validate_target
 from .location import config_path, default_config_text
 from .model import (
     RESOLVER_MODES,
@@ -59,4 +59,6 @@ __all__ = [
     "parse_dsn",
     "save_config",
     "url_has_credentials",
+    "validate_section",
+    "validate_target",
 ]

@@ -21,7 +21,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from ..errors import ConfigError
 from ..secrets import is_secret_name
 
-__all__ = ["build", "describe_value", "literal_secret", "reject_unknown"]
+__all__ = ["build", "check_each", "describe_value", "literal_secret", "reject_unknown"]
 
 # A checker gets (value, label, field name maker) and returns the value to store.
 _Name = Callable[[], str]
@@ -131,6 +131,24 @@ def build(cls: type, table: Mapping[str, Any], label: str, where: str) -> Any:
         if name in table:
             values[name] = check(table[name], label, lambda n=name: f"{where}.{n}")  # type: ignore[misc]
     return cls(**values)
+
+
+def check_each(cls: type, table: Mapping[str, Any], label: str,
+               where: str) -> dict[str, ConfigError]:
+    """Every field of ``table`` checked as ``build`` would, all problems at once: key ->
+    error (unknown keys included), for forms that show each field's problem beside it."""
+    plan = _plan(cls)
+    checks = dict(plan.fields)
+    errors: dict[str, ConfigError] = {}
+    for key, value in table.items():
+        try:
+            if key not in checks:
+                reject_unknown({key: value}, plan.known, label, where, plan.order)
+            else:
+                checks[key](value, label, lambda k=key: f"{where}.{k}")  # type: ignore[misc]
+        except ConfigError as exc:
+            errors[key] = exc
+    return errors
 
 
 def _checker(hint: Any, meta: Mapping[str, Any]) -> _Check:

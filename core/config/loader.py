@@ -10,18 +10,18 @@ import dataclasses
 import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from .dsn import DsnError, parse_dsn
-from .fields import build, describe_value, literal_secret, reject_unknown
+from .fields import build, check_each, describe_value, literal_secret, reject_unknown
 from .location import config_path, default_config_text
 from .model import TARGET_KINDS, Config, RemoteSettings, Target
 from .urls import is_http_url, url_has_credentials
 
-__all__ = ["load_config", "parse_config"]
+__all__ = ["load_config", "parse_config", "validate_section", "validate_target"]
 
 _SECTIONS = tuple(f.name for f in dataclasses.fields(Config)
                   if f.name not in ("targets", "remotes", "source"))
@@ -207,6 +207,41 @@ def _check_target(t: Target, label: str, where: str) -> None:
         if rtype not in ("A", "AAAA"):
             raise ConfigError(f"{describe_value(rtype)} is not supported", path=label,
                               field=f"{where}.record_types", allowed="A, AAAA")
+
+
+def validate_target(table: Mapping[str, Any], *, taken: Iterable[str] = ()) -> dict[str, str]:
+    """The problems of one ``[[targets]]`` table as field -> message, by the rules and in
+    the words ``load_config`` uses (empty when the target is valid). ``taken``: the other
+    targets' names. For editors that show each problem beside its field (no Qt here)."""
+    errors = {key: _message(exc) for key, exc in check_each(Target, table, "", "target").items()}
+    for key, allowed in (("name", None), ("kind", ", ".join(TARGET_KINDS))):
+        if key not in table and key not in errors:
+            errors[key] = _message(ConfigError("is required", field=key, allowed=allowed))
+    if errors:
+        return errors
+    target = build(Target, table, "", "target")
+    if not target.name.strip():
+        return {"name": "must not be empty"}
+    if target.name in set(taken):
+        return {"name": f"duplicate target name {target.name!r}; names must be unique"}
+    try:
+        _check_target(target, "", "target")
+    except ConfigError as exc:
+        field = (exc.field or "target.name").removeprefix("target.")
+        return {field.split(" or ")[0]: _message(exc)}
+    return {}
+
+
+def validate_section(section: str, table: Mapping[str, Any]) -> dict[str, str]:
+    """The problems of one settings table (``monitor``, ``breaker``...) as field -> message,
+    in the words ``load_config`` uses (empty when valid)."""
+    return {key: _message(exc) for key, exc in
+            check_each(_SECTION_TYPES[section], table, "", section).items()}  # type: ignore[arg-type]
+
+
+def _message(exc: ConfigError) -> str:
+    """The error's text without its file and field (the form shows where it is)."""
+    return str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc)
 
 
 def _valid_nameserver(text: str) -> bool:

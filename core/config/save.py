@@ -1,12 +1,21 @@
-"""Writing the config back: atomic (temp file + replace), keeping the file's comments."""
+"""Writing the config back: atomic (temp file + replace), keeping the file's comments.
+
+The file is edited, not regenerated: a section key is written only when its value changed
+(or is not the default), each ``[[targets]]`` / ``[[remotes]]`` table that keeps its name is
+updated in place (its comments and inline notes stay), removed ones are deleted and new
+ones appended. Only when the order of the kept tables changed is the array rebuilt.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import tomlkit
+from tomlkit.items import AoT, Table
 
 from .model import Config
 
@@ -22,19 +31,21 @@ def save_config(config: Config, path: str | os.PathLike[str]) -> Path:
             doc = tomlkit.parse(where.read_text("utf-8-sig"))
         except Exception:  # unreadable old file: write a fresh one
             doc = tomlkit.document()
+    defaults = Config().to_dict()
     for key, value in config.to_dict().items():
         if key in ("targets", "remotes"):
-            aot = tomlkit.aot()
-            for t in value:
-                aot.append(tomlkit.item(t))
-            doc[key] = aot
+            _merge_array(doc, key, value)
             continue
         table = doc.get(key)
         if not isinstance(table, dict):
             table = tomlkit.table()
             doc[key] = table
         for k, v in value.items():
-            table[k] = v
+            if k in table:
+                if table[k] != v:
+                    table[k] = v
+            elif v != defaults[key].get(k):
+                table[k] = v
     where.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".netmon-", suffix=".toml.tmp", dir=where.parent)
     try:
@@ -47,3 +58,52 @@ def save_config(config: Config, path: str | os.PathLike[str]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return where
+
+
+def _merge_array(doc: Any, key: str, items: list[dict[str, Any]]) -> None:
+    """Update ``doc[key]`` (an array of tables keyed by ``name``) to ``items`` in place."""
+    old = doc.get(key)
+    if not isinstance(old, AoT):
+        if not items and key not in doc:
+            return
+        aot = tomlkit.aot()
+        for item in items:
+            aot.append(_table(item))
+        doc[key] = aot
+        return
+    wanted = {item["name"]: item for item in items}
+    for i in reversed(range(len(old))):
+        if old[i].get("name") not in wanted:
+            del old[i]
+    kept = [str(t.get("name")) for t in old]
+    if kept != [item["name"] for item in items][:len(kept)]:  # reordered: rebuild
+        by_name = {str(t.get("name")): t for t in old}
+        aot = tomlkit.aot()
+        for item in items:
+            aot.append(_update(by_name[item["name"]], item) if item["name"] in by_name
+                       else _table(item))
+        doc[key] = aot
+        return
+    for table in old:
+        _update(table, wanted[str(table.get("name"))])
+    for item in items[len(kept):]:
+        old.append(_table(item))
+
+
+def _update(table: Table, item: Mapping[str, Any]) -> Table:
+    for k in [k for k in table if k not in item]:
+        del table[k]
+    for k, v in item.items():
+        if k not in table or table[k] != v:
+            table[k] = v
+    return table
+
+
+def _table(item: Mapping[str, Any]) -> Table:
+    table = tomlkit.table()
+    table.trivia.indent = "\n"  # a blank line before the new [[header]]
+    for k, v in item.items():
+        table[k] = v
+    return table
+
+

@@ -7,6 +7,7 @@
 - ``files``: opening for writing or reading, locks, corrupt files, side files.
 - ``recall``: what a monitor reads back at start (success counts, newest results).
 - ``export``: CSV / JSON writing.
+- ``timeline``: one target's series over a range, outages, breaker periods, uptime bars.
 """
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ from .rows import (
     default_history_path,
 )
 from .store import HistoryStore
+from .timeline import RANGES, BreakerPeriod, TimelineSeries
 
 __all__ = [
     "HOUR_RETENTION",
     "MINUTE_RETENTION",
+    "RANGES",
     "RAW_RETENTION",
     "AggregateRow",
+    "BreakerPeriod",
     "ExportFormat",
     "HistoryRow",
     "HistoryStore",
@@ -40,5 +44,6 @@ __all__ = [
     "MemoryHistory",
     "Recall",
     "Resolution",
+    "TimelineSeries",
     "default_history_path",
 ]

@@ -20,7 +20,8 @@ from .rows import (
     floor_to,
 )
 
-__all__ = ["INSERT", "SCHEMA", "Marks", "load_marks", "rewind", "rollup_and_prune"]
+__all__ = ["BREAKER_INSERT", "INSERT", "SCHEMA", "Marks", "load_marks", "rewind",
+           "rollup_and_prune"]
 
 Marks = dict[str, float]
 
@@ -66,6 +67,15 @@ SCHEMA: Final = (
         ok INTEGER NOT NULL,
         detail TEXT NOT NULL DEFAULT '{}'
     )""",
+    """CREATE TABLE IF NOT EXISTS breaker_events (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        breaker TEXT NOT NULL,
+        old TEXT NOT NULL,
+        new TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT ''
+    )""",
+    "CREATE INDEX IF NOT EXISTS breaker_events_name_ts ON breaker_events (breaker, ts)",
 )
 
 # Minute rollup: count/failures/min/avg/max per (target, minute) and the exact nearest-rank
@@ -106,6 +116,9 @@ SELECT target, (bucket / 3600) * 3600, SUM(count), SUM(failures), SUM(latency_n)
 FROM agg_1m WHERE bucket >= ? AND bucket < ?
 GROUP BY target, bucket / 3600
 """
+
+BREAKER_INSERT: Final = (
+    "INSERT INTO breaker_events (ts, breaker, old, new, reason) VALUES (?, ?, ?, ?, ?)")
 
 INSERT: Final = (
     "INSERT INTO results (target, kind, ts, ok, degraded, latency_ms, error_kind, error, phases)"
@@ -155,4 +168,6 @@ def rollup_and_prune(conn: sqlite3.Connection, marks: Marks, now: float) -> Main
     h_del = conn.execute("DELETE FROM agg_1h WHERE bucket < ?",
                          (now - HOUR_RETENTION.total_seconds(),)).rowcount
     conn.execute("DELETE FROM audit WHERE ts < ?", (now - HOUR_RETENTION.total_seconds(),))
+    conn.execute("DELETE FROM breaker_events WHERE ts < ?",
+                 (now - HOUR_RETENTION.total_seconds(),))
     return MaintenanceReport(minutes, hours, raw, m_del, h_del)

@@ -47,13 +47,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final, Literal, TypeVar, overload
 
+from ..breaker import BreakerTransition
 from ..clock import Clock, SystemClock
 from ..log import PREFIX_RESILIENT, redact
 from ..probes.base import ProbeResult, iso_utc
 from . import files
 from .export import FORMATS, check_resolution, write_rows
 from .recall import Recall, read_recall
-from .rollups import INSERT, Marks, load_marks, rewind, rollup_and_prune
+from .rollups import BREAKER_INSERT, INSERT, Marks, load_marks, rewind, rollup_and_prune
 from .rows import (
     AGG_FIELDS,
     MINUTE_RETENTION,
@@ -72,6 +73,7 @@ from .rows import (
     to_row,
     utc,
 )
+from .timeline import TimelineSeries, read_series, read_uptime
 
 __all__ = ["HistoryStore"]
 
@@ -361,6 +363,40 @@ class HistoryStore:
                     return write_rows(fp, rows, fmt, fields)
             return write_rows(fp_or_path, rows, fmt, fields)
         return await self._submit(run)
+
+    def add_transition(self, change: BreakerTransition) -> None:
+        """Keep one breaker state change (for the timelines' breaker bands); never blocks.
+
+        Connect it to ``CircuitBreaker.state_changed``; the row is written by the worker.
+        """
+        if self.read_only or self._closing or self._started is None:
+            return
+        row = (epoch(change.at), change.breaker, str(change.old), str(change.new),
+               redact(change.reason))
+
+        def run(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.execute(BREAKER_INSERT, row)
+
+        self._jobs.put(_Job(run, concurrent.futures.Future()))
+        self._wake.set()
+
+    async def timeline(self, target: str, range_name: str, *, until: datetime | None = None,
+                       breaker: str | None = None) -> TimelineSeries:
+        """``target``'s success and latency over ``range_name`` (``"15m"``, ``"1h"``,
+        ``"24h"``, ``"7d"``, ``"30d"``) ending at ``until`` (default now), with its outages
+        and the non-closed periods of ``breaker`` (see ``core.history.timeline``)."""
+        end = epoch(until if until is not None else self._clock.now())
+        return await self._submit(lambda conn: read_series(conn, target, range_name, end,
+                                                           breaker))
+
+    async def uptime(self, targets: Iterable[str], *, hours: float = 24.0, segments: int = 48,
+                     until: datetime | None = None) -> dict[str, list[tuple[int, int]]]:
+        """Per target, ``segments`` slices of the last ``hours``: (results, failures)."""
+        end = epoch(until if until is not None else self._clock.now())
+        names = list(targets)
+        return await self._submit(lambda conn: read_uptime(conn, names, end - hours * 3600,
+                                                           end, segments))
 
     async def add_audit(self, entry: Mapping[str, Any]) -> None:
         """Keep one recovery-audit record (``ts`` aware datetime, ``action``, ``origin``,

@@ -11,11 +11,13 @@ from core.probes.base import ProbeResult
 
 from .. import fmt
 from ..colors import badge_for
+from ..widgets.uptime_bar import UptimeRole
 
 __all__ = ["COLUMNS", "NameRole", "SortRole", "StatusRole", "TargetsModel"]
 
-COLUMNS = ("Target", "Kind", "Status", "Latency", "5 min", "1 h", "Error")
-COL_TARGET, COL_KIND, COL_STATUS, COL_LATENCY, COL_5M, COL_1H, COL_ERROR = range(len(COLUMNS))
+COLUMNS = ("Target", "Kind", "Status", "Latency", "5 min", "1 h", "Last 24 h", "Error")
+(COL_TARGET, COL_KIND, COL_STATUS, COL_LATENCY, COL_5M, COL_1H, COL_UPTIME,
+ COL_ERROR) = range(len(COLUMNS))
 
 NameRole = Qt.ItemDataRole.UserRole + 1  # the target's name (any column)
 StatusRole = Qt.ItemDataRole.UserRole + 2  # the raw status string ("up", "down"...)
@@ -35,16 +37,35 @@ class TargetsModel(QAbstractTableModel):
         self.monitor = monitor
         self._names = list(monitor.states)
         self._rows = {name: row for row, name in enumerate(self._names)}
+        self._uptime: dict[str, list[tuple[int, int]]] = {}
+        self._rates_cache: dict[str, dict[str, float | None]] = {}  # until the next repaint
 
     # --- updates -------------------------------------------------------------------
     def on_result(self, result: ProbeResult) -> None:
         """A result for one target arrived: repaint that row only."""
         row = self._rows.get(result.target)
+        self._rates_cache.pop(result.target, None)
         if row is not None:
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
+    def set_uptime(self, bars: dict[str, list[tuple[int, int]]]) -> None:
+        """New uptime bars (per target, per slice: results, failures): repaint that column."""
+        self._uptime = bars
+        if self._names:
+            self.dataChanged.emit(self.index(0, COL_UPTIME),
+                                  self.index(len(self._names) - 1, COL_UPTIME))
+
+    def reload(self) -> None:
+        """The monitor's set of targets changed (an edited config): rebuild the rows."""
+        self.beginResetModel()
+        self._rates_cache.clear()
+        self._names = list(self.monitor.states)
+        self._rows = {name: row for row, name in enumerate(self._names)}
+        self.endResetModel()
+
     def refresh_rates(self) -> None:
         """Success rates age with time: repaint the rate columns."""
+        self._rates_cache.clear()
         if self._names:
             self.dataChanged.emit(self.index(0, COL_5M),
                                   self.index(len(self._names) - 1, COL_1H))
@@ -83,8 +104,10 @@ class TargetsModel(QAbstractTableModel):
             return str(state.status)
         if role == SortRole:
             return self._sort_key(state, col)
+        if col == COL_UPTIME and role == UptimeRole:
+            return self._uptime.get(state.name)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(state)
+            return self._uptime_tip(state.name) if col == COL_UPTIME else self._tooltip(state)
         if col == COL_STATUS and role == Qt.ItemDataRole.BackgroundRole:
             return badge_for(str(state.status)).background
         if col == COL_STATUS and role == Qt.ItemDataRole.ForegroundRole:
@@ -98,7 +121,13 @@ class TargetsModel(QAbstractTableModel):
 
     # --- cells ---------------------------------------------------------------------
     def _rates(self, state: TargetState) -> dict[str, float | None]:
-        return state.windows.rates(self.monitor.clock.monotonic())
+        # Computed once per refresh, not once per cell and role (a 50-row repaint spent
+        # most of its time here).
+        rates = self._rates_cache.get(state.name)
+        if rates is None:
+            rates = self._rates_cache[state.name] = state.windows.rates(
+                self.monitor.clock.monotonic())
+        return rates
 
     def _display(self, state: TargetState, col: int) -> str:
         last = state.last
@@ -114,6 +143,8 @@ class TargetsModel(QAbstractTableModel):
             return fmt.percent(self._rates(state)["5m"])
         if col == COL_1H:
             return fmt.percent(self._rates(state)["1h"])
+        if col == COL_UPTIME:
+            return "" if state.name in self._uptime else fmt.DASH
         if last is None or last.ok:
             return ""
         kind = str(last.error_kind) if last.error_kind else "error"
@@ -125,10 +156,23 @@ class TargetsModel(QAbstractTableModel):
             return _SEVERITY.get(str(state.status), 9)
         if col == COL_LATENCY:
             return last.latency_ms if last is not None and last.ok and last.latency_ms else -1.0
+        if col == COL_UPTIME:
+            bars = self._uptime.get(state.name) or []
+            total = sum(n for n, _ in bars)
+            return (total - sum(f for _, f in bars)) / total if total else -1.0
         if col in (COL_5M, COL_1H):
             rate = self._rates(state)["5m" if col == COL_5M else "1h"]
             return -1.0 if rate is None else rate
         return self._display(state, col).lower()
+
+    def _uptime_tip(self, name: str) -> str:
+        bars = self._uptime.get(name) or []
+        total = sum(n for n, _ in bars)
+        if not total:
+            return f"{name}: no results in the last 24 h"
+        good = total - sum(f for _, f in bars)
+        return (f"{name}, last 24 h: {good}/{total} ok ({fmt.percent(good / total)}); "
+                "each bar is half an hour")
 
     def _tooltip(self, state: TargetState) -> str:
         last = state.last

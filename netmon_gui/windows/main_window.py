@@ -8,6 +8,8 @@ import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
+from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import QItemSelection, QSettings, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QShowEvent
@@ -25,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import config_path
+from core.config import Config, config_path
 from core.log import log_dir
 from core.notify import Notifier
 from core.probes.base import ProbeResult
@@ -43,6 +45,7 @@ from ..models.targets import (
     COL_LATENCY,
     COL_STATUS,
     COL_TARGET,
+    COL_UPTIME,
     NameRole,
     SortRole,
     TargetsModel,
@@ -52,6 +55,7 @@ from ..widgets.action_log import ActionLogView
 from ..widgets.badge import BadgeDelegate
 from ..widgets.breakers_panel import BreakersPanel
 from ..widgets.database_panel import DatabasePanel
+from ..widgets.diagnose_view import DiagnoseView
 from ..widgets.empty_state import EmptyState
 from ..widgets.events_panel import EventsPanel
 from ..widgets.latency_plot import LatencyPlot
@@ -60,13 +64,18 @@ from ..widgets.status_banner import StatusBanner
 from ..widgets.suggestions import SuggestionsPanel
 from ..widgets.tables import make_table
 from ..widgets.target_details import TargetDetails
+from ..widgets.timeline import TimelineView
 from ..widgets.tokens_panel import TokensPanel
+from ..widgets.uptime_bar import UptimeBarDelegate, UptimeFeed
 from . import placement
 from .menus import build_menus
 from .remote_view import RemoteView
+from .settings_dialog import SettingsDialog
+from .targets_editor import TargetsEditor
 
 __all__ = ["MainWindow"]
 
+D = TypeVar("D", TargetsEditor, SettingsDialog)
 ICON = resources.files("resources").joinpath("icons/app.svg")
 STYLESHEET = resources.files("resources").joinpath("netmon.qss")
 REFRESH_MS = 200  # coalesced refresh after events
@@ -88,7 +97,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.config_file = core.config.source or config_path()
         #: what "Add target" does; the targets editor replaces it (default: open the file)
-        self.add_target_hook: Callable[[], object] = lambda: open_path(self.config_file)
+        self.add_target_hook: Callable[[], object] = lambda: self.edit_targets()
         self.setWindowTitle("netmon")
         if ICON.is_file():
             self.setWindowIcon(QIcon(str(ICON)))
@@ -109,6 +118,10 @@ class MainWindow(QMainWindow):
         self.targets_table = self._make_targets_table()
         self.details = TargetDetails(core.monitor, core.breakers, self)
         self.plot = LatencyPlot(core.monitor.memory, self)
+        self.timeline = TimelineView(core.history, core.monitor.memory, self._breaker_of, self)
+        self.uptime = UptimeFeed(core.history, core.monitor.memory,
+                                 lambda: list(self.core.monitor.states), self)
+        self.uptime.updated.connect(self.targets_model.set_uptime)
         self.breakers_model = BreakersModel(core.breakers, self)
         self.breakers_panel = BreakersPanel(self.breakers_model, self)
         self.tokens_panel = TokensPanel(core.auth, self)
@@ -143,6 +156,9 @@ class MainWindow(QMainWindow):
         if not self.targets_model.rowCount():
             self.table_stack.setCurrentWidget(self.empty_state)
             self.find_box.hide()
+        self.tabs.addTab(self._padded(self.timeline), "Timeline")
+        self.diagnose_view = DiagnoseView(self)
+        self.tabs.addTab(self._padded(self.diagnose_view), "Diagnose")
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -188,6 +204,7 @@ class MainWindow(QMainWindow):
         if self.targets_model.rowCount():
             self.targets_table.selectRow(0)
         self.refresh()
+        QTimer.singleShot(0, self.uptime.refresh)
 
     # --- building ------------------------------------------------------------------
     def _make_targets_table(self) -> QTableView:
@@ -199,8 +216,9 @@ class MainWindow(QMainWindow):
         table.horizontalHeader().setDefaultSectionSize(fm.horizontalAdvance("Error") + 24)
         table.setModel(self.targets_proxy)
         table.setItemDelegateForColumn(COL_STATUS, BadgeDelegate(table))
+        table.setItemDelegateForColumn(COL_UPTIME, UptimeBarDelegate(table))
         samples = {COL_KIND: "postgres", COL_STATUS: "degraded", COL_LATENCY: "1000 ms",
-                   COL_5M: "100.0%", COL_1H: "100.0%"}
+                   COL_5M: "100.0%", COL_1H: "100.0%", COL_UPTIME: "Last 24 h"}
         for col, sample in samples.items():
             table.setColumnWidth(col, fm.horizontalAdvance(sample) + 18)
         names = [fm.horizontalAdvance(n) for n in self.core.monitor.states] or [0]
@@ -243,6 +261,12 @@ class MainWindow(QMainWindow):
         self.pause_action.setCheckable(True)
         self.pause_action.setToolTip("Stop scheduled probes until resumed")
         self.pause_action.toggled.connect(self.set_paused)
+        self.targets_action = QAction("Targets...", self)
+        self.targets_action.setToolTip("Add, edit, disable or remove targets")
+        self.targets_action.triggered.connect(self.edit_targets)
+        self.settings_action = QAction("Settings...", self)
+        self.settings_action.triggered.connect(self.edit_settings)
+        toolbar.addActions([self.targets_action, self.settings_action])
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
         self.toolbar = toolbar
 
@@ -265,6 +289,9 @@ class MainWindow(QMainWindow):
             panel.request.connect(self.run_action)
         self.runner.finished.connect(self._on_action_finished)
         self.runner.recorded.connect(self.action_log.add)
+        self.runner.resultReady.connect(self._on_action_result)
+        self.targets_table.doubleClicked.connect(
+            lambda index: self.run_action("diagnose", index.data(NameRole)))
         self.runner.busyChanged.connect(self._on_busy)
         for signal in (bridge.statusChanged, bridge.breakerChanged, bridge.auditRecorded,
                        bridge.conditionChanged):
@@ -292,6 +319,9 @@ class MainWindow(QMainWindow):
             self.remote.run_action(action, target if isinstance(target, str) else None)
             return
         self.statusBar().showMessage(f"Running {action.replace('_', ' ')}...")
+        if action == "diagnose":  # the result lands in the Diagnose tab
+            self.tabs.setCurrentWidget(self.diagnose_view.parentWidget())
+            self.diagnose_view.set_busy(f"Diagnosing {target}...")
         self.runner.run(action, target if isinstance(target, str) else None)
 
     def probe_selected(self) -> None:
@@ -322,6 +352,35 @@ class MainWindow(QMainWindow):
         self.showNormal()
         self.raise_()
         self.activateWindow()
+    def edit_targets(self) -> TargetsEditor:
+        """Open the targets editor; a saved change goes to the running core."""
+        return self._open_config_dialog(TargetsEditor(self.config, self._config_file(), self))
+
+    def edit_settings(self) -> SettingsDialog:
+        """Open the settings dialog; a saved change goes to the running core."""
+        return self._open_config_dialog(SettingsDialog(self.config, self._config_file(), self))
+
+    def apply_config(self, config: Config) -> None:
+        """Hand a saved config to the running core and show its targets."""
+        selected = self.selected_target()
+        self.core.apply_config(config)
+        self.config = config
+        self.targets_model.reload()
+        self.uptime.refresh()
+        self.source_label.setText(f"Config: {config.source}")
+        if selected is None or not self.select_target(selected):
+            self.plot.set_target(None)
+            self.details.show_target(None)
+        self.refresh()
+
+    def _config_file(self) -> Path:
+        return self.config.source or config_path()
+
+    def _open_config_dialog(self, dialog: D) -> D:
+        dialog.accepted.connect(lambda: self.apply_config(dialog.saved) if dialog.saved else None)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()  # window-modal, never a nested event loop under qasync
+        return dialog
 
     def select_target(self, name: str) -> bool:
         """Select the row of target ``name`` (the Latency tab then plots it)."""
@@ -377,6 +436,16 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 15000)
         self.refresh()
 
+    def _on_action_result(self, action: str, target: object, result: dict[str, object]) -> None:
+        if action != "diagnose":
+            return
+        found = result.get("diagnosis")
+        if result.get("ok") and isinstance(found, dict):
+            self.diagnose_view.show_result(found, str(result.get("report") or ""))
+        else:
+            self.diagnose_view.show_failure(
+                f"Diagnose {target} failed: {result.get('reason') or 'no reason given'}")
+
     def _on_busy(self, busy: bool) -> None:
         self.probe_action.setEnabled(not busy and not self.remote.active)  # no endpoint
         self.breakers_panel.set_busy(busy)
@@ -391,7 +460,12 @@ class MainWindow(QMainWindow):
             self.details.show_row(self.remote.targets_model.row(name) if name else None)
             return
         self.plot.set_target(name)
+        self.timeline.set_target(name)
         self.details.show_target(name)
+
+    def _breaker_of(self, name: str) -> str | None:
+        state = self.core.monitor.states.get(name)
+        return state.breaker if state is not None else None
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -412,6 +486,9 @@ class MainWindow(QMainWindow):
     async def aclose(self) -> None:
         """Stop timers, disconnect from the core, cancel running actions (idempotent)."""
         self._shutdown_widgets()
+        await self.timeline.aclose()
+        await self.uptime.aclose()
+        await self.diagnose_view.aclose()
         await self.runner.aclose()
         await self.tokens_panel.token_check.aclose()
         await self.remote.aclose()
@@ -423,6 +500,8 @@ class MainWindow(QMainWindow):
         self._tick.stop()
         self._refresh_timer.stop()
         self.plot.stop()
+        self.timeline.stop()
+        self.uptime.stop()
         self.bridge.close()
         self.remote.detach()
         self.log_bridge.close()

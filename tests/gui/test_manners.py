@@ -123,7 +123,8 @@ async def test_geometry_and_tab_are_remembered_and_clamped(
     first.show()
     first.resize(area.width() + 900, area.height() + 700)  # e.g. saved on a larger screen
     first.move(area.left() - 2000, area.top() - 50)
-    first.tabs.setCurrentIndex(first.tabs.count() - 2)  # Events
+    events = next(i for i in range(first.tabs.count()) if first.tabs.tabText(i) == "Events")
+    first.tabs.setCurrentIndex(events)
     first.close()
     await first.aclose()
     second = MainWindow(core, settings)
