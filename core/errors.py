@@ -20,7 +20,7 @@ import ssl
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "NETWORK_KINDS",
@@ -195,16 +195,41 @@ class ConfigError(NetmonError):
 
 
 class CircuitOpenError(NetmonError):
-    """A call refused by an open circuit breaker without being attempted."""
+    """A call refused by an open circuit breaker without being attempted.
+
+    Rejections are hot (an open breaker refuses every call): the fields live in ``args``,
+    set by the C constructor of ``Exception`` (no Python ``__init__``, no instance dict),
+    and ``__str__`` formats on demand.
+    """
 
     kind = ErrorKind.CIRCUIT_OPEN
+    args: tuple[str, datetime | None, float]
 
-    def __init__(self, breaker: str, retry_at: datetime | None, retry_after: float) -> None:
-        # No message formatting here: rejections are hot; __str__ formats on demand.
-        self.target = breaker
-        self.breaker = breaker
-        self.retry_at = retry_at
-        self.retry_after = retry_after
+    if TYPE_CHECKING:
+        def __init__(self, breaker: str, retry_at: datetime | None, retry_after: float) -> None:
+            ...
+    else:
+        __init__ = Exception.__init__
+
+    @property
+    def breaker(self) -> str:
+        """The name of the breaker that refused the call."""
+        return self.args[0]
+
+    @property
+    def target(self) -> str:  # type: ignore[override]  # read-only here: it is the breaker
+        """The breaker's name (what every NetmonError names as its target)."""
+        return self.args[0]
+
+    @property
+    def retry_at(self) -> datetime | None:
+        """When the breaker will admit a trial call (None when held open by hand)."""
+        return self.args[1]
+
+    @property
+    def retry_after(self) -> float:
+        """Seconds until then, at the time of the rejection (inf when held open by hand)."""
+        return self.args[2]
 
     def __str__(self) -> str:
         if self.retry_after == float("inf"):
