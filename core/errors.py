@@ -13,10 +13,9 @@ socket error) and knows the numbers of Linux, macOS and Windows on every platfor
 
 from __future__ import annotations
 
-import asyncio
 import errno as _errno
 import socket
-import ssl
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -367,7 +366,8 @@ def _specific(exc: BaseException) -> ErrorKind | None:
         kind = probe(exc)
         if kind is not None:
             return kind
-    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+    ssl = _loaded("ssl")
+    if ssl is not None and isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return K.TLS_ERROR
     if isinstance(exc, socket.gaierror):
         code = exc.errno if isinstance(exc.errno, int) else None
@@ -384,7 +384,7 @@ def _specific(exc: BaseException) -> ErrorKind | None:
             return K.CONNECTION_REFUSED
         if isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
             return K.CONNECTION_RESET
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+    if isinstance(exc, TimeoutError):  # asyncio.TimeoutError is TimeoutError since 3.11
         return K.TIMEOUT
     return None
 
@@ -399,11 +399,10 @@ def _from_message(text: str) -> ErrorKind | None:
 
 def _fallback(exc: BaseException) -> ErrorKind | None:
     """Weak hints used only when nothing more specific is known."""
-    if isinstance(exc, EOFError | asyncio.IncompleteReadError):
+    if isinstance(exc, EOFError):  # asyncio.IncompleteReadError is one
         return K.CONNECTION_RESET
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - httpx is a dependency
+    httpx = _loaded("httpx")
+    if httpx is None:
         return None
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
         return K.CONNECTION_RESET
@@ -412,22 +411,27 @@ def _fallback(exc: BaseException) -> ErrorKind | None:
     return None
 
 
+def _loaded(module: str) -> Any:
+    """The module if something imported it, else None. An exception of a library nobody
+    imported cannot exist, so classify() never pays for importing one (dnspython, httpx
+    and asyncpg cost tens to hundreds of milliseconds, on the event loop)."""
+    return sys.modules.get(module)
+
+
 def _from_dns(exc: BaseException) -> ErrorKind | None:
-    try:
-        import dns.exception
-        import dns.resolver
-    except ImportError:  # pragma: no cover - dnspython is a dependency
+    exception = _loaded("dns.exception")
+    if exception is None or not isinstance(exc, exception.DNSException):
         return None
-    if not isinstance(exc, dns.exception.DNSException):
-        return None
-    if isinstance(exc, dns.resolver.NXDOMAIN):
-        return K.DNS_NOT_FOUND
-    if isinstance(exc, dns.resolver.NoAnswer):
-        return K.DNS_NO_DATA
-    if isinstance(exc, dns.exception.Timeout):
+    if isinstance(exc, exception.Timeout):
         return K.DNS_TIMEOUT
-    if isinstance(exc, dns.resolver.NoNameservers):
-        return _from_nameserver_errors(exc.kwargs.get("errors") or [])
+    resolver = _loaded("dns.resolver")  # its exceptions exist only once it is imported
+    if resolver is not None:
+        if isinstance(exc, resolver.NXDOMAIN):
+            return K.DNS_NOT_FOUND
+        if isinstance(exc, resolver.NoAnswer):
+            return K.DNS_NO_DATA
+        if isinstance(exc, resolver.NoNameservers):
+            return _from_nameserver_errors(exc.kwargs.get("errors") or [])
     return K.DNS_FAILURE
 
 
@@ -448,9 +452,8 @@ def _from_nameserver_errors(errors: list[Any]) -> ErrorKind:
 
 
 def _from_httpx(exc: BaseException) -> ErrorKind | None:
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - httpx is a dependency
+    httpx = _loaded("httpx")
+    if httpx is None:
         return None
     if isinstance(exc, httpx.HTTPStatusError):
         return kind_for_http_status(exc.response.status_code)
@@ -477,9 +480,8 @@ def kind_for_http_status(status: int) -> ErrorKind | None:
 
 
 def _from_asyncpg(exc: BaseException) -> ErrorKind | None:
-    try:
-        import asyncpg
-    except ImportError:  # pragma: no cover - asyncpg is a dependency
+    asyncpg = _loaded("asyncpg")
+    if asyncpg is None:
         return None
     ex = asyncpg.exceptions
     if isinstance(exc, ex.InvalidPasswordError | ex.InvalidAuthorizationSpecificationError):

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import ipaddress
 import logging
 import sys
+from typing import TYPE_CHECKING
 
-from ..config import Config
-from ..log import setup_logging
-from ..runtime import NetmonCore
 from .common import UsageError, command
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 _log = logging.getLogger("netmon.service")
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
@@ -78,6 +78,11 @@ def run(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("--port must be between 1 and 65535")
     if bool(args.tls_cert) != bool(args.tls_key):
         raise UsageError("--tls-cert and --tls-key go together")
+    import asyncio
+
+    from ..log import setup_logging
+    from ..runtime import NetmonCore
+
     try:
         import uvicorn
 

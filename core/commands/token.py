@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..auth import ResilientAuthService
-from ..config import Config
-from ..render import text_lines
-from ..tokens import AuthError, fingerprint, peek
 from .common import UsageError, command, print_json
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,6 +42,8 @@ def _read_token(args: argparse.Namespace) -> str:
 
 
 def run_inspect(args: argparse.Namespace, config: Config) -> int:
+    import asyncio
+
     token = _read_token(args)
     report = asyncio.run(_inspect(config, token))
     if args.json:
@@ -54,6 +54,9 @@ def run_inspect(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _inspect(config: Config, token: str) -> dict[str, Any]:
+    from ..auth import ResilientAuthService
+    from ..tokens import AuthError, fingerprint, peek
+
     report: dict[str, Any] = {"fingerprint": fingerprint(token)[:16]}
     try:
         info = peek(token)
@@ -77,6 +80,8 @@ async def _inspect(config: Config, token: str) -> dict[str, Any]:
 
 
 def _render(report: dict[str, Any]) -> str:
+    from ..render import text_lines
+
     verdict = report["verdict"]
     lines = [f"fingerprint  sha256:{report['fingerprint']}..."]
     if report["header"] is not None:
