@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
-
-import platformdirs
 
 __all__ = ["APP_NAME", "config_path", "default_config_text"]
 
@@ -20,9 +17,13 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get("NETMON_CONFIG")
     if env:
         return Path(env)
+    import platformdirs
+
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "netmon.toml"
 
 
 def default_config_text() -> str:
     """The embedded default configuration, with its comments."""
+    from importlib import resources
+
     return resources.files("resources").joinpath("default_config.toml").read_text("utf-8")

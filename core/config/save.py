@@ -5,16 +5,18 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import tomlkit
-
-from .model import Config
+if TYPE_CHECKING:
+    from .model import Config
 
 __all__ = ["save_config"]
 
 
 def save_config(config: Config, path: str | os.PathLike[str]) -> Path:
     """Write ``config`` atomically (temp file + replace), keeping comments already there."""
+    import tomlkit  # only when saving: loading a config never needs it
+
     where = Path(path)
     doc = tomlkit.document()
     if where.exists():

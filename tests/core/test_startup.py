@@ -12,9 +12,10 @@ import pytest
 
 import core
 
-# What a command may need, but --version, --help and `import core` must not load.
+# What a command may need, but --version, --help and `import core` must not load (asyncio,
+# ssl and logging cost tens of milliseconds of start-up too).
 HEAVY = ("httpx", "dns", "asyncpg", "cryptography", "jwt", "fastapi", "uvicorn", "keyring",
-         "sqlite3", "tomlkit", "platformdirs")
+         "sqlite3", "tomlkit", "platformdirs", "asyncio", "ssl", "logging")
 
 
 def _loaded_after(code: str) -> list[str]:
