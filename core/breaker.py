@@ -7,9 +7,10 @@ settlement atomically between awaits). A trial that never finishes is written of
 results of calls admitted under an earlier state are ignored (each state change starts
 a new generation).
 
-``async with breaker`` costs about what ``call`` does: ``__aenter__``/``__aexit__`` are plain
-methods returning already-finished awaitables (no coroutine per use), and the generation an
-entry was admitted in is known without a per-entry record in the common case. Entries
+``async with breaker`` costs little more than the ``async with`` protocol itself (see
+tests/benchmarks/bench_breaker.py): ``__aenter__``/``__aexit__`` are plain methods returning
+already-finished awaitables (no coroutine per use), and the generation an entry was
+admitted in is known without a per-entry record in the common case. Entries
 without a record ("loose" entries) are only admitted while every loose entry in flight
 belongs to the current generation, so all loose entries in flight share one generation.
 Otherwise (a state change happened while loose entries were in flight, or the entry is
