@@ -6,6 +6,16 @@ settlement atomically between awaits). A trial that never finishes is written of
 ``max_half_open_wait`` seconds without progress, so it cannot leave the breaker stuck;
 results of calls admitted under an earlier state are ignored (each state change starts
 a new generation).
+
+``async with breaker`` costs little more than the ``async with`` protocol itself (see
+tests/benchmarks/bench_breaker.py): ``__aenter__``/``__aexit__`` are plain methods returning
+already-finished awaitables (no coroutine per use), and the generation an entry was
+admitted in is known without a per-entry record in the common case. Entries
+without a record ("loose" entries) are only admitted while every loose entry in flight
+belongs to the current generation, so all loose entries in flight share one generation.
+Otherwise (a state change happened while loose entries were in flight, or the entry is
+nested in a recorded entry of the same task) the entry's generation is kept in a context
+variable (a ``_Permit``) until its exit.
 """
 
 from __future__ import annotations
@@ -13,12 +23,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
+import types
+from collections.abc import Awaitable, Callable, Generator
+from contextvars import ContextVar, Token
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from .clock import Cancellable, Clock, SystemClock
 from .errors import NETWORK_KINDS, CircuitOpenError, ErrorKind, classify
@@ -89,6 +100,51 @@ class BreakerStats:
 
 
 _NOT_NETWORK_FAILURE = frozenset({ErrorKind.CIRCUIT_OPEN})
+_REJECTED = -1  # what _admit() returns instead of a generation (generations start at 0)
+_INF = float("inf")
+
+
+class _Permit:
+    """The generation of one recorded ``async with`` entry, kept in a context variable.
+
+    ``live`` is cleared at its exit: a child task inherits its parent's context, so it may
+    still see the permit after the parent's block has ended.
+    """
+
+    __slots__ = ("gen", "live", "token")
+
+    def __init__(self, gen: int) -> None:
+        self.gen = gen
+        self.live = True
+        self.token: Token[_Permit | None] | None = None
+
+
+def _never_suspends() -> Generator[None, None, None]:
+    return
+    yield  # makes it a generator
+
+
+def _finished_awaitable() -> Awaitable[None]:
+    """A reusable awaitable that returns None at once, with no coroutine or allocation.
+
+    It is an exhausted generator-based coroutine: ``await`` sends to it, and sending to a
+    finished generator raises StopIteration (a finished ``async def`` coroutine would raise
+    RuntimeError instead).
+    """
+    gen = cast(Generator[None, None, None], types.coroutine(_never_suspends)())
+    for _ in gen:  # run it to its end once
+        pass
+    return cast(Awaitable[None], gen)
+
+
+_FINISHED = _finished_awaitable()
+
+
+def _finished_future(value: R) -> asyncio.Future[R]:
+    """A finished future: awaiting it returns ``value`` at once, without a coroutine."""
+    future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future
 
 
 def counts_as_network_failure(exc: BaseException) -> bool:
@@ -126,6 +182,7 @@ class CircuitBreaker:
         )
         self.is_failure = is_failure
         self.clock: Clock = clock or SystemClock()
+        self._monotonic = self.clock.monotonic
         self.state_changed: Event[BreakerTransition] = Event(f"{name}.state_changed")
         self.rejected: Event[CircuitOpenError] = Event(f"{name}.rejected")
 
@@ -142,13 +199,19 @@ class CircuitBreaker:
         self._calls = 0
         self._failures = 0
         self._rejected = 0
-        self._permits: ContextVar[tuple[int, Any]] = ContextVar(f"breaker:{name}")
+        # `async with` bookkeeping (see the module docstring)
+        self._permits: ContextVar[_Permit | None] = ContextVar(f"breaker:{name}")
+        self._recorded = 0  # entries in flight with a live _Permit
+        self._loose = 0  # entries in flight without one ...
+        self._loose_gen = 0  # ... all admitted in this generation (the current one if none)
+        self._fast = True  # closed, no stale loose entry, no permit: the cheap path is exact
+        self._entered: asyncio.Future[CircuitBreaker] | None = None  # what __aenter__ returns
 
     # --- public API --------------------------------------------------------------------
     @property
     def state(self) -> BreakerState:
         """The current state (an expired open state reads as half-open)."""
-        if self._state is _OPEN and self.clock.monotonic() >= self._open_until:
+        if self._state is _OPEN and self._monotonic() >= self._open_until:
             self._enter_half_open("reset timeout elapsed")
         return self._state
 
@@ -178,7 +241,16 @@ class CircuitBreaker:
             self._calls += 1
             gen = self._gen
         else:
+            state = self._state  # rejections are hot too: no call before deciding one
+            if state is _OPEN:
+                wait = self._open_until - self._monotonic()
+                if wait > 0.0:
+                    raise self._reject(wait)
+            elif state is _FORCED_OPEN:
+                raise self._reject(_INF)
             gen = self._admit()
+            if gen == _REJECTED:
+                raise self._reject(self._retry_after())
         try:
             result = await fn(*args)
         except BaseException as exc:
@@ -202,22 +274,56 @@ class CircuitBreaker:
 
         return guarded
 
-    async def __aenter__(self) -> CircuitBreaker:
-        if self._state is _CLOSED:
+    def __aenter__(self) -> Awaitable[CircuitBreaker]:
+        if self._fast:
             self._calls += 1
-            gen = self._gen
+            self._loose += 1
+            return self._entered or self._first_entry()
+        state = self._state  # as in call()
+        if state is _OPEN:
+            wait = self._open_until - self._monotonic()
+            if wait > 0.0:
+                raise self._reject(wait)
+        elif state is _FORCED_OPEN:
+            raise self._reject(_INF)
+        gen = self._admit()
+        if gen == _REJECTED:
+            raise self._reject(self._retry_after())
+        if self._loose_gen == gen and not (self._recorded and self._live_permit()):
+            self._loose += 1
         else:
-            gen = self._admit()
-        self._permits.set((gen, self._permits.get(None)))
-        return self
+            permit = _Permit(gen)
+            permit.token = self._permits.set(permit)
+            self._recorded += 1
+            self._fast = False
+        return self._entered or self._first_entry()
 
-    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        gen, outer = self._permits.get()
-        self._permits.set(outer)
+    def __aexit__(
+        self, exc_type: object, exc: BaseException | None, tb: object
+    ) -> Awaitable[None]:
+        if self._fast and exc is None:  # a loose entry of this (closed) generation
+            self._loose -= 1
+            self._consecutive_failures = 0
+            return _FINISHED
+        permit = self._live_permit() if self._recorded else None
+        if permit is None:
+            self._loose -= 1
+            gen = self._loose_gen
+            if not self._loose and gen != self._gen:  # the last stale loose entry ended
+                self._loose_gen = self._gen
+                self._refresh_fast()
+        else:
+            permit.live = False
+            self._recorded -= 1
+            if permit.token is not None:
+                self._permits.reset(permit.token)
+            self._refresh_fast()
+            gen = permit.gen
         if exc is None:
             self._settle_success(gen)
         else:
             self._settle_error(gen, exc)
+        return _FINISHED
 
     def reset(self) -> BreakerState:
         """Close the breaker by hand; returns the state it had."""
@@ -271,12 +377,15 @@ class CircuitBreaker:
 
     # --- state machine -----------------------------------------------------------------
     def _admit(self) -> int:
-        state = self.state
-        if state is _CLOSED:
-            self._calls += 1
-            return self._gen
+        """Admit a call outside the closed fast path: its generation, or ``_REJECTED``."""
+        state = self._state
+        if state is _OPEN:
+            if self._monotonic() < self._open_until:
+                return _REJECTED
+            self._enter_half_open("reset timeout elapsed")
+            state = self._state
         if state is _HALF_OPEN:
-            now = self.clock.monotonic()
+            now = self._monotonic()
             if self._trials_in_flight and now - self._last_trial_progress > self.max_half_open_wait:
                 self._open(f"trial call did not finish within {self.max_half_open_wait:g}s")
             elif self._trials_in_flight < self.half_open_max_calls:
@@ -284,16 +393,34 @@ class CircuitBreaker:
                 self._last_trial_progress = now
                 self._calls += 1
                 return self._gen
-        raise self._reject() from None
+        elif state is _CLOSED:  # a state-changed receiver may have closed it
+            self._calls += 1
+            return self._gen
+        return _REJECTED
 
-    def _reject(self) -> CircuitOpenError:
-        self._rejected += 1
+    def _first_entry(self) -> asyncio.Future[CircuitBreaker]:
+        self._entered = _finished_future(self)
+        return self._entered
+
+    def _refresh_fast(self) -> None:
+        self._fast = (
+            self._state is _CLOSED and self._loose_gen == self._gen and not self._recorded
+        )
+
+    def _live_permit(self) -> _Permit | None:
+        """This task's innermost ``async with`` permit, if its block has not ended."""
+        permit = self._permits.get(None)
+        return permit if permit is not None and permit.live else None
+
+    def _retry_after(self) -> float:
         if self._state is _FORCED_OPEN:
-            retry_after = float("inf")
-        else:
-            retry_after = max(0.0, self._open_until - self.clock.monotonic())
+            return _INF
+        return max(0.0, self._open_until - self._monotonic())
+
+    def _reject(self, retry_after: float) -> CircuitOpenError:
+        self._rejected += 1
         error = CircuitOpenError(self.name, self._retry_at, retry_after)
-        if self.rejected:
+        if self.rejected._receivers:  # Event.__bool__ would cost a Python call per rejection
             self.rejected.emit(error)
         return error
 
@@ -304,7 +431,7 @@ class CircuitBreaker:
             self._consecutive_failures = 0
         elif self._state is _HALF_OPEN:
             self._trials_in_flight -= 1
-            self._last_trial_progress = self.clock.monotonic()
+            self._last_trial_progress = self._monotonic()
             self._half_open_success("trial call succeeded")
 
     def _half_open_success(self, reason: str) -> None:
@@ -333,7 +460,7 @@ class CircuitBreaker:
             )
 
     def _open(self, reason: str) -> None:
-        self._open_until = self.clock.monotonic() + self.reset_timeout
+        self._open_until = self._monotonic() + self.reset_timeout
         self._opened_at = self.clock.now()
         self._retry_at = self._opened_at + timedelta(seconds=self.reset_timeout)
         self._transition(_OPEN, reason)
@@ -347,7 +474,7 @@ class CircuitBreaker:
         _ = self.state  # reading an expired open state moves it to half-open (and emits)
 
     def _enter_half_open(self, reason: str) -> None:
-        self._last_trial_progress = self.clock.monotonic()
+        self._last_trial_progress = self._monotonic()
         self._trials_in_flight = 0
         self._half_open_successes = 0
         self._transition(_HALF_OPEN, reason)
@@ -356,6 +483,9 @@ class CircuitBreaker:
         old = self._state
         self._state = new
         self._gen += 1
+        if not self._loose:
+            self._loose_gen = self._gen
+        self._refresh_fast()
         if self._half_open_timer is not None and new is not _OPEN:
             self._half_open_timer.cancel()
             self._half_open_timer = None

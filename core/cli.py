@@ -3,38 +3,34 @@
 Exit codes follow the monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL,
 3 UNKNOWN (bad input, bad config, internal error). Errors are one readable line on
 stderr, never a traceback (``NETMON_DEBUG=1`` shows it).
+
+Start-up stays cheap: a top-level flag in ``EARLY_FLAGS`` is answered before any command
+module is imported, and the command modules (``COMMANDS``) import what a run needs inside
+the run, so ``--version`` and ``--help`` load no network library (tests/core/test_startup.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
-import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import IntEnum
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
-from .commands import (
-    bundle,
-    check,
-    config,
-    diagnose,
-    env,
-    history,
-    monitor,
-    recover,
-    serve,
-    token,
-)
 from .commands.common import UsageError
-from .config import load_config
 from .errors import NetmonError
-from .log import ascii_safe, printable, redact, setup_logging
 
-__all__ = ["ExitCode", "build_parser", "main"]
+__all__ = ["COMMANDS", "EARLY_FLAGS", "ExitCode", "build_parser", "main"]
+
+#: Modules under ``core.commands``, in the order ``--help`` lists their commands; each has
+#: ``register(sub)`` and must not import heavy libraries at module level.
+COMMANDS: tuple[str, ...] = (
+    "check", "diagnose", "env", "monitor", "history", "recover", "serve", "token", "config",
+    "bundle",
+)
 
 
 class ExitCode(IntEnum):
@@ -69,10 +65,34 @@ class _CommandParser(_Parser):
 
 
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("netmon")
     except PackageNotFoundError:  # running from a source tree that is not installed
         return "0+unknown"
+
+
+def _print_version() -> int:
+    print(f"netmon {_version()}")
+    return ExitCode.OK
+
+
+#: Top-level flags answered when given first, before the parser and any command module
+#: are built (``--version`` also works anywhere argparse accepts it).
+EARLY_FLAGS: dict[str, Callable[[], int]] = {"--version": _print_version}
+
+
+class _VersionAction(argparse.Action):
+    """``--version`` in the parser: reads the version only when asked (not for ``--help``)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 help: str | None = None) -> None:
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> NoReturn:
+        parser.exit(_print_version())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,23 +102,27 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find out fast why a service cannot reach its dependencies.",
         epilog="Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
     )
-    parser.add_argument("--version", action="version", version=f"netmon {_version()}")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="show the program's version number and exit")
     parser.add_argument("--self-test", action="store_true",
                         help="check this installation (loopback only), one line per check; "
                              "exit 0 when all pass, 1 otherwise")
     _add_global_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
-    for module in (check, diagnose, env, monitor, history, recover, serve, token, config,
-                   bundle):
-        module.register(sub)
+    for name in COMMANDS:
+        importlib.import_module(f".commands.{name}", __package__).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (the console script exits with it)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    early = EARLY_FLAGS.get(arguments[0]) if arguments else None
+    if early is not None:
+        return early()
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
         if args.self_test:
             from . import selftest  # only when asked: it imports most of the core
 
@@ -107,8 +131,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is None:
             parser.print_help()
             return ExitCode.OK
+        from .log import setup_logging
+
         setup_logging("WARNING", to_file=False)  # commands that want more set it up again
         if args.needs_config:
+            from .config import load_config
+
             return int(handler(args, load_config(args.config)))  # the one load per command
         return int(handler(args))
     except BrokenPipeError:  # output piped into `head` and the like: not an error
@@ -121,12 +149,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail("interrupted")
     except Exception as exc:  # an internal error is UNKNOWN, one line, traceback on demand
         if os.environ.get("NETMON_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         _fail(f"internal error: {type(exc).__name__}: {exc}")
     return ExitCode.UNKNOWN
 
 
 def _fail(message: str) -> None:
+    from .log import ascii_safe, printable, redact
+
     print(f"netmon: error: {ascii_safe(printable(redact(message)))}", file=sys.stderr)
 
 

@@ -13,14 +13,13 @@ socket error) and knows the numbers of Linux, macOS and Windows on every platfor
 
 from __future__ import annotations
 
-import asyncio
 import errno as _errno
 import socket
-import ssl
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "NETWORK_KINDS",
@@ -195,16 +194,41 @@ class ConfigError(NetmonError):
 
 
 class CircuitOpenError(NetmonError):
-    """A call refused by an open circuit breaker without being attempted."""
+    """A call refused by an open circuit breaker without being attempted.
+
+    Rejections are hot (an open breaker refuses every call): the fields live in ``args``,
+    set by the C constructor of ``Exception`` (no Python ``__init__``, no instance dict),
+    and ``__str__`` formats on demand.
+    """
 
     kind = ErrorKind.CIRCUIT_OPEN
+    args: tuple[str, datetime | None, float]
 
-    def __init__(self, breaker: str, retry_at: datetime | None, retry_after: float) -> None:
-        # No message formatting here: rejections are hot; __str__ formats on demand.
-        self.target = breaker
-        self.breaker = breaker
-        self.retry_at = retry_at
-        self.retry_after = retry_after
+    if TYPE_CHECKING:
+        def __init__(self, breaker: str, retry_at: datetime | None, retry_after: float) -> None:
+            ...
+    else:
+        __init__ = Exception.__init__
+
+    @property
+    def breaker(self) -> str:
+        """The name of the breaker that refused the call."""
+        return self.args[0]
+
+    @property
+    def target(self) -> str:  # type: ignore[override]  # read-only here: it is the breaker
+        """The breaker's name (what every NetmonError names as its target)."""
+        return self.args[0]
+
+    @property
+    def retry_at(self) -> datetime | None:
+        """When the breaker will admit a trial call (None when held open by hand)."""
+        return self.args[1]
+
+    @property
+    def retry_after(self) -> float:
+        """Seconds until then, at the time of the rejection (inf when held open by hand)."""
+        return self.args[2]
 
     def __str__(self) -> str:
         if self.retry_after == float("inf"):
@@ -342,7 +366,8 @@ def _specific(exc: BaseException) -> ErrorKind | None:
         kind = probe(exc)
         if kind is not None:
             return kind
-    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+    ssl = _loaded("ssl")
+    if ssl is not None and isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return K.TLS_ERROR
     if isinstance(exc, socket.gaierror):
         code = exc.errno if isinstance(exc.errno, int) else None
@@ -359,7 +384,7 @@ def _specific(exc: BaseException) -> ErrorKind | None:
             return K.CONNECTION_REFUSED
         if isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
             return K.CONNECTION_RESET
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+    if isinstance(exc, TimeoutError):  # asyncio.TimeoutError is TimeoutError since 3.11
         return K.TIMEOUT
     return None
 
@@ -374,11 +399,10 @@ def _from_message(text: str) -> ErrorKind | None:
 
 def _fallback(exc: BaseException) -> ErrorKind | None:
     """Weak hints used only when nothing more specific is known."""
-    if isinstance(exc, EOFError | asyncio.IncompleteReadError):
+    if isinstance(exc, EOFError):  # asyncio.IncompleteReadError is one
         return K.CONNECTION_RESET
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - httpx is a dependency
+    httpx = _loaded("httpx")
+    if httpx is None:
         return None
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
         return K.CONNECTION_RESET
@@ -387,22 +411,27 @@ def _fallback(exc: BaseException) -> ErrorKind | None:
     return None
 
 
+def _loaded(module: str) -> Any:
+    """The module if something imported it, else None. An exception of a library nobody
+    imported cannot exist, so classify() never pays for importing one (dnspython, httpx
+    and asyncpg cost tens to hundreds of milliseconds, on the event loop)."""
+    return sys.modules.get(module)
+
+
 def _from_dns(exc: BaseException) -> ErrorKind | None:
-    try:
-        import dns.exception
-        import dns.resolver
-    except ImportError:  # pragma: no cover - dnspython is a dependency
+    exception = _loaded("dns.exception")
+    if exception is None or not isinstance(exc, exception.DNSException):
         return None
-    if not isinstance(exc, dns.exception.DNSException):
-        return None
-    if isinstance(exc, dns.resolver.NXDOMAIN):
-        return K.DNS_NOT_FOUND
-    if isinstance(exc, dns.resolver.NoAnswer):
-        return K.DNS_NO_DATA
-    if isinstance(exc, dns.exception.Timeout):
+    if isinstance(exc, exception.Timeout):
         return K.DNS_TIMEOUT
-    if isinstance(exc, dns.resolver.NoNameservers):
-        return _from_nameserver_errors(exc.kwargs.get("errors") or [])
+    resolver = _loaded("dns.resolver")  # its exceptions exist only once it is imported
+    if resolver is not None:
+        if isinstance(exc, resolver.NXDOMAIN):
+            return K.DNS_NOT_FOUND
+        if isinstance(exc, resolver.NoAnswer):
+            return K.DNS_NO_DATA
+        if isinstance(exc, resolver.NoNameservers):
+            return _from_nameserver_errors(exc.kwargs.get("errors") or [])
     return K.DNS_FAILURE
 
 
@@ -423,9 +452,8 @@ def _from_nameserver_errors(errors: list[Any]) -> ErrorKind:
 
 
 def _from_httpx(exc: BaseException) -> ErrorKind | None:
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - httpx is a dependency
+    httpx = _loaded("httpx")
+    if httpx is None:
         return None
     if isinstance(exc, httpx.HTTPStatusError):
         return kind_for_http_status(exc.response.status_code)
@@ -452,9 +480,8 @@ def kind_for_http_status(status: int) -> ErrorKind | None:
 
 
 def _from_asyncpg(exc: BaseException) -> ErrorKind | None:
-    try:
-        import asyncpg
-    except ImportError:  # pragma: no cover - asyncpg is a dependency
+    asyncpg = _loaded("asyncpg")
+    if asyncpg is None:
         return None
     ex = asyncpg.exceptions
     if isinstance(exc, ex.InvalidPasswordError | ex.InvalidAuthorizationSpecificationError):

@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-import platformdirs
-
 from .secrets import SECRET_NAMES
 
 __all__ = [
@@ -145,6 +143,8 @@ def printable(text: str) -> str:
 
 def log_dir() -> Path:
     """The per-user log folder (e.g. ``%LOCALAPPDATA%\\netmon\\Logs`` on Windows)."""
+    import platformdirs
+
     return Path(platformdirs.user_log_dir("netmon", appauthor=False))
 
 

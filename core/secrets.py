@@ -2,7 +2,8 @@
 
 Config files name where a secret lives, never the secret. A keyring entry
 ``"service/user"`` is looked up as ``keyring.get_password("service", "user")``; an entry
-without a slash is a user of the ``netmon`` service.
+without a slash is a user of the ``netmon`` service. ``keyring`` (with its plug-in scan, tens
+of milliseconds) is imported on the first lookup, not with this module.
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-
-import keyring
-from keyring.errors import KeyringError
 
 from .errors import NetmonError
 
@@ -56,6 +54,8 @@ def keyring_address(entry: str) -> tuple[str, str]:
 
 def store_secret(entry: str, value: str) -> None:
     """Save ``value`` in the OS keyring under ``entry``."""
+    import keyring
+
     service, user = keyring_address(entry)
     keyring.set_password(service, user, value)
 
@@ -82,6 +82,9 @@ class SecretRef:
     def get(self) -> str | None:
         """The secret, or None when neither place holds it (the keyring is tried first)."""
         if self.keyring:
+            import keyring
+            from keyring.errors import KeyringError
+
             service, user = keyring_address(self.keyring)
             try:
                 value = keyring.get_password(service, user)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-from datetime import UTC, datetime
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..config import Config
 from .common import UsageError, command
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,8 +29,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    import asyncio
+    from datetime import UTC, datetime
+    from pathlib import Path
+
     from ..bundle import write_bundle
-    from .check import _one_shot, snapshot_once
+    from .check import one_shot, snapshot_once
 
     if not 0 < args.timeout <= 60:
         raise UsageError("--timeout must be between 0 and 60 seconds")
@@ -41,7 +45,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     async def go() -> None:
         snapshot = None
         if not args.no_probe and any(t.enabled for t in config.targets):
-            snapshot = await snapshot_once(_one_shot(config, []), with_database=False)
+            snapshot = await snapshot_once(one_shot(config, []), with_database=False)
         manifest = await write_bundle(
             out, config=config, snapshot=snapshot, probe=args.network,
             system_nameservers=not args.no_system_nameservers, timeout=args.timeout)

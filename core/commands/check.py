@@ -1,18 +1,20 @@
-"""``netmon check`` (probes only) and ``netmon status`` (the whole core): one snapshot."""
+"""``netmon check`` (probes only) and ``netmon status`` (the whole core): one snapshot.
+
+Like every command module, it imports what a run needs inside the run, so ``netmon --help``
+stays cheap.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config import Config
-from ..render import status_table
-from ..runtime import NetmonCore
-from ..status import exit_code_for
 from .common import UsageError, command, print_json
 from .remote_cli import add_remote_options, backend_for, print_problems, report_failure
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,12 +35,17 @@ def run_check(args: argparse.Namespace, config: Config) -> int:
 
 
 def run_status(args: argparse.Namespace, config: Config) -> int:
+    import asyncio
+
     if args.remote or args.token_env:
         return asyncio.run(_remote_status(args, config))
     return _report(args, config, with_database=True)
 
 
 async def _remote_status(args: argparse.Namespace, config: Config) -> int:
+    from ..render import status_table
+    from ..status import exit_code_for
+
     async with backend_for(config, args) as backend:
         result = await backend.status()
     if not result.ok:
@@ -53,7 +60,12 @@ async def _remote_status(args: argparse.Namespace, config: Config) -> int:
 
 
 def _report(args: argparse.Namespace, config: Config, *, with_database: bool) -> int:
-    config = _one_shot(config, args.only)
+    import asyncio
+
+    from ..render import status_table
+    from ..status import exit_code_for
+
+    config = one_shot(config, args.only)
     snapshot = asyncio.run(snapshot_once(config, with_database=with_database))
     if args.json:
         print_json(snapshot)
@@ -62,7 +74,8 @@ def _report(args: argparse.Namespace, config: Config, *, with_database: bool) ->
     return exit_code_for(snapshot["status"])
 
 
-def _one_shot(config: Config, only: list[str]) -> Config:
+def one_shot(config: Config, only: list[str]) -> Config:
+    """``config`` for one probe of each target (``only`` those named): a failure is down."""
     if only:
         known = {t.name for t in config.targets}
         unknown = [n for n in only if n not in known]
@@ -81,6 +94,10 @@ def _one_shot(config: Config, only: list[str]) -> Config:
 async def snapshot_once(config: Config, *, with_database: bool) -> dict[str, Any]:
     """Start the core without scheduling, probe everything once while the database layer
     connects, snapshot, stop."""
+    import asyncio
+
+    from ..runtime import NetmonCore
+
     core = NetmonCore(config, with_history=False, with_database=with_database)
     try:
         await core.start(schedule=False)

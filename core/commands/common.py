@@ -6,15 +6,17 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ..config import Config
 from ..errors import NetmonError
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 __all__ = ["UsageError", "command", "config_free_command", "print_json"]
 
-ConfigHandler = Callable[[argparse.Namespace, Config], int]
-PlainHandler = Callable[[argparse.Namespace], int]
+ConfigHandler: TypeAlias = "Callable[[argparse.Namespace, Config], int]"
+PlainHandler: TypeAlias = Callable[[argparse.Namespace], int]
 
 
 class UsageError(NetmonError):

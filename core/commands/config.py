@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from ..config import Config, config_path, default_config_text
 from ..errors import ConfigError
 from .common import UsageError, command, config_free_command
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +27,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_path(args: argparse.Namespace) -> int:
+    from ..config import config_path
+
     print(config_path(args.config))
     return 0
 
@@ -35,6 +40,8 @@ def run_validate(args: argparse.Namespace, config: Config) -> int:
 
 
 def run_init(args: argparse.Namespace) -> int:
+    from ..config import config_path, default_config_text
+
     where = config_path(args.config)
     if where.is_dir():
         raise ConfigError("is a folder; name the file to write, e.g. netmon.toml in it",

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
-from ..diagnose import diagnose, exit_code
 from .common import UsageError, config_free_command, print_json
 
 
@@ -31,6 +29,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ..diagnose import diagnose, exit_code
+
     if not 0 < args.timeout <= 120:
         raise UsageError("--timeout must be between 0 and 120 seconds")
     try:

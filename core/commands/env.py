@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from .common import UsageError, config_free_command, print_json
 
@@ -25,6 +24,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     if not 0 < args.timeout <= 60:
         raise UsageError("--timeout must be between 0 and 60 seconds")
+    import asyncio
+
     from ..environment import collect_environment
     from ..environment.render import render_text
 

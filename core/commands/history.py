@@ -7,15 +7,15 @@ it. When it cannot be read the command says why in one line and exits 3.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sqlite3
 import sys
-from datetime import datetime
+from typing import TYPE_CHECKING
 
-from ..config import Config
-from ..history import HistoryStore, HistoryUnavailableError
-from ..render import parse_since
 from .common import UsageError, command
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ..config import Config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +32,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_export(args: argparse.Namespace, config: Config) -> int:
+    import asyncio
+
+    from ..render import parse_since
+
     try:
         since = parse_since(args.since) if args.since else None
         until = parse_since(args.until) if args.until else None
@@ -44,6 +48,10 @@ def run_export(args: argparse.Namespace, config: Config) -> int:
 
 async def _export(path: str | None, args: argparse.Namespace, since: datetime | None,
                   until: datetime | None) -> int:
+    import sqlite3
+
+    from ..history import HistoryStore, HistoryUnavailableError
+
     store = HistoryStore(path, read_only=True)
     try:
         await store.start()

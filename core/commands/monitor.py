@@ -8,24 +8,22 @@ signal while stopping ends the process at once.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
 import signal
 import sys
 from collections.abc import Iterator
-from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config import Config
-from ..history import HistoryStore
-from ..log import redact, redact_data, setup_logging
-from ..monitor import HealthMonitor
-from ..probes.base import ProbeResult
-from ..render import format_ms, shown
-from ..status import build, exit_code_for
 from .common import UsageError, command
+
+if TYPE_CHECKING:
+    import asyncio
+    from types import FrameType
+
+    from ..config import Config
+    from ..probes.base import ProbeResult
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,6 +36,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    import asyncio
+
+    from ..log import setup_logging
+    from ..status import exit_code_for
+
     if not any(t.enabled for t in config.targets):
         raise UsageError(f"no enabled targets in {config.source or 'the default config'}")
     if args.duration is not None and args.duration <= 0:
@@ -58,6 +61,8 @@ _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "S
 @contextlib.contextmanager
 def _stop_on_signals(stop: asyncio.Event, signalled: asyncio.Event) -> Iterator[None]:
     """Set both events (from the loop) on the first stop signal; restore handlers after."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     previous = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
 
@@ -81,6 +86,12 @@ async def _monitor(config: Config, args: argparse.Namespace) -> str | None:
 
     Returns the final status, or None when stopped by a signal.
     """
+    import asyncio
+
+    from ..history import HistoryStore
+    from ..monitor import HealthMonitor
+    from ..status import build
+
     history = None
     if config.history.enabled and not args.no_history:
         history = HistoryStore(config.history.path or None)
@@ -104,6 +115,9 @@ async def _monitor(config: Config, args: argparse.Namespace) -> str | None:
 
 
 def _printer(jsonl: bool, reader_gone: asyncio.Event) -> Any:
+    from ..log import redact, redact_data
+    from ..render import format_ms, shown
+
     def show(result: ProbeResult) -> None:
         if reader_gone.is_set():
             return

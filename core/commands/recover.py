@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config import Config
-from ..discovery import LOCAL_NAME, find_console
-from ..recovery import Origin
-from ..render import shown, text_lines
-from ..runtime import NetmonCore
 from .common import UsageError, command, print_json
 from .remote_cli import add_remote_options, backend_for, print_problems, report_failure
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 _ACTIONS = {
     "reset-breaker": "reset_breaker",
@@ -38,6 +35,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    import asyncio
+
     action = _ACTIONS[args.recover_command]
     if args.remote or args.token_env:
         return asyncio.run(_remote(config, args, action))
@@ -53,6 +52,8 @@ _IN_PROCESS = frozenset({"reset_breaker", "clear_auth_cache"})
 
 def _note_fresh_process() -> None:
     """Say that a local action changed a fresh process, not a running console or service."""
+    from ..discovery import LOCAL_NAME, find_console
+
     url = find_console()
     where = (f"a console serves its endpoints at {url}: add --remote {LOCAL_NAME}" if url
              else "add --remote NAME_OR_URL to act on a running console or service")
@@ -63,6 +64,8 @@ def _note_fresh_process() -> None:
 def _report(args: argparse.Namespace, action: str, result: dict[str, Any]) -> int:
     """Print the outcome; a failed action (``ok`` false, also from a remote backend) is
     one line on stderr and exit 2."""
+    from ..render import shown
+
     failed = result.get("ok") is False
     if args.json:
         print_json(result)
@@ -90,6 +93,9 @@ async def _remote(config: Config, args: argparse.Namespace, action: str) -> int:
 
 
 async def _local(config: Config, action: str, name: str | None) -> dict[str, Any]:
+    from ..recovery import Origin
+    from ..runtime import NetmonCore
+
     core = NetmonCore(config, with_history=config.history.enabled,
                       with_database=action == "reconnect_database")
     try:
@@ -102,6 +108,8 @@ async def _local(config: Config, action: str, name: str | None) -> dict[str, Any
 
 
 def _render(action: str, result: dict[str, Any]) -> str:
+    from ..render import shown, text_lines
+
     if action == "reset_breaker":
         rows = result.get("breakers") or []
         if not rows:

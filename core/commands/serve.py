@@ -3,45 +3,48 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import ipaddress
-import logging
 import sys
+from typing import TYPE_CHECKING
 
-from ..config import Config
-from ..log import setup_logging
-from ..runtime import NetmonCore
 from .common import UsageError, command
 
-_log = logging.getLogger("netmon.service")
+if TYPE_CHECKING:
+    import logging
+
+    from ..config import Config
+
+_LOGGER = "netmon.service"
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
-class _OneLineErrors(logging.Filter):
-    """An exception record as one line (its type and message); the traceback only when
-    netmon logs at DEBUG. A malformed request costs one line, not a page."""
+def _one_line_errors(record: logging.LogRecord) -> bool:
+    """Log filter: an exception record as one line (its type and message); the traceback
+    only when netmon logs at DEBUG. A malformed request costs one line, not a page."""
+    import logging
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if error is not None and not _log.isEnabledFor(logging.DEBUG):
-            record.msg = f"{record.getMessage().rstrip()}: {type(error).__name__}: {error}"
-            record.args = None
-            record.exc_info = None
-            record.exc_text = None
-        return True
+    error = record.exc_info[1] if record.exc_info else None
+    if error is not None and not logging.getLogger(_LOGGER).isEnabledFor(logging.DEBUG):
+        record.msg = f"{record.getMessage().rstrip()}: {type(error).__name__}: {error}"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+    return True
 
 
 def _route_uvicorn_logs(netmon: logging.Logger) -> None:
     """uvicorn's loggers write through netmon's redacting, ASCII-safe handlers only
     (access lines at DEBUG)."""
+    import logging
+
     for name in _UVICORN_LOGGERS:
         logger = logging.getLogger(name)
         for handler in list(logger.handlers):
             logger.removeHandler(handler)
         for handler in netmon.handlers:
             logger.addHandler(handler)
-        logger.addFilter(_OneLineErrors())
+        logger.addFilter(_one_line_errors)
         logger.propagate = False
         level = netmon.getEffectiveLevel()
         logger.setLevel(max(level, logging.WARNING) if name == "uvicorn.access" else level)
@@ -78,6 +81,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("--port must be between 1 and 65535")
     if bool(args.tls_cert) != bool(args.tls_key):
         raise UsageError("--tls-cert and --tls-key go together")
+    import asyncio
+    import logging
+
+    from ..log import setup_logging
+    from ..runtime import NetmonCore
+
     try:
         import uvicorn
 
@@ -97,7 +106,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
         app, host=args.host, port=args.port, log_config=None, lifespan="on",
         ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key, server_header=False))
     scheme = "https" if args.tls_cert else "http"
-    _log.info("RESILIENT: serving on %s://%s:%d", scheme, args.host, args.port)
+    logging.getLogger(_LOGGER).info("RESILIENT: serving on %s://%s:%d", scheme, args.host,
+                                    args.port)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl+C after shutdown
         asyncio.run(server.serve())
     return 0

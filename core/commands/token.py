@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..auth import ResilientAuthService, inspect_token
-from ..config import Config
-from ..render import text_lines
 from .common import UsageError, command, print_json
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,6 +42,8 @@ def _read_token(args: argparse.Namespace) -> str:
 
 
 def run_inspect(args: argparse.Namespace, config: Config) -> int:
+    import asyncio
+
     token = _read_token(args)
     report = asyncio.run(_inspect(config, token))
     if args.json:
@@ -53,6 +54,8 @@ def run_inspect(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _inspect(config: Config, token: str) -> dict[str, Any]:
+    from ..auth import ResilientAuthService, inspect_token
+
     service = ResilientAuthService.from_settings(config.auth)
     try:
         return await inspect_token(token, service)
@@ -61,6 +64,8 @@ async def _inspect(config: Config, token: str) -> dict[str, Any]:
 
 
 def _render(report: dict[str, Any]) -> str:
+    from ..render import text_lines
+
     verdict = report["verdict"]
     lines = [f"fingerprint  sha256:{report['fingerprint']}..."]
     if report["header"] is not None:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
-
-import platformdirs
 
 __all__ = ["APP_NAME", "config_path", "default_config_text"]
 
@@ -21,6 +18,8 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get("NETMON_CONFIG")
     if env:
         return Path(env)
+    import platformdirs
+
     # Roaming: the settings follow the user between Windows machines (%APPDATA%), while
     # history and logs stay in %LOCALAPPDATA%.
     folder = platformdirs.user_config_dir(APP_NAME, appauthor=False, roaming=True)
@@ -29,4 +28,6 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 def default_config_text() -> str:
     """The embedded default configuration, with its comments."""
+    from importlib import resources
+
     return resources.files("resources").joinpath("default_config.toml").read_text("utf-8")

@@ -12,10 +12,10 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import tomlkit
-from tomlkit.items import AoT, Table
+if TYPE_CHECKING:  # tomlkit is imported when a config is saved, not when one is read
+    from tomlkit.items import Table
 
 from .model import Config
 
@@ -24,6 +24,9 @@ __all__ = ["save_config"]
 
 def save_config(config: Config, path: str | os.PathLike[str]) -> Path:
     """Write ``config`` atomically (temp file + replace), keeping comments already there."""
+    import tomlkit  # only when saving: loading a config never needs it
+
+
     where = Path(path)
     doc = tomlkit.document()
     if where.exists():
@@ -62,6 +65,9 @@ def save_config(config: Config, path: str | os.PathLike[str]) -> Path:
 
 def _merge_array(doc: Any, key: str, items: list[dict[str, Any]]) -> None:
     """Update ``doc[key]`` (an array of tables keyed by ``name``) to ``items`` in place."""
+    import tomlkit
+    from tomlkit.items import AoT
+
     old = doc.get(key)
     if not isinstance(old, AoT):
         if not items and key not in doc:
@@ -100,6 +106,8 @@ def _update(table: Table, item: Mapping[str, Any]) -> Table:
 
 
 def _table(item: Mapping[str, Any]) -> Table:
+    import tomlkit
+
     table = tomlkit.table()
     table.trivia.indent = "\n"  # a blank line before the new [[header]]
     for k, v in item.items():

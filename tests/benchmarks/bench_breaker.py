@@ -59,7 +59,7 @@ from core.retry import Retrier, RetryPolicy  # noqa: E402
 perf_ns = time.perf_counter_ns
 
 # Targets from the issue and peer ratios measured earlier by the team (for comparison only).
-TARGET_BREAKER = 3.0  # ours closed, x a bare await
+TARGET_BREAKER = 3.0  # ours closed, x a bare await; ours rejecting, x a bare raise/catch
 TARGET_RETRY = 5.0  # ours, x a hand loop
 EARLIER = {
     "purgatory": "earlier 7x",
@@ -80,6 +80,39 @@ def fn_sync() -> int:
 
 class RejectedError(Exception):
     """What the bare-raise baselines raise and catch."""
+
+
+class EmptyAsyncCM:
+    """`async with` floor: coroutine __aenter__/__aexit__ that do nothing."""
+
+    async def __aenter__(self) -> EmptyAsyncCM:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class EmptyPlainCM:
+    """`async with` floor with the awaitables ours returns: plain methods, no logic."""
+
+    def __init__(self, entered: Awaitable[Any], exited: Awaitable[None]) -> None:
+        self.entered, self.exited = entered, exited
+
+    def __aenter__(self) -> Awaitable[Any]:
+        return self.entered
+
+    def __aexit__(self, *exc: object) -> Awaitable[None]:
+        return self.exited
+
+
+class RejectingPlainCM:
+    """Rejection floor: a plain __aenter__ that only raises."""
+
+    def __aenter__(self) -> Awaitable[None]:
+        raise RejectedError()
+
+    def __aexit__(self, *exc: object) -> Awaitable[None]:
+        raise AssertionError("unreachable")
 
 
 def make_flaky() -> Callable[[], Awaitable[int]]:
@@ -211,6 +244,29 @@ async def build_groups() -> tuple[list[Group], list[str], list[Callable[[], None
         async with ours:
             return await fn()
 
+    async with ours:  # creates the finished future ours returns from __aenter__
+        pass
+    empty_async = EmptyAsyncCM()
+    empty_plain = EmptyPlainCM(ours.__aenter__(), ours.__aexit__(None, None, None))
+
+    async def b_empty_async(n: int) -> None:
+        for _ in range(n):
+            async with empty_async:
+                await fn()
+
+    async def b_empty_plain(n: int) -> None:
+        for _ in range(n):
+            async with empty_plain:
+                await fn()
+
+    async def o_empty_async() -> int:
+        async with empty_async:
+            return await fn()
+
+    async def o_empty_plain() -> int:
+        async with empty_plain:
+            return await fn()
+
     async def o_purgatory() -> int:
         async with await factory.get_breaker("x"):
             return await fn()
@@ -232,6 +288,12 @@ async def build_groups() -> tuple[list[Group], list[str], list[Callable[[], None
         Contender("purgatory_once", "purgatory: async with (breaker fetched once)", "closed",
                   b_purgatory_once, o_purgatory_once,
                   note="not the documented idiom; shows the get_breaker() share"),
+        Contender("empty_async", "(info) async with: empty async-def CM", "closed",
+                  b_empty_async, o_empty_async, info=True,
+                  note="the protocol's floor with coroutine methods"),
+        Contender("empty_plain", "(info) async with: empty plain-method CM", "closed",
+                  b_empty_plain, o_empty_plain, info=True,
+                  note="the floor with ours' awaitables, no logic"),
     ])
 
     # Part 1b: rejections ------------------------------------------------------------------
@@ -290,6 +352,20 @@ async def build_groups() -> tuple[list[Group], list[str], list[Callable[[], None
             except OpenedState as exc:
                 exc.__traceback__ = None  # see the note: the instance is shared
 
+    rejecting_plain = RejectingPlainCM()
+
+    async def r_empty_plain(n: int) -> None:
+        for _ in range(n):
+            try:
+                async with rejecting_plain:
+                    await fn()
+            except RejectedError:
+                pass
+
+    async def o_r_empty_plain() -> None:
+        async with rejecting_plain:
+            await fn()
+
     async def o_r_bare() -> None:
         raise RejectedError()
 
@@ -311,6 +387,9 @@ async def build_groups() -> tuple[list[Group], list[str], list[Callable[[], None
                   lambda: ab_open.call_async(fn)),
         Contender("r_purgatory", "purgatory: async with await get_breaker()", "reject",
                   r_purgatory, o_r_purgatory, note="traceback cleared per catch (*)"),
+        Contender("r_empty_plain", "(info) async with: __aenter__ only raises", "reject",
+                  r_empty_plain, o_r_empty_plain, info=True,
+                  note="the floor of a rejection by async with"),
     ])
     notes.append(
         "(*) purgatory raises ONE shared OpenedState instance (the state object itself) on "
@@ -475,7 +554,8 @@ def count_yields(coro: Any) -> tuple[int, Any]:
 async def run_checks(groups: list[Group], notes: list[str]) -> None:
     """Every contender does what it claims before anything is timed."""
     expected_exc: dict[str, type[BaseException]] = {
-        "r_bare": RejectedError, "r_ours_call": CircuitOpenError, "r_ours_cm": CircuitOpenError,
+        "r_bare": RejectedError, "r_empty_plain": RejectedError,
+        "r_ours_call": CircuitOpenError, "r_ours_cm": CircuitOpenError,
         "r_aiobreaker": aiobreaker.CircuitBreakerError, "r_purgatory": OpenedState,
         "sr_bare": RejectedError, "sr_pybreaker": pybreaker.CircuitBreakerError,
     }
@@ -606,7 +686,7 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
 # --- output ------------------------------------------------------------------------------
 def verdict(c: Contender) -> str:
     ratio = statistics.median(c.ratios)
-    if c.key in ("ours_call", "ours_cm"):
+    if c.key in ("ours_call", "ours_cm", "r_ours_call", "r_ours_cm"):
         return f"target <={TARGET_BREAKER:g}x: {'OK' if ratio <= TARGET_BREAKER else 'MISS'}"
     if c.key == "t_ours":
         return f"target <={TARGET_RETRY:g}x: {'OK' if ratio <= TARGET_RETRY else 'MISS'}"

@@ -357,3 +357,162 @@ async def test_half_open_is_announced_when_due_without_any_read(
     await trip(breaker)
     breaker.reset()  # a reset cancels the pending announcement
     assert clock.pending_timers == 0
+
+
+# --- `async with breaker`: the same guarantees as `call` ----------------------------------
+async def test_async_with_returns_the_breaker_and_does_not_swallow_errors(
+    breaker: CircuitBreaker,
+) -> None:
+    async with breaker as entered:
+        assert entered is breaker
+    with pytest.raises(ValueError, match="boom"):
+        async with breaker:
+            raise ValueError("boom")
+    assert breaker.stats().calls == 2 and breaker.state is S.CLOSED
+
+
+@pytest.mark.parametrize("max_calls", [1, 3])
+async def test_async_with_admits_exactly_max_calls_under_a_stampede(
+    clock: FakeClock, max_calls: int
+) -> None:
+    breaker = CircuitBreaker("api", clock=clock, half_open_max_calls=max_calls,
+                             success_threshold=max_calls)
+    for _round in range(20):
+        await trip(breaker)
+        clock.advance(30)
+        entered = 0
+        release = asyncio.Event()
+
+        async def guarded(gate: asyncio.Event = release) -> None:
+            nonlocal entered
+            async with breaker:
+                entered += 1
+                await gate.wait()
+
+        tasks = [asyncio.create_task(guarded()) for _ in range(300)]
+        await asyncio.sleep(0)
+        assert entered == max_calls
+        release.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        assert sum(isinstance(r, CircuitOpenError) for r in results) == 300 - max_calls
+        assert breaker.state is S.CLOSED
+
+
+async def test_async_with_ignores_stale_results(breaker: CircuitBreaker, clock: FakeClock) -> None:
+    gate = asyncio.Event()
+
+    async def slow(outcome: BaseException | None) -> None:
+        async with breaker:
+            await gate.wait()
+            if outcome is not None:
+                raise outcome
+
+    late = [asyncio.create_task(slow(None)) for _ in range(3)]
+    late_failure = asyncio.create_task(slow(ConnectionResetError(104, "reset")))
+    await asyncio.sleep(0)
+    await trip(breaker)
+    clock.advance(30)
+    assert breaker.state is S.HALF_OPEN
+    trial_gate = asyncio.Event()
+
+    async def trial() -> None:
+        async with breaker:
+            await trial_gate.wait()
+
+    trial_task = asyncio.create_task(trial())
+    await asyncio.sleep(0)
+    with pytest.raises(CircuitOpenError):  # the one trial slot is taken
+        async with breaker:
+            pass
+    gate.set()  # the calls admitted while closed finish now: none of them is a trial
+    await asyncio.gather(*late)
+    with pytest.raises(ConnectionResetError):
+        await late_failure
+    assert breaker.state is S.HALF_OPEN
+    with pytest.raises(CircuitOpenError):  # and they did not free the trial's slot
+        async with breaker:
+            pass
+    trial_gate.set()
+    await trial_task
+    assert breaker.state is S.CLOSED
+
+
+async def test_async_with_cancelled_trial_frees_its_slot(
+    breaker: CircuitBreaker, clock: FakeClock
+) -> None:
+    await trip(breaker)
+    clock.advance(30)
+    never = asyncio.Event()
+
+    async def hang() -> None:
+        async with breaker:
+            await never.wait()
+
+    task = asyncio.create_task(hang())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert breaker.state is S.HALF_OPEN
+    async with breaker:
+        pass
+    assert breaker.state is S.CLOSED
+
+
+async def test_async_with_mixed_generations_nested_and_in_child_tasks(
+    breaker: CircuitBreaker, clock: FakeClock
+) -> None:
+    """Entries from before and after a transition, nested, in child tasks and in an
+    AsyncExitStack: each exit is judged by the state its own entry was admitted in."""
+    from contextlib import AsyncExitStack
+
+    gate = asyncio.Event()
+    inner_ready = asyncio.Event()
+
+    async def closed_entry() -> None:
+        async with breaker:  # admitted while closed
+            await gate.wait()
+
+    stale = asyncio.create_task(closed_entry())
+    await asyncio.sleep(0)
+    await trip(breaker)
+    clock.advance(30)
+    assert breaker.state is S.HALF_OPEN
+
+    async def child() -> None:  # created inside the trial: inherits its context
+        inner_ready.set()
+        await gate.wait()
+        async with breaker:  # the trial's slot is still taken
+            pytest.fail("a child task must not share its parent's trial")
+
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(breaker)  # the trial, held by an exit stack
+        child_task = asyncio.create_task(child())
+        await inner_ready.wait()
+        with pytest.raises(CircuitOpenError):
+            async with breaker:  # nested inside the trial: no second slot
+                pass
+        gate.set()
+        await stale  # the stale success neither closes the breaker nor frees the slot
+        assert breaker.state is S.HALF_OPEN
+        with pytest.raises(CircuitOpenError):
+            await child_task
+        assert breaker.state is S.HALF_OPEN
+    assert breaker.state is S.CLOSED  # the trial itself succeeded
+    async with breaker, breaker:  # nested while closed, same task and a child task
+        await asyncio.create_task(closed_entry())
+    assert breaker.stats().consecutive_failures == 0 and breaker.state is S.CLOSED
+
+
+async def test_async_with_rejection_keeps_tracebacks_flat(breaker: CircuitBreaker) -> None:
+    await trip(breaker)
+    depths = set()
+    for _ in range(2000):
+        try:
+            async with breaker:
+                pass
+        except CircuitOpenError as exc:
+            depths.add(len(traceback.extract_tb(exc.__traceback__)))
+            assert exc.__cause__ is None and exc.__context__ is None
+    assert len(depths) == 1
+    assert breaker.stats().rejected == 2000
