@@ -57,6 +57,7 @@ from ..widgets.breakers_panel import BreakersPanel
 from ..widgets.database_panel import DatabasePanel
 from ..widgets.diagnose_view import DiagnoseView
 from ..widgets.empty_state import EmptyState
+from ..widgets.environment_panel import EnvironmentPanel
 from ..widgets.events_panel import EventsPanel
 from ..widgets.latency_plot import LatencyPlot
 from ..widgets.log_panel import LogPanel
@@ -159,6 +160,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._padded(self.timeline), "Timeline")
         self.diagnose_view = DiagnoseView(self)
         self.tabs.addTab(self._padded(self.diagnose_view), "Diagnose")
+        self.environment = EnvironmentPanel(lambda: self.config, self.core.status, self)
+        self.tabs.addTab(self._padded(self.environment), "Environment")
+        self.environment.bundleSaved.connect(
+            lambda text: self.statusBar().showMessage(text, 15000))
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -489,6 +494,7 @@ class MainWindow(QMainWindow):
         await self.timeline.aclose()
         await self.uptime.aclose()
         await self.diagnose_view.aclose()
+        await self.environment.aclose()
         await self.runner.aclose()
         await self.tokens_panel.token_check.aclose()
         await self.remote.aclose()

@@ -56,6 +56,9 @@ def build_menus(window: MainWindow) -> dict[str, QMenu]:
     action(file, "Open config &folder", lambda: open_path(window.config_file.parent))
     action(file, "Open &log folder", lambda: open_path(log_dir()))
     file.addSeparator()
+    action(file, "Save support &bundle...", lambda: window.environment.ask_bundle_path(),
+           tip="One redacted zip for a support engineer: status, environment, history, "
+               "diagnoses, config, logs")
     action(file, "Try the &demo", launch_demo,
            tip="Start a second console probing loopback demo servers")
     file.addSeparator()
