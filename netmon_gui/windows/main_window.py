@@ -209,7 +209,10 @@ class MainWindow(QMainWindow):
         if self.targets_model.rowCount():
             self.targets_table.selectRow(0)
         self.refresh()
-        QTimer.singleShot(0, self.uptime.refresh)
+        if core.history is None:  # no stored day to draw: the bars would only be grey
+            self.targets_table.setColumnHidden(COL_UPTIME, True)
+        else:
+            QTimer.singleShot(0, self.uptime.refresh)
 
     # --- building ------------------------------------------------------------------
     def _make_targets_table(self) -> QTableView:
