@@ -40,6 +40,7 @@ from .log import PREFIX_NETWORK
 from .probes.base import Probe, ProbeContext, ProbeResult, describe, iso_utc
 from .probes.registry import make_probe
 from .stats import SuccessWindows, percentile
+from .workers import ProbeWorkers
 
 __all__ = [
     "FIRST_ROUND_S",
@@ -213,6 +214,13 @@ class HealthMonitor:
             clock=self.clock, default_timeout_s=config.monitor.timeout_s
         )
         self.probe_factory = probe_factory
+        if config.monitor.workers and probe_factory is not make_probe:
+            raise ValueError("probe workers build their probes with make_probe: "
+                             "set [monitor] workers = 0 to use a probe_factory")
+        self.workers = (ProbeWorkers([t for t in config.targets if t.enabled],
+                                     config.monitor.workers,
+                                     default_timeout_s=config.monitor.timeout_s)
+                        if config.monitor.workers else None)
         self.history = history
         self.memory = memory or MemoryHistory()
         self.breakers: Mapping[str, CircuitBreaker] = breakers or {}
@@ -259,6 +267,8 @@ class HealthMonitor:
         """Schedule every target (first probe at a random phase) and start the scheduler."""
         if self.running:
             return
+        if self.workers is not None:
+            self.workers.start()
         now = self.clock.monotonic()
         for state in self.states.values():
             spread = min(state.interval_s, FIRST_ROUND_S)
@@ -286,6 +296,8 @@ class HealthMonitor:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._scheduler = None
         self._tasks.clear()
+        if self.workers is not None:
+            await self.workers.aclose()
         if self._owns_context:
             await self.context.aclose()
 
@@ -416,7 +428,8 @@ class HealthMonitor:
         interval = target.interval_s or self.config.monitor.interval_s
         self.states[target.name] = TargetState(target, max(1.0, interval),
                                                breaker_for(target, self.config))
-        self._probes[target.name] = self.probe_factory(target, self.context)
+        if self.workers is None:
+            self._probes[target.name] = self.probe_factory(target, self.context)
 
     def _state(self, name: str) -> TargetState:
         try:
@@ -484,7 +497,11 @@ class HealthMonitor:
         timeout = target.timeout_s or self.config.monitor.timeout_s
         started = self.clock.now()
         try:
+            if self.workers is not None:
+                await self.workers.ready(target)  # starting a worker is not probe time
             async with asyncio.timeout(timeout + 1.0):
+                if self.workers is not None:
+                    return await self.workers.run(target)
                 return await self._probes[target.name].run()
         except TimeoutError:
             return ProbeResult(target.name, target.kind, False, timeout * 1000, started,

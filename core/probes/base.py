@@ -214,9 +214,12 @@ class ProbeContext:
         if client is None:
             tls: ssl.SSLContext | bool = False
             if verify:
-                tls = self._tls.get(ca_file) or await asyncio.to_thread(
-                    ssl.create_default_context, cafile=ca_file)
-                self._tls.setdefault(ca_file, tls)
+                context = self._tls.get(ca_file)
+                if context is None:
+                    context = await asyncio.to_thread(ssl.create_default_context,
+                                                      cafile=ca_file)
+                    context = self._tls.setdefault(ca_file, context)
+                tls = context
             client = self._clients.get(key)  # another probe may have built it meanwhile
             if client is None:
                 limits = (httpx.Limits(max_connections=4, max_keepalive_connections=1)
