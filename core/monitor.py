@@ -7,6 +7,11 @@ random phase within ``FIRST_ROUND_S`` so targets do not fire together, with at m
 when its next turn comes is not doubled: the turn is counted as missed. Time comes from
 the injected clock, so tests drive days of schedule with ``FakeClock.advance``.
 
+With ``[monitor] workers = N`` the probes run in N worker processes (``core.workers``)
+and only their results come back to this loop; scheduling, state, breakers and history
+stay here. ``snapshot()`` is incremental (entries rebuilt only for targets that changed)
+and ``snapshot_changed`` names the targets whose entries changed.
+
 Status rules (``down_after`` / ``up_after`` from the config):
 
 - ``unknown`` until the first result;
