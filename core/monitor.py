@@ -7,6 +7,11 @@ random phase within ``FIRST_ROUND_S`` so targets do not fire together, with at m
 when its next turn comes is not doubled: the turn is counted as missed. Time comes from
 the injected clock, so tests drive days of schedule with ``FakeClock.advance``.
 
+With ``[monitor] workers = N`` the probes run in N worker processes (``core.workers``)
+and only their results come back to this loop; scheduling, state, breakers and history
+stay here. ``snapshot()`` is incremental (entries rebuilt only for targets that changed)
+and ``snapshot_changed`` names the targets whose entries changed.
+
 Status rules (``down_after`` / ``up_after`` from the config):
 
 - ``unknown`` until the first result;
@@ -29,7 +34,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from .breaker import BreakerState, CircuitBreaker
+from .breaker import BreakerState, BreakerTransition, CircuitBreaker
 from .clock import Cancellable, Clock, SystemClock
 from .config import Config, Target
 from .endpoints import endpoint
@@ -40,6 +45,7 @@ from .log import PREFIX_NETWORK
 from .probes.base import Probe, ProbeContext, ProbeResult, describe, iso_utc
 from .probes.registry import make_probe
 from .stats import SuccessWindows, percentile
+from .workers import ProbeWorkers
 
 __all__ = [
     "FIRST_ROUND_S",
@@ -49,6 +55,7 @@ __all__ = [
     "TargetState",
     "TargetStatus",
     "breaker_for",
+    "breaker_key",
 ]
 
 _log = logging.getLogger("netmon.monitor")
@@ -110,6 +117,12 @@ class TargetState:
     next_due: float = 0.0
     schedule_gen: int = 0
     windows: SuccessWindows = field(default_factory=SuccessWindows)
+    #: Moves whenever anything the snapshot shows of this target changes (the monitor bumps
+    #: it: results, pause/resume, missed turns, seeding, its breaker's transitions).
+    revision: int = field(default=0, compare=False)
+    #: ``core.recovery``'s last suggestion for this target and the fingerprint it came from
+    suggestion_cache: tuple[tuple[int, object], dict[str, Any]] | None = field(
+        default=None, init=False, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -117,9 +130,15 @@ class TargetState:
 
     def as_dict(self, monotonic_now: float, recent: Sequence[ProbeResult] = (),
                 breaker: CircuitBreaker | None = None) -> dict[str, Any]:
-        """The ``targets`` entry of the status snapshot (with its breaker, when it has one)."""
-        last = self.last
+        """The ``targets`` entry of the status snapshot (with its breaker, when it has one),
+        computed from scratch (``HealthMonitor.snapshot`` keeps it up to date instead)."""
         latencies = [r.latency_ms for r in recent if r.ok and r.latency_ms is not None]
+        return self._entry(self.windows.rates(monotonic_now), percentile(latencies, 50),
+                           percentile(latencies, 95), breaker)
+
+    def _entry(self, rates: dict[str, float | None], p50: float | None, p95: float | None,
+               breaker: CircuitBreaker | None) -> dict[str, Any]:
+        last = self.last
         reason = self.reason
         breaker_entry: dict[str, Any] | None = None
         if breaker is not None:
@@ -143,9 +162,9 @@ class TargetState:
             "error_kind": str(last.error_kind) if last and last.error_kind else None,
             "error": last.error if last else None,
             "checked_at": iso_utc(last.checked_at) if last else None,
-            "success_rate": self.windows.rates(monotonic_now),
-            "latency_p50_ms": percentile(latencies, 50),
-            "latency_p95_ms": percentile(latencies, 95),
+            "success_rate": rates,
+            "latency_p50_ms": p50,
+            "latency_p95_ms": p95,
             "paused": self.paused,
             "missed": self.missed,
             "breaker": breaker_entry,
@@ -154,6 +173,27 @@ class TargetState:
             answers = last.details.get("resolvers", []) if last else []
             entry["resolvers"] = [{k: a.get(k) for k in _RESOLVER_KEYS} for a in answers]
         return entry
+
+
+def breaker_key(breaker: CircuitBreaker | None) -> object:
+    """What a target's entry and suggestion read from its breaker: the state, and when it
+    is open, since when and until when (reading the state moves an expired open breaker
+    to half-open, as ``stats()`` would)."""
+    if breaker is None:
+        return None
+    state = breaker.state
+    if state is BreakerState.OPEN or state is BreakerState.FORCED_OPEN:
+        stats = breaker.stats()
+        return state, stats.opened_at, stats.retry_at
+    return state
+
+
+@dataclass(slots=True)
+class _Cached:
+    """One target's snapshot entry and the ``TargetState.revision`` it was built at."""
+
+    revision: int
+    entry: dict[str, Any]
 
 
 class HealthMonitor:
@@ -179,12 +219,24 @@ class HealthMonitor:
             clock=self.clock, default_timeout_s=config.monitor.timeout_s
         )
         self.probe_factory = probe_factory
+        if config.monitor.workers and probe_factory is not make_probe:
+            raise ValueError("probe workers build their probes with make_probe: "
+                             "set [monitor] workers = 0 to use a probe_factory")
+        self.workers = (ProbeWorkers([t for t in config.targets if t.enabled],
+                                     config.monitor.workers,
+                                     default_timeout_s=config.monitor.timeout_s)
+                        if config.monitor.workers else None)
         self.history = history
         self.memory = memory or MemoryHistory()
         self.breakers: Mapping[str, CircuitBreaker] = breakers if breakers is not None else {}
         self.result_recorded: Event[ProbeResult] = Event("monitor.result_recorded")
         self.status_changed: Event[StatusChange] = Event("monitor.status_changed")
         self.condition_changed: Event[Condition] = Event("monitor.condition_changed")
+        #: After a ``snapshot()``: the names of the targets whose entry changed since the
+        #: previous one (emitted only when some did).
+        self.snapshot_changed: Event[frozenset[str]] = Event("monitor.snapshot_changed")
+        self._cache: dict[str, _Cached] = {}
+        self._slot: tuple[int, int] | None = None
         self.states: dict[str, TargetState] = {}
         self._probes: dict[str, Probe] = {}
         self._heap: list[tuple[float, int, str, int]] = []
@@ -201,6 +253,15 @@ class HealthMonitor:
                 self._add(target)
         self._unpaused = len(self.states)
         self._canaries = any(s.target.canary for s in self.states.values())
+        #: Whether each target is critical (the overall status only counts those).
+        self.critical: dict[str, bool] = {n: s.target.critical for n, s in self.states.items()}
+        self._fed: dict[str, list[TargetState]] = {}  # breaker name -> targets feeding it
+        for state in self.states.values():
+            self._fed.setdefault(state.breaker, []).append(state)
+        self._watched: set[str] = set()
+        self._watched_len = -1
+        self._unsettled: dict[str, object] = {}  # breakers not closed -> last breaker_key
+        self._watch_breakers()
 
     # --- lifecycle ---------------------------------------------------------------------
     @property
@@ -211,6 +272,8 @@ class HealthMonitor:
         """Schedule every target (first probe at a random phase) and start the scheduler."""
         if self.running:
             return
+        if self.workers is not None:
+            self.workers.start()
         now = self.clock.monotonic()
         for state in self.states.values():
             spread = min(state.interval_s, FIRST_ROUND_S)
@@ -228,6 +291,7 @@ class HealthMonitor:
             for start, total, failures in recall.counts.get(name, ()):
                 state.windows.add_counts(start, total, failures)
             self.memory.extend(name, recall.recent.get(name, ()))
+            state.revision += 1
 
     async def stop(self) -> None:
         """Cancel the scheduler and every probe in flight, and wait for them."""
@@ -237,6 +301,8 @@ class HealthMonitor:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._scheduler = None
         self._tasks.clear()
+        if self.workers is not None:
+            await self.workers.aclose()
         if self._owns_context:
             await self.context.aclose()
 
@@ -265,6 +331,7 @@ class HealthMonitor:
         if not state.paused:
             self._unpaused -= 1
         state.paused = True
+        state.revision += 1
         self._answered.discard(name)
         self._silent.discard(name)
         state.schedule_gen += 1
@@ -274,6 +341,7 @@ class HealthMonitor:
         state = self._state(name)
         if state.paused:
             state.paused = False
+            state.revision += 1
             self._unpaused += 1
             if self.running:
                 self._schedule(state, self.clock.monotonic())
@@ -294,6 +362,7 @@ class HealthMonitor:
         if config.monitor.concurrency != old.monitor.concurrency:
             self._semaphore = asyncio.Semaphore(config.monitor.concurrency)
         wanted = {t.name: t for t in config.targets if t.enabled}
+        before = set(self.states)
         rebuilt: list[str] = []
         for name, state in list(self.states.items()):
             target = wanted.get(name)
@@ -306,7 +375,8 @@ class HealthMonitor:
                 state.breaker = breaker_for(target, config)
                 continue
             del self.states[name]
-            del self._probes[name]
+            self._probes.pop(name, None)
+            self._cache.pop(name, None)
             self.memory.forget(name)
             self._answered.discard(name)
             self._silent.discard(name)
@@ -319,21 +389,119 @@ class HealthMonitor:
         self.states = {name: self.states[name] for name in wanted}  # the config's order
         self._unpaused = sum(1 for s in self.states.values() if not s.paused)
         self._canaries = any(s.target.canary for s in self.states.values())
+        self.critical = {n: s.target.critical for n, s in self.states.items()}
+        self._fed = {}
+        for state in self.states.values():
+            self._fed.setdefault(state.breaker, []).append(state)
+            state.revision += 1  # its breaker or settings may have changed: rebuild entries
+        self._watched_len = -1  # follow breakers that targets feed now
+        if self.workers is not None and (rebuilt or set(wanted) != before):
+            self._replace_workers(config)
         self._wake.set()
         return rebuilt
 
+    def _replace_workers(self, config: Config) -> None:
+        """Workers know their targets from the start: changed targets need new workers;
+        the old ones are closed by an owned task (``stop`` cancels and awaits it)."""
+        retired = self.workers
+        self.workers = ProbeWorkers([t for t in config.targets if t.enabled],
+                                    config.monitor.workers,
+                                    default_timeout_s=config.monitor.timeout_s)
+        if self.running:
+            self.workers.start()
+        if retired is not None:
+            task = asyncio.create_task(retired.aclose(), name="netmon-workers-retire")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def targets_of(self, breaker: str) -> list[TargetState]:
+        """The targets whose probes feed the breaker called ``breaker``."""
+        return list(self._fed.get(breaker, ()))
+
     def snapshot(self) -> list[dict[str, Any]]:
-        """Every target's state as the ``targets`` part of the status snapshot."""
+        """Every target's state as the ``targets`` part of the status snapshot.
+
+        Incremental: each target's entry is kept from the last snapshot and rebuilt only
+        when its ``revision`` moved (a result, pause or resume, a missed turn, seeding, a
+        transition of its breaker); success rates are refreshed for every target only when
+        a rate window moves on to a new slot (once a minute); percentiles come from the
+        memory ring's sorted latencies. So a snapshot of 1,000 quiet targets copies 1,000
+        cached dicts instead of sorting 1,000 rings. Each call returns new dicts (the nested
+        ``phases``, ``success_rate``, ``breaker`` and ``resolvers`` values are shared with
+        the cache: do not mutate them).
+
+        Emits ``snapshot_changed`` with the names of the targets whose entry differs from
+        the previous snapshot's (only when some does), so a view can update those rows only.
+        """
         now = self.clock.monotonic()
-        return [s.as_dict(now, self.memory.recent(s.name), self.breakers.get(s.breaker))
-                for s in self.states.values()]
+        self._settle_breakers()
+        slot = SuccessWindows.slot_key(now)
+        new_slot = slot != self._slot
+        self._slot = slot
+        memory, cache, breakers = self.memory, self._cache, self.breakers
+        changed: list[str] = []
+        out = []
+        for name, state in self.states.items():
+            cached = cache.get(name)
+            if cached is None or cached.revision != state.revision:
+                entry = state._entry(state.windows.rates(now),
+                                     memory.latency_percentile(name, 50),
+                                     memory.latency_percentile(name, 95),
+                                     breakers.get(state.breaker))
+                if cached is None or entry != cached.entry:
+                    changed.append(name)
+                cache[name] = cached = _Cached(state.revision, entry)
+            elif new_slot:
+                rates = state.windows.rates(now)
+                if rates != cached.entry["success_rate"]:
+                    cached.entry = {**cached.entry, "success_rate": rates}
+                    changed.append(name)
+            out.append(dict(cached.entry))
+        if changed:
+            self.snapshot_changed.emit(frozenset(changed))
+        return out
+
+    def _watch_breakers(self) -> None:
+        """Follow the transitions of the breakers targets feed (new ones included)."""
+        for name, states in self._fed.items():
+            breaker = self.breakers.get(name)
+            if breaker is None or name in self._watched:
+                continue
+            self._watched.add(name)
+            breaker.state_changed.connect(self._on_breaker)
+            if breaker.state is not BreakerState.CLOSED:
+                self._unsettled[name] = None
+                for state in states:
+                    state.revision += 1
+        self._watched_len = len(self.breakers)
+
+    def _on_breaker(self, transition: BreakerTransition) -> None:
+        if transition.new is BreakerState.CLOSED:
+            self._unsettled.pop(transition.breaker, None)
+        else:
+            self._unsettled[transition.breaker] = None
+        for state in self._fed.get(transition.breaker, ()):
+            state.revision += 1
+
+    def _settle_breakers(self) -> None:
+        """Before a snapshot: an open breaker whose timeout passed turns half-open when read,
+        and one forced open again changes its times without a transition; re-read those."""
+        if len(self.breakers) != self._watched_len:
+            self._watch_breakers()
+        for name, seen in list(self._unsettled.items()):
+            key = breaker_key(self.breakers.get(name))
+            if key != seen and name in self._unsettled:
+                self._unsettled[name] = key
+                for state in self._fed.get(name, ()):
+                    state.revision += 1
 
     # --- scheduling --------------------------------------------------------------------
     def _add(self, target: Target) -> None:
         interval = target.interval_s or self.config.monitor.interval_s
         self.states[target.name] = TargetState(target, max(1.0, interval),
                                                breaker_for(target, self.config))
-        self._probes[target.name] = self.probe_factory(target, self.context)
+        if self.workers is None:
+            self._probes[target.name] = self.probe_factory(target, self.context)
 
     def _state(self, name: str) -> TargetState:
         try:
@@ -376,6 +544,7 @@ class HealthMonitor:
             self._schedule(state, next_due)
             if state.in_flight:
                 state.missed += 1
+                state.revision += 1
                 continue
             task = asyncio.create_task(self._probe_task(state), name=f"probe:{name}")
             self._tasks.add(task)
@@ -400,7 +569,11 @@ class HealthMonitor:
         timeout = target.timeout_s or self.config.monitor.timeout_s
         started = self.clock.now()
         try:
+            if self.workers is not None:
+                await self.workers.ready(target)  # starting a worker is not probe time
             async with asyncio.timeout(timeout + 1.0):
+                if self.workers is not None:
+                    return await self.workers.run(target)
                 return await self._probes[target.name].run()
         except TimeoutError:
             return ProbeResult(target.name, target.kind, False, timeout * 1000, started,
@@ -417,6 +590,7 @@ class HealthMonitor:
             return  # removed or redefined by apply_config while this probe ran
         state.last = result
         state.probes += 1
+        state.revision += 1
         state.windows.add(self.clock.monotonic(), result.ok)
         # The ring keeps compact copies (details can be kilobytes); state.last keeps all.
         self.memory.add(replace(result, details={}) if result.details else result)

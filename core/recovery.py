@@ -26,7 +26,7 @@ from .errors import ErrorKind, kind_info
 from .events import Event
 from .history import HistoryStore
 from .log import PREFIX_RESILIENT
-from .monitor import HealthMonitor, TargetState, TargetStatus
+from .monitor import HealthMonitor, TargetState, TargetStatus, breaker_key
 from .probes.base import iso_utc
 
 __all__ = [
@@ -260,14 +260,12 @@ def _suggestion(id_: str, severity: str, title: str, detail: str,
             "action": action, "target": target}
 
 
-def _targets_of(breaker: CircuitBreaker, states: Iterable[TargetState]) -> list[TargetState]:
-    return [s for s in states if s.breaker == breaker.name]
+_NOT_UP = frozenset({TargetStatus.DOWN, TargetStatus.DEGRADED})
 
 
 def _failing(state: TargetState) -> bool:
     last = state.last
-    return state.status in (TargetStatus.DOWN, TargetStatus.DEGRADED) or (
-        last is not None and not last.ok)
+    return state.status in _NOT_UP or (last is not None and not last.ok)
 
 
 def suggest(
@@ -291,12 +289,12 @@ def suggest(
             "probe_all"))
     for state in states:
         if _failing(state):
-            out.append(target_suggestion(state, by_name.get(state.breaker)))
+            out.append(_cached_target_suggestion(state, by_name.get(state.breaker)))
     for breaker in by_name.values():
-        stats = breaker.stats()
-        if stats.state not in _OPEN:
+        if breaker.state not in _OPEN:
             continue
-        linked = _targets_of(breaker, states)
+        stats = breaker.stats()
+        linked = monitor.targets_of(breaker.name) if monitor is not None else []
         if linked and all(s.last is not None and s.last.ok for s in linked):
             out.append(_suggestion(
                 f"breaker_open_probes_ok:{breaker.name}", "warning",
@@ -332,6 +330,17 @@ def suggest(
             "clear_auth_cache"))
     order = {"critical": 0, "warning": 1, "info": 2}
     return sorted(out, key=lambda s: order[s["severity"]])
+
+
+def _cached_target_suggestion(state: TargetState, breaker: CircuitBreaker | None
+                              ) -> dict[str, Any]:
+    """``target_suggestion``, rebuilt only when the target or its breaker changed (a
+    snapshot with many failing targets rebuilds only what changed)."""
+    fingerprint = (state.revision, breaker_key(breaker))
+    cached = state.suggestion_cache
+    if cached is None or cached[0] != fingerprint:
+        cached = state.suggestion_cache = (fingerprint, target_suggestion(state, breaker))
+    return dict(cached[1])
 
 
 def target_suggestion(state: TargetState, breaker: CircuitBreaker | None = None

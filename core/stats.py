@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["COARSE_SLOT_S", "FINE_SLOT_S", "SuccessWindows", "percentile"]
+__all__ = ["COARSE_SLOT_S", "FINE_SLOT_S", "SuccessWindows", "percentile", "percentile_sorted"]
 
 #: Slot widths of ``SuccessWindows``: minutes serve 5 min and 1 h, ten minutes serve 24 h.
 FINE_SLOT_S = 60
@@ -14,9 +14,13 @@ COARSE_SLOT_S = 600
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
     """Nearest-rank percentile of ``values`` (None when empty), rounded to 0.001."""
-    if not values:
+    return percentile_sorted(sorted(values), pct)
+
+
+def percentile_sorted(ordered: Sequence[float], pct: float) -> float | None:
+    """``percentile`` of values already in ascending order (no sort: O(1))."""
+    if not ordered:
         return None
-    ordered = sorted(values)
     rank = max(1, math.ceil(pct / 100 * len(ordered)))
     return round(ordered[rank - 1], 3)
 
@@ -25,9 +29,16 @@ _NEVER = -(1 << 62)  # the stamp of a slot never used (monotonic times can be ne
 
 
 class _Ring:
-    """Counts per time slot for the last ``slots`` slots of ``width`` seconds each."""
+    """Counts per time slot for the last ``slots`` slots of ``width`` seconds each.
 
-    __slots__ = ("failures", "slots", "stamps", "totals", "width")
+    The sums over the whole ring are kept as slots are written and fall out of the window
+    (``_cursor`` is the newest slot index they are valid for), so the rate of a window as
+    wide as the ring costs O(1) instead of a scan: a snapshot asks it of every target
+    every second.
+    """
+
+    __slots__ = ("_cursor", "_failed", "_total", "failures", "slots", "stamps", "totals",
+                 "width")
 
     def __init__(self, width: float, slots: int) -> None:
         self.width = width
@@ -35,27 +46,66 @@ class _Ring:
         self.stamps = [_NEVER] * slots
         self.totals = [0] * slots
         self.failures = [0] * slots
+        self._cursor = _NEVER  # the sums cover slots stamped cursor - slots + 1 .. cursor
+        self._total = 0
+        self._failed = 0
 
     def add(self, now: float, total: int, failures: int) -> None:
         index = int(now // self.width)
+        if index > self._cursor:
+            self._advance(index)
         slot = index % self.slots
         if self.stamps[slot] > index:
             return  # older than what the slot holds now: outside the window already
         if self.stamps[slot] != index:
+            # the slot's old stamp is at least a ring older than ``index``, which is not
+            # newer than the cursor: it was already out of the sums
             self.stamps[slot] = index
             self.totals[slot] = 0
             self.failures[slot] = 0
         self.totals[slot] += total
         self.failures[slot] += failures
+        if index > self._cursor - self.slots:
+            self._total += total
+            self._failed += failures
+
+    def _advance(self, current: int) -> None:
+        """Move the cursor forward to ``current``, dropping slots that leave the window."""
+        if current - self._cursor >= self.slots:
+            self._total, self._failed = self._scan(current - self.slots + 1, current)
+        else:
+            for index in range(self._cursor - self.slots + 1, current - self.slots + 1):
+                slot = index % self.slots
+                if self.stamps[slot] == index:
+                    self._total -= self.totals[slot]
+                    self._failed -= self.failures[slot]
+        self._cursor = current
+
+    def _scan(self, oldest: int, current: int) -> tuple[int, int]:
+        total = failed = 0
+        for stamp, count, fails in zip(self.stamps, self.totals, self.failures, strict=True):
+            if oldest <= stamp <= current:
+                total += count
+                failed += fails
+        return total, failed
 
     def rate(self, now: float, seconds: float) -> float | None:
         current = int(now // self.width)
-        oldest = current - max(1, math.ceil(seconds / self.width)) + 1
-        total = failed = 0
-        for slot in range(self.slots):
-            if oldest <= self.stamps[slot] <= current:
-                total += self.totals[slot]
-                failed += self.failures[slot]
+        span = max(1, math.ceil(seconds / self.width))
+        oldest = current - span + 1
+        if span == self.slots and current >= self._cursor:
+            if current > self._cursor:
+                self._advance(current)
+            total, failed = self._total, self._failed
+        elif span < self.slots:  # each index of the window has one slot: look only there
+            total = failed = 0
+            for index in range(oldest, current + 1):
+                slot = index % self.slots
+                if self.stamps[slot] == index:
+                    total += self.totals[slot]
+                    failed += self.failures[slot]
+        else:  # a time before the cursor, or a window wider than the ring
+            total, failed = self._scan(oldest, current)
         return None if total == 0 else round((total - failed) / total, 4)
 
 
@@ -66,11 +116,18 @@ class SuccessWindows:
     (so that window's edge moves in ten-minute steps). Time is monotonic seconds.
     """
 
-    __slots__ = ("_minutes", "_tens")
+    __slots__ = ("_minutes", "_tens", "revision")
 
     def __init__(self) -> None:
         self._minutes = _Ring(FINE_SLOT_S, 60)
         self._tens = _Ring(COARSE_SLOT_S, 144)
+        self.revision = 0  # counts ``add_counts`` calls: what a cached rate depends on
+
+    @staticmethod
+    def slot_key(now: float) -> tuple[int, int]:
+        """What ``rates(now)`` depends on besides the counts: the current slot of each ring
+        (a cached rate stays right until this or ``revision`` changes)."""
+        return int(now // FINE_SLOT_S), int(now // COARSE_SLOT_S)
 
     def add(self, now: float, ok: bool) -> None:
         """Count one result at monotonic time ``now``."""
@@ -83,6 +140,7 @@ class SuccessWindows:
         """
         self._minutes.add(now, total, failures)
         self._tens.add(now, total, failures)
+        self.revision += 1
 
     def rates(self, now: float) -> dict[str, float | None]:
         """``{"5m", "1h", "24h"}`` success ratios (None where nothing was probed)."""

@@ -10,11 +10,13 @@ degraded. ``reason`` says why in one line.
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
-from .breaker import CircuitBreaker
+from .breaker import BreakerStats, CircuitBreaker
 from .clock import Clock, SystemClock
 from .errors import NETWORK_KINDS, ErrorKind
 from .monitor import HealthMonitor
@@ -103,8 +105,7 @@ def build(
     breakers = list(breakers)
     clock = clock or (monitor.clock if monitor is not None else SystemClock())
     targets = monitor.snapshot() if monitor is not None else []
-    critical = ({name: s.target.critical for name, s in monitor.states.items()}
-                if monitor is not None else {})
+    critical = monitor.critical if monitor is not None else {}
     local = monitor.local_network if monitor is not None else None
     local_down = local is not None and local.active
     status, http_status, reason = overall_status(
@@ -119,9 +120,31 @@ def build(
             {"id": local.id, "active": local.active, "detail": local.detail,
              "since": iso_utc(local.since)}
         ] if local is not None and local.active else [],
-        "breakers": [b.stats().as_dict() for b in breakers],
+        "breakers": [_breaker_entry(b) for b in breakers],
         "auth": dict(auth) if auth is not None else None,
         "database": dict(database) if database is not None else None,
         "suggestions": suggest(monitor=monitor, breakers=breakers, auth=auth,
                                database=database),
     }
+
+
+#: Each live breaker's last stats and their ``as_dict``, by ``id``: a snapshot of 1,000
+#: breakers rebuilds only the entries whose stats changed (``as_dict`` costs several times
+#: ``stats()``). The weak reference tells a reused id from the breaker it was cached for
+#: and drops the entry when the breaker goes.
+_BREAKER_ENTRIES: dict[int, tuple[weakref.ref[CircuitBreaker], BreakerStats, dict[str, Any]]] = {}
+
+
+def _breaker_entry(breaker: CircuitBreaker) -> dict[str, Any]:
+    stats = breaker.stats()
+    key = id(breaker)
+    cached = _BREAKER_ENTRIES.get(key)
+    if cached is None or cached[0]() is not breaker or cached[1] != stats:
+        ref = cached[0] if cached is not None and cached[0]() is breaker else weakref.ref(
+            breaker, functools.partial(_forget_breaker, key))
+        cached = _BREAKER_ENTRIES[key] = (ref, stats, stats.as_dict())
+    return dict(cached[2])
+
+
+def _forget_breaker(key: int, _: object) -> None:
+    _BREAKER_ENTRIES.pop(key, None)

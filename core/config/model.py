@@ -53,6 +53,7 @@ class MonitorSettings:
     interval_s: float = _spec(30.0, min=1, max=86400)
     timeout_s: float = _spec(10.0, min=0.1, max=600)
     concurrency: int = _spec(64, min=1, max=10000)
+    workers: int = _spec(0, min=0, max=64)  # probe worker processes (0: probe on the loop)
     down_after: int = _spec(3, min=1, max=1000)
     up_after: int = _spec(1, min=1, max=1000)
     latency_threshold_ms: float = _spec(1000.0, min=1, max=600000)

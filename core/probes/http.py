@@ -81,7 +81,8 @@ async def fetch(
 
     The clock starts after the shared client exists: building it is setup, not the
     probe's work."""
-    client = await context.http_client(verify=target.verify_tls, ca_file=target.ca_file or None)
+    client = await context.http_client(verify=target.verify_tls, ca_file=target.ca_file or None,
+                                       owner=target.name)
     timer = PhaseTimer()
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -144,7 +145,8 @@ class HttpProbe(TargetProbe):
         target = self.target
         timeout = self.timeout
         # setup, not the probe's work: a failure's latency must not include it either
-        await self.context.http_client(verify=target.verify_tls, ca_file=target.ca_file or None)
+        await self.context.http_client(verify=target.verify_tls, ca_file=target.ca_file or None,
+                                       owner=target.name)
         checked_at = self.context.clock.now()
         timer = PhaseTimer()
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import time
 
 from ..errors import classify
@@ -13,18 +14,51 @@ from .dns import is_ip_literal, resolve_os
 __all__ = ["TcpProbe", "connect_once"]
 
 
+#: After connecting, watch this long at least (or two connect times, if longer) for the
+#: listener resetting or closing the connection it just accepted.
+ACCEPT_WATCH_S = 0.05
+
+
 async def connect_once(address: str, port: int, timeout: float) -> float:
     """Open and cleanly close one TCP connection; returns the connect time in ms
-    (raises on failure)."""
+    (raises on failure).
+
+    A listener that accepts and at once resets or closes (a load balancer with no healthy
+    backend, a proxy whose upstream is gone) fails with ``ConnectionResetError``: the
+    connection is watched for ``ACCEPT_WATCH_S`` or two connect times (about one round
+    trip after the server's accept), within the timeout. A server that waits for the
+    client (HTTP, PostgreSQL) or greets first (SMTP, SSH) is up.
+    """
     started = time.perf_counter()
     async with asyncio.timeout(timeout):
-        _, writer = await asyncio.open_connection(address, port)
-    latency = (time.perf_counter() - started) * 1000
-    writer.close()
-    with contextlib.suppress(OSError, TimeoutError):
-        async with asyncio.timeout(1.0):
-            await writer.wait_closed()
-    return latency
+        reader, writer = await asyncio.open_connection(address, port)
+    elapsed = time.perf_counter() - started
+    try:
+        await _not_dropped(reader, min(max(ACCEPT_WATCH_S, 2 * elapsed), timeout - elapsed))
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, TimeoutError):
+            async with asyncio.timeout(1.0):
+                await writer.wait_closed()
+    return elapsed * 1000
+
+
+async def _not_dropped(reader: asyncio.StreamReader, seconds: float) -> None:
+    """Raise ``ConnectionResetError`` if the peer resets or closes within ``seconds``."""
+    if seconds <= 0:
+        return
+    try:
+        async with asyncio.timeout(seconds):
+            data = await reader.read(1)
+    except TimeoutError:
+        return  # still open, waiting for us: the normal case
+    except ConnectionResetError:
+        raise ConnectionResetError(
+            errno.ECONNRESET, "connection reset by the server right after accepting it"
+        ) from None
+    if not data:
+        raise ConnectionResetError(
+            errno.ECONNRESET, "the server closed the connection right after accepting it")
 
 
 class TcpProbe(TargetProbe):

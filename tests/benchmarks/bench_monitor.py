@@ -75,13 +75,13 @@ from core.probes.http import HttpProbe  # noqa: E402
 from core.testing import FakeClock, seeded_rng  # noqa: E402
 
 # The issue's aims (reported as OK/MISS, never asserted).
-AIM_TARGETS = 500
+AIM_TARGETS = 1000
 AIM_LAG_P99_MS = 50.0
 AIM_COMPLETED = 0.95
 AIM_OVERHEAD = 1.3
 HOST = "localhost"  # hosts file -> 127.0.0.1; never the machine's nameserver
 TICK_S = 0.010
-WHAT_IF_KEEPALIVE = 8
+WHAT_IF_WORKERS = 2
 
 
 # =========================================================================== server child
@@ -206,8 +206,8 @@ def http_target(name: str, servers: Servers) -> Target:
     return Target(name=name, kind="http", url=servers.url)
 
 
-def make_config(targets: list[Target], *, interval_s: float = 1.0) -> Config:
-    return Config(monitor=MonitorSettings(interval_s=interval_s, timeout_s=2.0,
+def make_config(targets: list[Target], *, interval_s: float = 1.0, workers: int = 0) -> Config:
+    return Config(monitor=MonitorSettings(interval_s=interval_s, timeout_s=2.0, workers=workers,
                                           concurrency=256),
                   targets=targets)
 
@@ -246,6 +246,9 @@ class Rung:
     srv_cpu_pct: float = math.nan
     new_conns: int = 0
     rss_mb: float = math.nan
+    workers: int = 0
+    worker_cpu_pct: float = 0.0
+    load: float = math.nan  # 1-minute load average when the window began
     errors: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -264,34 +267,14 @@ class Rung:
         return "OK" if not bad else "FAIL:" + "+".join(bad)
 
 
-class SmallPoolContext(ProbeContext):
-    """ProbeContext whose shared HTTP client keeps fewer idle connections (what-if only)."""
-
-    keepalive = 8
-
-    def http(self, *, verify: bool = True, ca_file: str | None = None) -> httpx.AsyncClient:
-        key = (verify, ca_file)
-        if key not in self._clients:
-            self._clients[key] = httpx.AsyncClient(
-                trust_env=True, verify=verify,
-                limits=httpx.Limits(max_connections=200,
-                                    max_keepalive_connections=self.keepalive),
-                headers={"User-Agent": "netmon-probe"})
-        return self._clients[key]
-
-
 async def capacity_rung(n: int, servers: Servers, warmup_s: float, window_s: float,
-                        label: str = "", keepalive: int | None = None) -> Rung:
+                        label: str = "", workers: int = 0) -> Rung:
     half = n // 2
     targets = [dns_target(f"dns-{i}", servers) for i in range(n - half)]
     targets += [http_target(f"http-{i}", servers) for i in range(half)]
-    context = None
-    if keepalive is not None:
-        context = SmallPoolContext(clock=SystemClock(), default_timeout_s=2.0)
-        context.keepalive = keepalive
-    monitor = HealthMonitor(make_config(targets), clock=SystemClock(), rng=seeded_rng(n),
-                            memory=MemoryHistory(), context=context)
-    rung = Rung(n, label)
+    monitor = HealthMonitor(make_config(targets, workers=workers), clock=SystemClock(),
+                            rng=seeded_rng(n), memory=MemoryHistory())
+    rung = Rung(n, label, workers=workers)
     ok_count = [0]
     errors: dict[str, int] = {}
     counting = [False]
@@ -312,6 +295,8 @@ async def capacity_rung(n: int, servers: Servers, warmup_s: float, window_s: flo
             errors[key] = errors.get(key, 0) + 1
 
     monitor.result_recorded.connect(on_result)
+    if monitor.workers is not None:
+        await monitor.workers.started()  # a worker's start-up is not probe work
     await monitor.start()
     try:
         await asyncio.sleep(warmup_s)
@@ -320,7 +305,9 @@ async def capacity_rung(n: int, servers: Servers, warmup_s: float, window_s: flo
         srv0 = await servers.stats()
         probes0 = sum(s.probes for s in monitor.states.values())
         missed0 = sum(s.missed for s in monitor.states.values())
+        rung.load = os.getloadavg()[0]
         cpu0, wall0 = time.process_time(), time.perf_counter()
+        wcpu0 = monitor.workers.stats.cpu_s if monitor.workers is not None else 0.0
         loop_cpu0 = time.thread_time()  # this thread = the event loop
         counting[0] = True
         ticker = asyncio.create_task(lag_ticker(samples, stop))
@@ -329,6 +316,7 @@ async def capacity_rung(n: int, servers: Servers, warmup_s: float, window_s: flo
         await ticker
         counting[0] = False
         cpu1, wall1 = time.process_time(), time.perf_counter()
+        wcpu1 = monitor.workers.stats.cpu_s if monitor.workers is not None else 0.0
         loop_cpu1 = time.thread_time()
         probes1 = sum(s.probes for s in monitor.states.values())
         missed1 = sum(s.missed for s in monitor.states.values())
@@ -336,8 +324,6 @@ async def capacity_rung(n: int, servers: Servers, warmup_s: float, window_s: flo
         rung.rss_mb = rss_mb()
     finally:
         await monitor.stop()
-        if context is not None:
-            await context.aclose()
     seconds = wall1 - wall0
     rung.seconds = seconds
     rung.lag_p50_ms = pct(samples, 50) * 1000
@@ -348,8 +334,9 @@ async def capacity_rung(n: int, servers: Servers, warmup_s: float, window_s: flo
     rung.ok = ok_count[0]
     rung.missed = missed1 - missed0
     rung.missed_total = missed1
-    rung.cpu_us_per_probe = (cpu1 - cpu0) / max(1, rung.completed) * 1e6
+    rung.cpu_us_per_probe = (cpu1 - cpu0 + wcpu1 - wcpu0) / max(1, rung.completed) * 1e6
     rung.cpu_pct = (cpu1 - cpu0) / seconds * 100
+    rung.worker_cpu_pct = (wcpu1 - wcpu0) / seconds * 100
     rung.loop_cpu_pct = (loop_cpu1 - loop_cpu0) / seconds * 100
     rung.lat_p50_ms, rung.lat_p99_ms = pct(latencies, 50), pct(latencies, 99)
     rung.gai_p50_ms, rung.gai_p99_ms = pct(gai, 50), pct(gai, 99)
@@ -373,7 +360,7 @@ async def idle_baseline(seconds: float) -> tuple[float, float]:
 
 
 async def part1(servers: Servers, ladder: list[int], warmup_s: float, window_s: float,
-                out: dict[str, Any], *, what_if: bool = True) -> list[str]:
+                out: dict[str, Any], *, what_if: bool = True, workers: int = 0) -> list[str]:
     gc.collect()
     idle_cpu, idle_p99 = await idle_baseline(min(2.0, window_s))
     rungs: list[Rung] = []
@@ -383,7 +370,7 @@ async def part1(servers: Servers, ladder: list[int], warmup_s: float, window_s: 
             skipped.append(n)  # two failing rungs in a row: the rest would fail too
             continue
         gc.collect()
-        rung = await capacity_rung(n, servers, warmup_s, window_s)
+        rung = await capacity_rung(n, servers, warmup_s, window_s, workers=workers)
         rungs.append(rung)
         print(f"  N={n:<5} done: p99 lag {rung.lag_p99_ms:.1f} ms, "
               f"{rung.completed}/{rung.expected} probes, {rung.verdict}", flush=True)
@@ -395,13 +382,12 @@ async def part1(servers: Servers, ladder: list[int], warmup_s: float, window_s: 
         sustained = rung.n
     ladder_rungs = list(rungs)
     first_fail = next((r for r in rungs if r.verdict != "OK"), None)
-    if first_fail is not None and what_if:
-        # What-if (bench-side only, core untouched): the same N with the shared HTTP client
-        # keeping at most 8 idle connections instead of 50 (see the pool-size table below).
+    if first_fail is not None and what_if and not workers:
+        # What-if: the same N with the probes in worker processes ([monitor] workers = 2).
         gc.collect()
         rung = await capacity_rung(
-            first_fail.n, servers, warmup_s, window_s, keepalive=WHAT_IF_KEEPALIVE,
-            label=f"  <- what-if: max_keepalive_connections={WHAT_IF_KEEPALIVE}")
+            first_fail.n, servers, warmup_s, window_s, workers=WHAT_IF_WORKERS,
+            label=f"  <- what-if: workers={WHAT_IF_WORKERS}")
         rungs.append(rung)
         print(f"  N={rung.n:<5} what-if done: p99 lag {rung.lag_p99_ms:.1f} ms, "
               f"{rung.completed}/{rung.expected} probes, {rung.verdict}", flush=True)
@@ -412,24 +398,27 @@ async def part1(servers: Servers, ladder: list[int], warmup_s: float, window_s: 
         f"  idle baseline (10 ms ticker alone, no monitor): {idle_cpu * 100:.1f}% CPU, "
         f"p99 lag {idle_p99:.1f} ms; 'net' columns subtract it",
         f"{'N':>6} {'lag p50':>8} {'lag p99':>8} {'lag max':>8} {'done/expected':>13} "
-        f"{'done%':>6} {'ok%':>6} {'missed':>6}  verdict",
+        f"{'done%':>6} {'ok%':>6} {'missed':>6} {'load':>5}  verdict",
     ]
     for r in rungs:
         ok_pct = r.ok / r.completed * 100 if r.completed else math.nan
         lines.append(
             f"{r.n:>6} {r.lag_p50_ms:>6.1f}ms {r.lag_p99_ms:>6.1f}ms {r.lag_max_ms:>6.1f}ms "
             f"{r.completed:>6}/{r.expected:<6} {r.completed_ratio * 100:>5.1f}% "
-            f"{ok_pct:>5.1f}% {r.missed:>6}  {r.verdict}{r.label}")
+            f"{ok_pct:>5.1f}% {r.missed:>6} {r.load:>5.1f}  {r.verdict}{r.label}")
     lines += [
         "  cost and latency in the same windows:",
-        f"{'N':>6} {'cpu us/probe':>12} {'net':>5} {'proc cpu%':>9} {'loop cpu%':>9} "
+        f"{'N':>6} {'cpu us/probe':>12} {'net':>5} {'proc cpu%':>9} {'wrk cpu%':>8} "
+        f"{'loop cpu%':>9} "
         f"{'srv cpu%':>8} {'probe ms p50/p99':>16} {'getaddrinfo ms p50/p99':>22} "
         f"{'new conn':>8} {'RSS MB':>7}",
     ]
     for r in rungs:
-        r.net_cpu_us = (r.cpu_pct / 100 - idle_cpu) * r.seconds / max(1, r.completed) * 1e6
+        r.net_cpu_us = ((r.cpu_pct + r.worker_cpu_pct) / 100 - idle_cpu) * r.seconds / max(
+            1, r.completed) * 1e6
         lines.append(
             f"{r.n:>6} {r.cpu_us_per_probe:>12.0f} {r.net_cpu_us:>5.0f} {r.cpu_pct:>9.0f} "
+            f"{r.worker_cpu_pct:>8.0f} "
             f"{r.loop_cpu_pct:>9.0f} {r.srv_cpu_pct:>8.0f} "
             f"{r.lat_p50_ms:>7.1f} / {r.lat_p99_ms:<6.1f} {r.gai_p50_ms:>11.1f} / "
             f"{r.gai_p99_ms:<8.1f} {r.new_conns:>8} {r.rss_mb:>7.1f}{r.label}")
@@ -875,7 +864,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         rounds, calls, workers = 3, 150, 8
         sim_targets, interval, step, sim, sample = 50, 2.0, 2.0, 3600.0, 600.0
     else:
-        ladder, warmup, window = [50, 100, 200, 300, 500, 750, 1000], 2.0, 10.0
+        ladder, warmup, window = [100, 300, 500, 1000, 2000], 3.0, 10.0
         rounds, calls, workers = 7, 300, 8
         sim_targets, interval, step, sim, sample = 200, 30.0, 30.0, 86400.0, 3600.0
     if args.ladder:
@@ -889,13 +878,15 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     report: list[str] = []
     try:
         print("Part 1 - capacity ladder ...", flush=True)
-        report += await part1(servers, ladder, warmup, window, out, what_if=not args.quick)
-        print("Part 2 - CPU per call ...", flush=True)
-        lines, _ = await part2(servers, rounds, calls, workers, out)
-        report += lines
-        print("Part 3 - memory over a simulated day ...", flush=True)
-        report += await part3(servers, sim_targets, interval, step, sim, sample, out)
-        report += attribution(out)
+        report += await part1(servers, ladder, warmup, window, out, what_if=not args.quick,
+                              workers=args.workers)
+        if not args.capacity_only:
+            print("Part 2 - CPU per call ...", flush=True)
+            lines, _ = await part2(servers, rounds, calls, workers, out)
+            report += lines
+            print("Part 3 - memory over a simulated day ...", flush=True)
+            report += await part3(servers, sim_targets, interval, step, sim, sample, out)
+            report += attribution(out)
     finally:
         servers.close()
     report.append(f"\nTotal wall time {time.perf_counter() - started:.0f} s.")
@@ -909,6 +900,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run (~40 s)")
     parser.add_argument("--json", metavar="PATH", help="write every number as JSON")
     parser.add_argument("--ladder", metavar="N,N,...", help="capacity ladder override")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="probe worker processes for the ladder ([monitor] workers)")
+    parser.add_argument("--capacity-only", action="store_true", help="run part 1 only")
     args = parser.parse_args(argv)
     random.seed(0)
     out = asyncio.run(amain(args))

@@ -1,0 +1,374 @@
+"""Probe workers: probes run in worker processes, each with its own asyncio loop and probe
+context, and stream their results back, so the loop the console or the service runs on
+only schedules probes and records results.
+
+The monitor keeps scheduling, state, breakers and history; a worker only runs probes.
+Each target always goes to the same worker (by a hash of its name), so its HTTP
+connection stays alive in that worker from probe to probe. Requests and results travel
+in batches (one pipe message per loop turn, not per probe) over a ``multiprocessing``
+pipe per worker; on the monitor's side two threads per worker do the blocking pipe I/O
+and hand batches to the loop with ``call_soon_threadsafe``, which works on every event
+loop (the stock ones, and a Qt loop on Windows). A worker that dies fails the probes it
+held (they are recorded as failed, not lost) and is started again on the next request.
+
+Workers are spawned (a fresh interpreter, on every OS): the targets must be picklable
+(config dataclasses are) and secrets are looked up inside the worker (environment
+variables are inherited; the OS keyring is per user, so a worker sees what the console
+sees).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import multiprocessing
+import pickle
+import queue
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing.connection import Connection
+from typing import Any
+
+from .clock import SystemClock
+from .config import Target
+from .errors import ErrorKind, classify
+from .probes.base import Probe, ProbeContext, ProbeResult, describe
+from .probes.registry import make_probe
+
+__all__ = ["ProbeWorkerError", "ProbeWorkers", "WorkerStats"]
+
+_log = logging.getLogger("netmon.workers")
+
+#: A request: (request id, target name). A result: (request id, pickled result fields).
+_Request = tuple[int, str]
+_Result = tuple[int, bytes]
+
+
+#: The GIL switch interval in worker processes (the interpreter's default is 5 ms).
+GIL_SWITCH_S = 0.0005
+
+#: How long a worker may take to start (spawn a fresh interpreter and import the probes).
+START_TIMEOUT_S = 60.0
+
+
+class ProbeWorkerError(RuntimeError):
+    """A probe worker exited or could not be reached while a probe was in it."""
+
+
+@dataclass
+class WorkerStats:
+    """What the workers did: probes sent and answered, results that came too late (their
+    probe had already timed out here), restarts, and the workers' own CPU seconds (as
+    last reported, summed over workers)."""
+
+    sent: int = 0
+    answered: int = 0
+    late: int = 0
+    restarts: int = 0
+    cpu_s: float = 0.0
+
+
+class ProbeWorkers:
+    """``count`` worker processes running the probes of ``targets``."""
+
+    def __init__(self, targets: Sequence[Target], count: int, *,
+                 default_timeout_s: float) -> None:
+        if count < 1:
+            raise ValueError("probe workers need a count of at least 1")
+        self.count = count
+        self.default_timeout_s = default_timeout_s
+        self._targets = {t.name: t for t in targets}
+        self._shares: list[list[Target]] = [[] for _ in range(count)]
+        for target in targets:
+            self._shares[_worker_of(target.name, count)].append(target)
+        self._workers: list[_Worker | None] = [None] * count
+        self._cpu = [0.0] * count
+        self.stats = WorkerStats()
+
+    def start(self) -> None:
+        """Start every worker process now (else each starts on its first probe)."""
+        for index in range(self.count):
+            self._worker(index)
+
+    def _worker(self, index: int) -> _Worker:
+        worker = self._workers[index]
+        if worker is None or not worker.alive:
+            if worker is not None:
+                self.stats.restarts += 1
+            worker = self._workers[index] = _Worker(index, self._shares[index],
+                                                    self.default_timeout_s, self)
+        return worker
+
+    async def started(self) -> None:
+        """Start every worker and wait until all have (see ``ready``)."""
+        self.start()
+        await asyncio.gather(*(self._ready(index) for index in range(self.count)))
+
+    async def ready(self, target: Target) -> None:
+        """Wait until ``target``'s worker has started (a fresh interpreter importing the
+        probes takes a second or more; that is not the probe's time). Raises
+        ``ProbeWorkerError`` if it does not start within ``START_TIMEOUT_S``."""
+        await self._ready(_worker_of(target.name, self.count))
+
+    async def _ready(self, index: int) -> None:
+        worker = self._worker(index)
+        try:
+            async with asyncio.timeout(START_TIMEOUT_S):
+                await asyncio.shield(worker.ready)
+        except TimeoutError:
+            raise ProbeWorkerError(f"probe worker {worker.index} did not start within "
+                                   f"{START_TIMEOUT_S:g}s") from None
+
+    async def run(self, target: Target) -> ProbeResult:
+        """Run ``target``'s probe in its worker and wait for the result (the caller bounds
+        the wait; a cancelled wait leaves the worker's probe to finish and be dropped)."""
+        return await self._worker(_worker_of(target.name, self.count)).request(target.name)
+
+    def _reported(self, index: int, cpu_s: float) -> None:
+        self._cpu[index] = cpu_s
+        self.stats.cpu_s = sum(self._cpu)
+
+    async def aclose(self) -> None:
+        """Stop every worker (their probes in flight are abandoned) and wait for them."""
+        workers = [w for w in self._workers if w is not None]
+        self._workers = [None] * self.count
+        await asyncio.gather(*(asyncio.to_thread(w.close) for w in workers))
+
+
+def _worker_of(name: str, count: int) -> int:
+    return zlib.crc32(name.encode("utf-8")) % count
+
+
+class _Worker:
+    """The monitor's side of one worker process."""
+
+    def __init__(self, index: int, targets: list[Target], timeout_s: float,
+                 owner: ProbeWorkers) -> None:
+        self.index = index
+        self.owner = owner
+        self.loop = asyncio.get_running_loop()
+        self.pending: dict[int, asyncio.Future[ProbeResult]] = {}
+        self.ready: asyncio.Future[None] = self.loop.create_future()
+        self.outbox: list[_Request] = []
+        self.flushing = False
+        self.ids = 0
+        self.alive = True
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, targets, timeout_s),
+                                   name=f"netmon-probe-worker-{index}", daemon=True)
+        self.process.start()
+        child.close()
+        self.sends: queue.SimpleQueue[list[_Request] | None] = queue.SimpleQueue()
+        self.sender = threading.Thread(target=self._send_loop, daemon=True,
+                                       name=f"netmon-worker-{index}-send")
+        self.reader = threading.Thread(target=self._read_loop, daemon=True,
+                                       name=f"netmon-worker-{index}-read")
+        self.sender.start()
+        self.reader.start()
+
+    def request(self, name: str) -> asyncio.Future[ProbeResult]:
+        self.ids += 1
+        future: asyncio.Future[ProbeResult] = self.loop.create_future()
+        future.add_done_callback(functools.partial(self._forget, self.ids))
+        self.pending[self.ids] = future
+        self.outbox.append((self.ids, name))
+        self.owner.stats.sent += 1
+        if not self.flushing:
+            self.flushing = True
+            self.loop.call_soon(self._flush)
+        return future
+
+    def _forget(self, rid: int, future: asyncio.Future[ProbeResult]) -> None:
+        if future.cancelled():
+            self.pending.pop(rid, None)
+
+    def _flush(self) -> None:
+        self.flushing = False
+        batch, self.outbox = self.outbox, []
+        if batch:
+            self.sends.put(batch)
+
+    def _send_loop(self) -> None:
+        while (batch := self.sends.get()) is not None:
+            try:
+                self.conn.send(batch)
+            except (OSError, EOFError, ValueError):
+                return  # the reader sees the worker gone and fails what it held
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                message = self.conn.recv()
+            except (OSError, EOFError, ValueError):
+                break
+            try:
+                self.loop.call_soon_threadsafe(self._deliver, message)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                return
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self._died)
+
+    def _deliver(self, message: tuple[float, list[_Result]]) -> None:
+        cpu_s, results = message
+        self.owner._reported(self.index, cpu_s)
+        if not self.ready.done():
+            self.ready.set_result(None)
+        for rid, payload in results:
+            future = self.pending.pop(rid, None)
+            if future is None or future.done():
+                self.owner.stats.late += 1
+                continue
+            self.owner.stats.answered += 1
+            future.set_result(_decode(payload))
+
+    def _died(self) -> None:
+        if not self.alive:
+            return
+        self.alive = False
+        code = self.process.exitcode
+        if self.pending:
+            _log.warning("probe worker %d exited (code %s) with %d probes in flight",
+                         self.index, code, len(self.pending))
+        if not self.ready.done():
+            self.ready.set_exception(ProbeWorkerError(
+                f"probe worker {self.index} exited (code {code}) before it started"))
+            self.ready.exception()  # retrieved here: a waiter may never come
+        pending, self.pending = self.pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(ProbeWorkerError(
+                    f"probe worker {self.index} exited (code {code}) during the probe"))
+        self.sends.put(None)
+
+    def close(self) -> None:
+        """Blocking: ask the worker to stop, then make sure it did (runs in a thread)."""
+        self.alive = False
+        self.sends.put(None)
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(5)
+        self.conn.close()
+        self.reader.join(5)
+        self.sender.join(5)
+
+
+# --- the worker process -----------------------------------------------------------------
+def _encode(result: ProbeResult) -> bytes:
+    fields = (result.target, result.kind, result.ok, result.latency_ms, result.checked_at,
+              dict(result.phases), result.error_kind, result.error, result.degraded,
+              dict(result.details))
+    try:
+        return pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # details the pipe cannot carry: send the verdict without them
+        return pickle.dumps((*fields[:9], {"worker": f"details not sent: {exc!r}"}),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _decode(payload: bytes) -> ProbeResult:
+    target, kind, ok, latency, checked_at, phases, error_kind, error, degraded, details = (
+        pickle.loads(payload))
+    assert isinstance(checked_at, datetime)
+    extra: dict[str, Any] = {}
+    if phases:
+        extra["phases"] = phases
+    if details:
+        extra["details"] = details
+    return ProbeResult(target, kind, ok, latency, checked_at, error_kind=error_kind,
+                       error=error, degraded=degraded, **extra)
+
+
+def _worker_main(conn: Connection, targets: list[Target], timeout_s: float) -> None:
+    """Entry point of a worker process."""
+    logging.getLogger("netmon").setLevel(logging.ERROR)  # the monitor logs what matters
+    # Resolver threads hand their answers back through the GIL: with the default 5 ms
+    # switch interval a busy loop makes each getaddrinfo wait for it (hundreds of ms
+    # at a few hundred probes a second); a worker only does I/O, so hand over sooner.
+    sys.setswitchinterval(GIL_SWITCH_S)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(conn, targets, timeout_s))
+
+
+async def _serve(conn: Connection, targets: list[Target], timeout_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    context = ProbeContext(clock=SystemClock(), default_timeout_s=timeout_s)
+    by_name = {t.name: t for t in targets}
+    # Build every probe and make one throwaway resolver call before saying "started": the
+    # first probes must not pay for lazy imports and resolver set-up on the clock.
+    probes: dict[str, Probe] = {t.name: make_probe(t, context) for t in targets}
+    with contextlib.suppress(OSError):
+        await loop.getaddrinfo("localhost", None)
+    outbox: list[_Result] = []
+    flushing = False
+    tasks: set[asyncio.Task[None]] = set()
+    stop = asyncio.Event()
+
+    def flush() -> None:
+        nonlocal flushing
+        flushing = False
+        batch = outbox[:]
+        outbox.clear()
+        if batch:
+            with contextlib.suppress(OSError, ValueError):
+                conn.send((time.process_time(), batch))
+
+    async def probe(rid: int, name: str) -> None:
+        nonlocal flushing
+        target = by_name[name]
+        timeout = target.timeout_s or timeout_s
+        started = context.clock.now()
+        try:
+            async with asyncio.timeout(timeout + 1.0):
+                result = await probes[name].run()
+        except TimeoutError:
+            result = ProbeResult(name, target.kind, False, timeout * 1000, started,
+                                 error_kind=ErrorKind.TIMEOUT,
+                                 error=f"probe did not finish within {timeout:g}s")
+        except Exception as exc:  # a probe bug: report it as the monitor's loop would
+            result = ProbeResult(name, target.kind, False, None, started,
+                                 error_kind=classify(exc), error=describe(exc),
+                                 details={"worker": "probe raised"})
+        outbox.append((rid, _encode(result)))
+        if not flushing:
+            flushing = True
+            loop.call_soon(flush)
+
+    def start(batch: list[_Request] | None) -> None:
+        if batch is None:
+            stop.set()
+            return
+        for rid, name in batch:
+            task = loop.create_task(probe(rid, name))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    def read() -> None:
+        while True:
+            try:
+                batch = conn.recv()
+            except (OSError, EOFError):
+                batch = None
+            loop.call_soon_threadsafe(start, batch)
+            if batch is None:
+                return
+
+    reader = threading.Thread(target=read, daemon=True, name="netmon-worker-read")
+    reader.start()
+    conn.send((time.process_time(), []))  # started: the monitor may send probes now
+    try:
+        await stop.wait()
+    finally:
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await context.aclose()

@@ -1,0 +1,88 @@
+"""The success-rate ring keeps running sums; it must answer exactly what a full scan does."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.stats import SuccessWindows
+
+_NEVER = -(1 << 62)
+
+
+class _ScanRing:
+    """The reference: every rate is a scan of every slot (the ring before the sums)."""
+
+    def __init__(self, width: float, slots: int) -> None:
+        self.width, self.slots = width, slots
+        self.stamps = [_NEVER] * slots
+        self.totals = [0] * slots
+        self.failures = [0] * slots
+
+    def add(self, now: float, total: int, failures: int) -> None:
+        index = int(now // self.width)
+        slot = index % self.slots
+        if self.stamps[slot] > index:
+            return
+        if self.stamps[slot] != index:
+            self.stamps[slot], self.totals[slot], self.failures[slot] = index, 0, 0
+        self.totals[slot] += total
+        self.failures[slot] += failures
+
+    def rate(self, now: float, seconds: float) -> float | None:
+        current = int(now // self.width)
+        oldest = current - max(1, math.ceil(seconds / self.width)) + 1
+        total = failed = 0
+        for slot in range(self.slots):
+            if oldest <= self.stamps[slot] <= current:
+                total += self.totals[slot]
+                failed += self.failures[slot]
+        return None if total == 0 else round((total - failed) / total, 4)
+
+
+def _reference_rates(minutes: _ScanRing, tens: _ScanRing, now: float) -> dict[str, float | None]:
+    return {"5m": minutes.rate(now, 300), "1h": minutes.rate(now, 3600),
+            "24h": tens.rate(now, 86400)}
+
+
+_step = st.tuples(
+    st.sampled_from(["add", "add", "add", "rate", "old"]),
+    st.floats(min_value=0, max_value=20_000, allow_nan=False),  # time step forward
+    st.integers(min_value=1, max_value=5), st.integers(min_value=0, max_value=5),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_step, max_size=60), st.floats(min_value=-5_000, max_value=5_000))
+def test_rates_equal_a_full_scan_whatever_the_order(steps: list[tuple[str, float, int, int]],
+                                                    start: float) -> None:
+    windows = SuccessWindows()
+    minutes, tens = _ScanRing(60, 60), _ScanRing(600, 144)
+    now = start
+    for op, step, total, fails in steps:
+        fails = min(fails, total)
+        now += step
+        if op == "add":
+            windows.add_counts(now, total, fails)
+            minutes.add(now, total, fails)
+            tens.add(now, total, fails)
+        elif op == "old":  # seeding from history adds counts from the past, in any order
+            then = now - step * 3
+            windows.add_counts(then, total, fails)
+            minutes.add(then, total, fails)
+            tens.add(then, total, fails)
+        assert windows.rates(now) == _reference_rates(minutes, tens, now)
+        earlier = now - step / 2  # asking about an earlier time answers from a scan
+        assert windows.rates(earlier) == _reference_rates(minutes, tens, earlier)
+
+
+def test_revision_and_slot_key_say_when_a_cached_rate_is_stale() -> None:
+    windows = SuccessWindows()
+    assert windows.revision == 0
+    windows.add(10.0, True)
+    assert windows.revision == 1
+    assert SuccessWindows.slot_key(59.9) == (0, 0)
+    assert SuccessWindows.slot_key(60.0) == (1, 0)
+    assert SuccessWindows.slot_key(600.0) == (10, 1)

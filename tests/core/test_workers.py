@@ -1,0 +1,95 @@
+"""Probe workers: probes run in worker processes and their results reach the monitor's
+state, memory and breakers exactly as probes on the loop do; a worker that dies loses
+nothing (its probes are recorded as failed) and is started again."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from core.config import Config, MonitorSettings, Target
+from core.errors import ErrorKind
+from core.monitor import HealthMonitor
+from core.testing import seeded_rng
+from core.workers import ProbeWorkers
+from tests.support.http_server import HttpServer, Request, Response
+from tests.support.netutil import free_tcp_port
+
+
+def _config(*targets: Target, workers: int = 2) -> Config:
+    return Config(monitor=MonitorSettings(interval_s=60, timeout_s=3, workers=workers),
+                  targets=list(targets))
+
+
+async def test_results_from_workers_are_recorded_like_local_ones(
+        http_server: HttpServer) -> None:
+    http_server.route("/health", body="ok")
+    closed = free_tcp_port()
+    targets = [Target(name=f"web{i}", kind="http", url=http_server.url + "/health")
+               for i in range(4)]
+    targets.append(Target(name="refused", kind="tcp", host="127.0.0.1", port=closed))
+    monitor = HealthMonitor(_config(*targets), rng=seeded_rng())
+    assert monitor.workers is not None
+    try:
+        results = await monitor.run_once()
+        assert {r.target for r in results} == {t.name for t in targets}
+        by_name = {r.target: r for r in results}
+        assert all(by_name[f"web{i}"].ok for i in range(4))
+        assert by_name["web0"].details["status"] == 200
+        assert set(by_name["web0"].phases) >= {"dns", "connect", "ttfb", "total"}
+        refused = by_name["refused"]
+        assert not refused.ok and refused.error_kind is ErrorKind.CONNECTION_REFUSED
+        assert monitor.states["refused"].status == "degraded"
+        again = await monitor.run_once()  # the same connections serve the second round
+        assert all(r.ok for r in again if r.target.startswith("web"))
+        assert http_server.connections_accepted == 4  # one kept-alive connection per target
+        stats = monitor.workers.stats
+        assert stats.sent == stats.answered == 10
+        assert stats.cpu_s > 0
+        assert len(monitor.memory.recent("web0")) == 2
+    finally:
+        await monitor.stop()
+
+
+async def test_a_dead_worker_loses_no_probe_and_starts_again(http_server: HttpServer) -> None:
+    held = asyncio.Event()
+
+    async def hang(request: Request) -> Response:
+        held.set()
+        await asyncio.sleep(30)
+        return Response(200, b"late")
+
+    http_server.route("/hang", handler=hang)
+    http_server.route("/health", body="ok")
+    monitor = HealthMonitor(_config(Target(name="stuck", kind="http",
+                                           url=http_server.url + "/hang"), workers=1),
+                            rng=seeded_rng())
+    assert monitor.workers is not None
+    try:
+        probe = asyncio.create_task(monitor.probe_now("stuck"))
+        async with asyncio.timeout(20):
+            await held.wait()  # the probe is inside the worker now
+        worker = monitor.workers._workers[0]
+        assert worker is not None and worker.process.pid is not None
+        os.kill(worker.process.pid, signal.SIGKILL)
+        result = await asyncio.wait_for(probe, 20)
+        assert not result.ok
+        assert "probe worker 0 exited" in (result.error or "")
+        assert monitor.states["stuck"].probes == 1  # recorded, not lost
+        http_server.route("/hang", body="ok")  # answers at once now
+        result = await monitor.probe_now("stuck")
+        assert result.ok
+        assert monitor.workers.stats.restarts == 1
+    finally:
+        await monitor.stop()
+
+
+def test_workers_refuse_a_custom_probe_factory_and_a_zero_count() -> None:
+    target = Target(name="t", kind="tcp", host="127.0.0.1", port=1)
+    with pytest.raises(ValueError, match="make_probe"):
+        HealthMonitor(_config(target), probe_factory=lambda t, c: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ValueError, match="at least 1"):
+        ProbeWorkers([target], 0, default_timeout_s=1)

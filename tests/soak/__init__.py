@@ -1,0 +1,1 @@
+"""Chaos soak (not part of the default test run): ``python -m tests.soak.soak``."""
