@@ -5,13 +5,14 @@ bundle, in the console. Reading sends nothing on the network; the reachability c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -67,6 +68,16 @@ class EnvironmentPanel(QWidget):
         self.read_button.clicked.connect(self.read)
         self.bundle_button.clicked.connect(self.ask_bundle_path)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._read_once = False
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        """Read the environment the first time the tab is shown (it only reads files)."""
+        super().showEvent(event)
+        if not self._read_once:
+            self._read_once = True
+            with contextlib.suppress(RuntimeError):  # no running loop: the button remains
+                asyncio.get_running_loop()
+                self.read()
 
     def read(self) -> asyncio.Task[None]:
         """Read (and judge) the environment on the loop."""
