@@ -68,7 +68,7 @@ class SntpServer:
             if self.behaviour == "silent":
                 continue
             if self.behaviour == "short":
-                self._sock.sendto(b"\x24junk-bytes", peer)
+                self._sock.sendto(b"\x24junk-bytes!", peer)
                 continue
             origin = struct.unpack("!Q", data[40:48])[0]
             if self.behaviour == "wrong_origin":
