@@ -240,7 +240,8 @@ def _clock(clock: ClockCheck | None, win: bool) -> list[Condition]:
         f"this machine's clock is {_duration(skew)} {way} {clock.server}: TLS certificates "
         "look \"not yet valid\" or expired, JWTs are rejected by their nbf/exp claims "
         "(or accepted after they expired), Kerberos refuses tickets beyond 5 minutes of skew",
-        f"Set the clock from a time source: {fix}")]
+        f"Set the clock from a time source: {fix}. Until then HTTPS (TLS), JWT-authenticated "
+        "APIs and Kerberos sign-in fail")]
 
 
 def _duration(seconds: float) -> str:

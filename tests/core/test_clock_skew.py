@@ -109,6 +109,8 @@ def test_skew_condition_names_what_breaks_and_the_fix() -> None:
     for word in ("not yet valid", "JWT", "nbf/exp", "Kerberos"):
         assert word in behind.detail
     assert "timedatectl" in behind.suggestion
+    for word in ("TLS", "JWT", "Kerberos"):
+        assert word in behind.suggestion
     win = Environment(platform="win32", read_at=NOW)
     ahead = _clock_conditions(ClockCheck("dc1", -90.0, 1.0), win)[0]
     assert "90 s ahead of dc1" in ahead.detail and "w32tm /resync" in ahead.suggestion
