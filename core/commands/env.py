@@ -13,7 +13,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "proxies, hosts file, with the conditions that explain failures")
     parser.add_argument("--probe", action="store_true",
                         help="also check that the default gateway, DNS servers and NRPT "
-                             "servers answer (sends packets to them)")
+                             "servers answer, and the clock against the configured NTP "
+                             "server (sends packets to them)")
+    parser.add_argument("--time-server", metavar="HOST[:PORT]",
+                        help="check the clock (SNTP) against this server instead of the one "
+                             "the OS is configured with; without --probe only the clock is "
+                             "checked")
     parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS",
                         help="bound on each reachability check (default 2)")
     parser.add_argument("--json", action="store_true",
@@ -28,8 +33,15 @@ def run(args: argparse.Namespace) -> int:
 
     from ..environment import collect_environment
     from ..environment.render import render_text
+    from ..environment.sntp import split_server
 
-    report = asyncio.run(collect_environment(probe=args.probe, timeout=args.timeout))
+    if args.time_server is not None:
+        try:
+            split_server(args.time_server)
+        except ValueError as exc:
+            raise UsageError(f"--time-server: {exc}") from None
+    report = asyncio.run(collect_environment(probe=args.probe, timeout=args.timeout,
+                                             time_server=args.time_server))
     if args.json:
         print_json(report.as_dict())
     else:

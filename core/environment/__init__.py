@@ -1,14 +1,16 @@
-"""This machine's network environment: adapters, routes, resolver, NRPT, proxies, hosts file.
+"""This machine's network environment: adapters, routes, resolver, NRPT, proxies, hosts file,
+time servers.
 
 One reader per OS (``linux``, ``windows`` through ``WindowsApi``) fills one dataclass,
 ``Environment``; ``judge.conditions`` turns what explains failures into conditions with
 suggestions. The one call for the CLI, the bundle and the console::
 
     report = await collect_environment(probe=False)   # probe=True pings gateway + DNS
+                                                       # and asks the time source (SNTP)
     report.as_dict()                                   # the `netmon env --json` document
 
 Reading touches files, sysfs, netlink, the registry and the WinHTTP API: nothing goes on
-the network unless ``probe`` is true.
+the network unless ``probe`` is true (or a ``time_server`` is named).
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from ..probes.icmp import reach
 from .common import hosts_file_path
 from .judge import Condition, ReachCheck, conditions
 from .model import Adapter, Environment, HostsEntry, NrptRule, ProxySetting, Route
+from .sntp import ClockCheck, query_sntp
 from .windows import WindowsApi, read_windows
 
 __all__ = [
     "SCHEMA",
     "Adapter",
+    "ClockCheck",
     "Condition",
     "Environment",
     "EnvironmentReport",
@@ -39,6 +43,7 @@ __all__ = [
     "ReachCheck",
     "Route",
     "WindowsApi",
+    "check_clock",
     "check_reachability",
     "collect_environment",
     "conditions",
@@ -51,12 +56,14 @@ SCHEMA = "netmon.env/1"
 
 @dataclass(frozen=True)
 class EnvironmentReport:
-    """The environment, the reachability checks (when probed) and the conditions."""
+    """The environment, the reachability checks (when probed), the clock check (when
+    probed or a time server was named) and the conditions."""
 
     environment: Environment
     checks: tuple[ReachCheck, ...] = ()
     probed: bool = False
     conditions: tuple[Condition, ...] = ()
+    clock: ClockCheck | None = None
 
     @property
     def exit_code(self) -> int:
@@ -69,6 +76,7 @@ class EnvironmentReport:
         return {"schema": SCHEMA, "generated_at": iso_utc(self.environment.read_at),
                 "environment": self.environment.as_dict(), "probed": self.probed,
                 "reachability": [c.as_dict() for c in self.checks],
+                "clock": self.clock.as_dict() if self.clock else None,
                 "conditions": [c.as_dict() for c in self.conditions]}
 
 
@@ -128,13 +136,29 @@ def _bare(address: str) -> str:
     return address.strip("[]")
 
 
+async def check_clock(env: Environment, *, time_server: str | None = None,
+                      timeout: float = 2.0) -> ClockCheck:
+    """Ask ``time_server`` (``host[:port]``), else the first NTP server the OS is configured
+    with, for the time; never a server nobody configured."""
+    if time_server:
+        return await query_sntp(time_server, timeout=timeout, source="--time-server")
+    if env.time_servers:
+        return await query_sntp(env.time_servers[0], timeout=timeout, source=env.time_source)
+    return ClockCheck(None, method="none", error="no time source configured")
+
+
 async def collect_environment(*, probe: bool = False, timeout: float = 2.0,
-                              clock: Clock | None = None) -> EnvironmentReport:
-    """Read the environment off the loop and judge it; ``probe`` also checks reachability.
+                              clock: Clock | None = None, time_server: str | None = None,
+                              ) -> EnvironmentReport:
+    """Read the environment off the loop and judge it; ``probe`` also checks reachability
+    and the clock; naming a ``time_server`` checks the clock against it (only that).
 
     The one call the CLI (``netmon env``), the support bundle and the console make.
     """
     env = await asyncio.to_thread(read_environment, clock=clock)
-    checks = await check_reachability(env, timeout=timeout) if probe else ()
-    return EnvironmentReport(env, checks, probe, conditions(env, checks))
+    reach = asyncio.ensure_future(check_reachability(env, timeout=timeout)) if probe else None
+    skew = (await check_clock(env, time_server=time_server, timeout=timeout)
+            if probe or time_server else None)
+    checks = await reach if reach is not None else ()
+    return EnvironmentReport(env, checks, probe, conditions(env, checks, skew), skew)
 

@@ -1,7 +1,8 @@
 """Findings that explain failures: each a ``Condition`` with a severity and a suggestion.
 
-Pure: ``conditions(env, checks)`` reads an ``Environment`` and, when the reachability of
-gateways and DNS servers was checked, those ``ReachCheck`` results.
+Pure: ``conditions(env, checks, clock)`` reads an ``Environment`` and, when they were
+checked, the reachability of gateways and DNS servers (``ReachCheck``) and the clock against
+a time source (``ClockCheck``).
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ from typing import Any
 
 from ..probes.icmp import Reach
 from .model import Environment
+from .sntp import ClockCheck
 
 __all__ = ["Condition", "ReachCheck", "conditions"]
 
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost",
                           "ip6-loopback", "localhost6", "localhost6.localdomain6"})
 _SINKHOLES = frozenset({"0.0.0.0", "::"})
+#: Clock offsets (seconds) that make a warning and a critical condition.
+CLOCK_WARNING_S = 60.0
+CLOCK_CRITICAL_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +56,12 @@ class Condition:
                 "detail": self.detail, "suggestion": self.suggestion}
 
 
-def conditions(env: Environment, checks: Sequence[ReachCheck] = ()) -> tuple[Condition, ...]:
+def conditions(env: Environment, checks: Sequence[ReachCheck] = (),
+               clock: ClockCheck | None = None) -> tuple[Condition, ...]:
     """Every condition the environment (and the checks, if any) shows, worst first."""
     win = env.platform == "win32"
     found = [*_routes(env, win), *_dns(env, win), *_reach(checks, win), *_proxies(env),
-             *_hosts(env), *_ipv6(env, win)]
+             *_hosts(env), *_ipv6(env, win), *_clock(clock, win)]
     order = {"critical": 0, "warning": 1, "info": 2}
     return tuple(sorted(found, key=lambda c: order[c.severity]))
 
@@ -209,3 +215,38 @@ def _ipv6(env: Environment, win: bool) -> list[Condition]:
             + (" (Tcpip6 DisabledComponents=0x20)" if win
                else " (precedence ::ffff:0:0/96 100 in /etc/gai.conf)"))]
     return []
+
+
+def _clock(clock: ClockCheck | None, win: bool) -> list[Condition]:
+    if clock is None or clock.server is None:
+        return []
+    fix = ("w32tm /resync (as administrator; w32tm /query /status shows the source)" if win
+           else "timedatectl status shows whether NTP syncs; timedatectl set-ntp true "
+                "starts it (or chronyc makestep with chrony)")
+    if clock.offset_s is None:
+        return [Condition(
+            "time_source_silent", "info", "The time source does not answer",
+            f"{clock.server} did not give the time ({clock.error}): the clock is not "
+            "checked, and the OS cannot correct it from this source",
+            "Check that the time server is reachable (UDP port 123 through the firewall/VPN); "
+            + fix)]
+    skew = abs(clock.offset_s)
+    if skew <= CLOCK_WARNING_S:
+        return []
+    way = "behind" if clock.offset_s > 0 else "ahead of"
+    return [Condition(
+        "clock_skew", "critical" if skew > CLOCK_CRITICAL_S else "warning",
+        "The system clock is wrong",
+        f"this machine's clock is {_duration(skew)} {way} {clock.server}: TLS certificates "
+        "look \"not yet valid\" or expired, JWTs are rejected by their nbf/exp claims "
+        "(or accepted after they expired), Kerberos refuses tickets beyond 5 minutes of skew",
+        f"Set the clock from a time source: {fix}. Until then HTTPS (TLS), JWT-authenticated "
+        "APIs and Kerberos sign-in fail")]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

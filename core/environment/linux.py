@@ -1,5 +1,6 @@
 """Linux: interfaces from sysfs, addresses from rtnetlink, routes from /proc, the resolver
-from resolv.conf (and systemd-resolved's upstream file), preference from gai.conf.
+from resolv.conf (and systemd-resolved's upstream file), preference from gai.conf, the NTP
+servers from systemd-timesyncd, chrony or ntpd configuration.
 
 Every file is read under ``root`` (``/`` by default) so tests can point at a copy; the
 addresses come from the kernel (netlink) of the network namespace the process runs in.
@@ -50,12 +51,14 @@ def read_linux(now: datetime, *, root: str | os.PathLike[str] = "/",
     hosts, hosts_note = read_hosts(hosts_path)
     if hosts_note:
         notes.append(f"hosts file {hosts_path}: {hosts_note}")
+    time_servers, time_source = _time_servers(base, notes)
     return Environment(
         platform="linux", read_at=now, adapters=adapters, default_routes=tuple(routes),
         dns_servers=servers, dns_source=source, search_domains=search,
         resolver_options=options, proxies=environment_proxies(environ),
         hosts_path=hosts_path, hosts_entries=hosts, preference=preference,
-        preference_source=pref_source, notes=tuple(notes),
+        preference_source=pref_source, time_servers=time_servers, time_source=time_source,
+        notes=tuple(notes),
     )
 
 
@@ -220,3 +223,37 @@ def _preference(base: Path, adapters: tuple[Adapter, ...], routes: list[Route],
     if global_v6:
         return "ipv6", "RFC 6724 default (glibc): a global IPv6 address is configured"
     return "ipv4", "no global IPv6 address: IPv4 is used"
+
+
+# --------------------------------------------------------------------------- time servers
+_TIMESYNCD = "etc/systemd/timesyncd.conf"
+_NTP_CONFS = ("etc/chrony/chrony.conf", "etc/chrony.conf", "etc/ntpsec/ntp.conf",
+              "etc/ntp.conf")
+
+
+def _time_servers(base: Path, notes: list[str]) -> tuple[tuple[str, ...], str]:
+    """The first configuration naming NTP servers: timesyncd ``NTP=`` (drop-ins applied in
+    order, an empty ``NTP=`` resets), else chrony/ntpd ``server``/``pool`` lines."""
+    servers: list[str] = []
+    source = ""
+    drop_ins = base / (_TIMESYNCD + ".d")
+    paths = [base / _TIMESYNCD]
+    if drop_ins.is_dir():
+        paths += sorted(drop_ins.glob("*.conf"))
+    for path in paths:
+        for line in (_read(path, notes) or "").splitlines():
+            key, sep, value = line.split("#", 1)[0].partition("=")
+            if sep and key.strip() == "NTP":
+                servers, source = value.split(), f"/{path.relative_to(base)} NTP="
+    if servers:
+        return tuple(dict.fromkeys(servers)), source
+    for name in _NTP_CONFS:
+        found = []
+        for line in (_read(base / name, notes) or "").splitlines():
+            fields = line.split("#", 1)[0].split()
+            if len(fields) >= 2 and fields[0] in ("server", "pool") \
+                    and not fields[1].startswith("127.127."):  # ntpd reference clocks
+                found.append(fields[1])
+        if found:
+            return tuple(dict.fromkeys(found)), f"/{name} server/pool"
+    return (), ""

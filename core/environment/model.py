@@ -118,7 +118,9 @@ class Environment:
     """What this machine's network looks like, read with the OS's documented interfaces.
 
     ``notes`` say what could not be read and why (nothing is guessed); ``preference`` is
-    ``ipv4``, ``ipv6`` or ``unknown`` with ``preference_source`` saying how it was found.
+    ``ipv4``, ``ipv6`` or ``unknown`` with ``preference_source`` saying how it was found;
+    ``time_servers`` are the NTP servers the OS is configured with (``time_source`` names
+    the file or registry value), empty when none is.
     """
 
     platform: str
@@ -135,6 +137,8 @@ class Environment:
     hosts_entries: tuple[HostsEntry, ...] = ()
     preference: str = "unknown"
     preference_source: str = ""
+    time_servers: tuple[str, ...] = ()
+    time_source: str = ""
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -166,5 +170,6 @@ class Environment:
             "hosts_file": {"path": self.hosts_path,
                            "entries": [e.as_dict() for e in self.hosts_entries]},
             "address_preference": {"prefer": self.preference, "source": self.preference_source},
+            "time": {"servers": list(self.time_servers), "source": self.time_source},
             "notes": list(self.notes),
         }

@@ -15,7 +15,8 @@ _HEAD = 18
 
 
 def render_text(report: EnvironmentReport) -> str:
-    """Sections: adapters, routes, DNS, NRPT, proxies, hosts file, preference, conditions."""
+    """Sections: adapters, routes, DNS, NRPT, proxies, hosts file, preference, time,
+    conditions."""
     env = report.environment
     out: list[str] = []
     add = out.append
@@ -64,6 +65,16 @@ def render_text(report: EnvironmentReport) -> str:
     if len(env.hosts_entries) > 20:
         add(f"  ... {len(env.hosts_entries) - 20} more (--json lists all)")
     add(f"{'PREFERENCE':<{_HEAD}}{env.preference} ({env.preference_source})")
+    add(f"{'TIME SERVERS':<{_HEAD}}" + (f"{', '.join(env.time_servers)}  ({env.time_source})"
+                                         if env.time_servers else "none configured"))
+    if report.clock is not None:
+        t = report.clock
+        if t.offset_s is not None:
+            add(f"{'CLOCK':<{_HEAD}}offset {t.offset_s:+.3f} s against {t.server} "
+                f"({t.method}, round trip {t.round_trip_ms or 0:.1f} ms)")
+        else:
+            add(f"{'CLOCK':<{_HEAD}}not checked: "
+                + (f"{t.server}: {t.error}" if t.server else str(t.error)))
     if report.probed:
         add("REACHABILITY")
         for check in report.checks:

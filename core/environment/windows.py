@@ -8,7 +8,8 @@ real calls on Windows:
   with ``FriendlyName``, ``Description``, ``IfIndex``, ``OperStatus`` (1 = up),
   ``Ipv4Metric``, ``Ipv6Metric``, ``DnsSuffix``, ``UnicastAddresses``
   (``[{"Address", "OnLinkPrefixLength"}]``), ``GatewayAddresses``, ``DnsServerAddresses``.
-* ``reg_values(hive, key)`` / ``reg_subkeys(hive, key)``: winreg; ``{}``/``[]`` when absent.
+* ``reg_values(hive, key)`` / ``reg_subkeys(hive, key)``: winreg; ``{}``/``[]`` when absent
+  (W32Time's ``Parameters`` give ``NtpServer``, ``"host,0x9 other,0x8"``, and ``Type``).
 * ``ie_proxy()``: ``WinHttpGetIEProxyConfigForCurrentUser`` (the WinINET / Internet
   Options settings): ``fAutoDetect``, ``lpszAutoConfigUrl``, ``lpszProxy``, ``lpszProxyBypass``.
 * ``winhttp_proxy()``: ``WinHttpGetDefaultProxyConfiguration`` (``netsh winhttp``):
@@ -25,10 +26,11 @@ from typing import Any, Protocol
 from .common import environment_proxies, parse_proxy_list, read_hosts
 from .model import Adapter, Environment, NrptRule, ProxySetting, Route
 
-__all__ = ["NRPT_KEYS", "WindowsApi", "read_windows"]
+__all__ = ["NRPT_KEYS", "W32TIME", "WindowsApi", "read_windows"]
 
 TCPIP = r"SYSTEM\CurrentControlSet\Services\Tcpip\Parameters"
 TCPIP6 = r"SYSTEM\CurrentControlSet\Services\Tcpip6\Parameters"
+W32TIME = r"SYSTEM\CurrentControlSet\Services\W32Time\Parameters"
 DNS_POLICY = r"SOFTWARE\Policies\Microsoft\Windows NT\DNSClient"
 #: Where NRPT rules live: Group Policy's copy and the local one VPN clients write.
 NRPT_KEYS = (
@@ -89,12 +91,15 @@ def read_windows(api: WindowsApi, now: datetime, *, hosts_path: str,
     if hosts_note:
         notes.append(f"hosts file {hosts_path}: {hosts_note}")
     options = tuple(f"{k}={tcpip[k]}" for k in _DEVOLUTION if k in tcpip)
+    w32time = call("registry " + W32TIME, api.reg_values, "HKLM", W32TIME, default={})
+    time_servers, time_source = _time_servers(w32time, notes)
     return Environment(
         platform="win32", read_at=now, adapters=adapters, default_routes=routes,
         dns_servers=servers, dns_source="GetAdaptersAddresses (up adapters)",
         search_domains=search, resolver_options=options, nrpt_rules=rules, proxies=proxies,
         hosts_path=hosts_path, hosts_entries=hosts, preference=preference,
-        preference_source=pref_source, notes=tuple(notes),
+        preference_source=pref_source, time_servers=time_servers, time_source=time_source,
+        notes=tuple(notes),
     )
 
 
@@ -158,3 +163,17 @@ def _preference(tcpip6: Mapping[str, Any], adapters: tuple[Adapter, ...]) -> tup
     if global_v6:
         return "ipv6", "default prefix policy: a global IPv6 address is configured"
     return "ipv4", "no global IPv6 address: IPv4 is used"
+
+
+def _time_servers(w32time: Mapping[str, Any], notes: list[str]) -> tuple[tuple[str, ...], str]:
+    """W32Time's ``NtpServer`` (``host,0x9`` flags dropped) unless ``Type`` is ``NT5DS``
+    (time from the domain hierarchy: the server is the domain controller, not this value)."""
+    kind = str(w32time.get("Type") or "")
+    if kind.upper() == "NT5DS":
+        notes.append("W32Time syncs from the domain hierarchy (Type=NT5DS): NtpServer is not "
+                     "used; pass --time-server with a domain controller to check the clock")
+        return (), ""
+    servers = tuple(dict.fromkeys(
+        part.split(",", 1)[0] for part in str(w32time.get("NtpServer") or "").split()
+        if part.split(",", 1)[0]))
+    return servers, (f"HKLM\\{W32TIME} NtpServer" if servers else "")
