@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .clock import Clock, SystemClock
+from .config import NotificationSettings
 from .monitor import Condition, StatusChange, TargetStatus
 
 __all__ = ["LOCAL_NETWORK", "Notice", "Notifier", "NotifyPolicy"]
@@ -43,6 +44,11 @@ class NotifyPolicy:
     enabled: bool = True
     quiet_s: float = 300.0  # a repeat down notice of one target within this is held back
     reminder_s: float = 3600.0  # a target still down is reminded at most this often
+
+    @classmethod
+    def from_settings(cls, settings: NotificationSettings) -> NotifyPolicy:
+        """The policy ``[notifications]`` describes."""
+        return cls(settings.enabled, settings.quiet_s, settings.reminder_s)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from .breaker import CircuitBreaker
 from .clock import Clock, SystemClock
 from .config import Config
 from .db import DatabaseResilience
-from .history import HistoryStore
+from .history import HistoryStore, Retention
 from .monitor import HealthMonitor, breaker_for
 from .recovery import RecoveryActions
 from .retry import policy_from_settings
@@ -41,7 +41,8 @@ class NetmonCore:
         for target in config.targets:
             if target.enabled:
                 self.breaker(breaker_for(target, config))
-        self.history = (HistoryStore(config.history.path or None, clock=self.clock)
+        self.history = (HistoryStore(config.history.path or None, clock=self.clock,
+                                     retention=Retention.from_settings(config.history))
                         if with_history and config.history.enabled else None)
         for breaker in self.breakers.values():
             self._keep_transitions(breaker)
@@ -89,9 +90,11 @@ class NetmonCore:
 
         Targets are added, changed and removed in place (see ``HealthMonitor.apply_config``;
         returns the names probed afresh); ``[monitor]`` applies from the next probe and
-        ``[breaker]`` to every breaker from its next decision. Breakers no target, the auth
-        service or the database layer uses any more are dropped. ``[retry]``, ``[auth]``,
-        ``[database]``, ``[history]`` and ``[service]`` take effect at the next start.
+        ``[breaker]`` to every breaker from its next decision, ``[history]`` retention from the
+        store's next maintenance (within a minute). Breakers no target, the auth service or
+        the database layer uses any more are dropped. ``[retry]``, ``[auth]``,
+        ``[database]``, ``[service]`` and the rest of ``[history]`` take effect at the next
+        start.
         """
         settings = config.breaker
         for breaker in self.breakers.values():
@@ -100,6 +103,8 @@ class NetmonCore:
             breaker.half_open_max_calls = settings.half_open_max_calls
             breaker.success_threshold = settings.success_threshold
             breaker.max_half_open_wait = max(settings.reset_timeout_s, 1.0)
+        if self.history is not None:
+            self.history.retention = Retention.from_settings(config.history)
         self.config = config
         used = {breaker_for(t, config) for t in config.targets if t.enabled}
         if self.auth is not None:

@@ -15,7 +15,7 @@ from .common import UsageError, command
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from ..config import Config
+    from ..config import Config, HistorySettings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,18 +41,19 @@ def run_export(args: argparse.Namespace, config: Config) -> int:
         until = parse_since(args.until) if args.until else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    count = asyncio.run(_export(config.history.path or None, args, since, until))
+    count = asyncio.run(_export(config.history, args, since, until))
     print(f"exported {count} row(s)", file=sys.stderr)
     return 0
 
 
-async def _export(path: str | None, args: argparse.Namespace, since: datetime | None,
-                  until: datetime | None) -> int:
+async def _export(settings: HistorySettings, args: argparse.Namespace,
+                  since: datetime | None, until: datetime | None) -> int:
     import sqlite3
 
-    from ..history import HistoryStore, HistoryUnavailableError
+    from ..history import HistoryStore, HistoryUnavailableError, Retention
 
-    store = HistoryStore(path, read_only=True)
+    store = HistoryStore(settings.path or None, read_only=True,
+                         retention=Retention.from_settings(settings))
     try:
         await store.start()
         return await store.export(args.output or sys.stdout, args.format, target=args.target,

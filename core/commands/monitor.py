@@ -88,13 +88,14 @@ async def _monitor(config: Config, args: argparse.Namespace) -> str | None:
     """
     import asyncio
 
-    from ..history import HistoryStore
+    from ..history import HistoryStore, Retention
     from ..monitor import HealthMonitor
     from ..status import build
 
     history = None
     if config.history.enabled and not args.no_history:
-        history = HistoryStore(config.history.path or None)
+        history = HistoryStore(config.history.path or None,
+                               retention=Retention.from_settings(config.history))
         await history.start()
     monitor = HealthMonitor(config, history=history)
     if history is not None:

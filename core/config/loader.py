@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from .dsn import DsnError, parse_dsn
 from .fields import build, check_each, describe_value, literal_secret, reject_unknown
 from .location import config_path, default_config_text
-from .model import TARGET_KINDS, Config, RemoteSettings, Target
+from .model import TARGET_KINDS, Config, HistorySettings, RemoteSettings, Target
 from .urls import is_http_url, url_has_credentials
 
 __all__ = ["load_config", "parse_config", "validate_section", "validate_target"]
@@ -91,7 +91,26 @@ def parse_config(text: str, *, source: Path | None = None) -> Config:
     return Config(**sections, targets=targets, remotes=remotes, source=source)
 
 
+def _check_history(history: HistorySettings, label: str) -> None:
+    """Each tier kept at least as long as the finer one it is rolled up from."""
+    if history.minute_days * 24 < history.raw_hours:
+        raise ConfigError(f"{history.minute_days:g} days is shorter than raw_hours "
+                          f"({history.raw_hours:g} h); keep 1-minute rollups at least as "
+                          "long as raw results", path=label, field="history.minute_days")
+    if history.hour_days < history.minute_days:
+        raise ConfigError(f"{history.hour_days:g} days is shorter than minute_days "
+                          f"({history.minute_days:g}); keep 1-hour rollups at least as long "
+                          "as 1-minute rollups", path=label, field="history.hour_days")
+
+
+#: Checks across the fields of one section, shared by ``parse_config`` and
+#: ``validate_section``.
+_SECTION_CHECKS = {"history": _check_history}
+
+
 def _check_sections(sections: Mapping[str, Any], targets: list[Target], label: str) -> None:
+    for name, check in _SECTION_CHECKS.items():
+        check(sections[name], label)
     auth, database = sections["auth"], sections["database"]
     if auth.supabase_url:
         _check_url(auth.supabase_url, label, "auth.supabase_url", dataclasses.fields(auth))
@@ -235,8 +254,16 @@ def validate_target(table: Mapping[str, Any], *, taken: Iterable[str] = ()) -> d
 def validate_section(section: str, table: Mapping[str, Any]) -> dict[str, str]:
     """The problems of one settings table (``monitor``, ``breaker``...) as field -> message,
     in the words ``load_config`` uses (empty when valid)."""
-    return {key: _message(exc) for key, exc in
-            check_each(_SECTION_TYPES[section], table, "", section).items()}  # type: ignore[arg-type]
+    kind: Any = _SECTION_TYPES[section]
+    errors = {key: _message(exc) for key, exc in check_each(kind, table, "", section).items()}
+    check = _SECTION_CHECKS.get(section)
+    if errors or check is None:
+        return errors
+    try:
+        check(build(kind, table, "", section), "")
+    except ConfigError as exc:
+        return {(exc.field or section).removeprefix(f"{section}."): _message(exc)}
+    return {}
 
 
 def _message(exc: ConfigError) -> str:

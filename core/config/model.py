@@ -24,6 +24,7 @@ __all__ = [
     "HistorySettings",
     "LoggingSettings",
     "MonitorSettings",
+    "NotificationSettings",
     "RemoteSettings",
     "RetrySettings",
     "ServiceSettings",
@@ -139,10 +140,24 @@ class LoggingSettings:
 
 @dataclass(frozen=True)
 class HistorySettings:
-    """Where probe history is kept (empty path: the platformdirs data folder)."""
+    """Where probe history is kept (empty path: the platformdirs data folder) and how long
+    each tier is: raw results, 1-minute and 1-hour aggregates (each at least as long as the
+    finer one before it)."""
 
     enabled: bool = True
     path: str = ""
+    raw_hours: float = _spec(48.0, min=1, max=8784)
+    minute_days: float = _spec(30.0, min=1, max=3660)
+    hour_days: float = _spec(400.0, min=1, max=36600)
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """The console's tray notifications (see ``core.notify.NotifyPolicy``)."""
+
+    enabled: bool = True
+    quiet_s: float = _spec(300.0, min=0, max=86400)  # hold a repeat down notice this long
+    reminder_s: float = _spec(3600.0, min=60, max=604800)  # remind of a target still down
 
 
 @dataclass(frozen=True)
@@ -218,6 +233,7 @@ class Config:
     service: ServiceSettings = field(default_factory=ServiceSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     history: HistorySettings = field(default_factory=HistorySettings)
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
     targets: list[Target] = field(default_factory=list)
     remotes: list[RemoteSettings] = field(default_factory=list)
     source: Path | None = field(default=None, compare=False)

@@ -24,6 +24,7 @@ from .rows import (
     HistoryRow,
     MaintenanceReport,
     Resolution,
+    Retention,
     default_history_path,
 )
 from .store import HistoryStore
@@ -44,6 +45,7 @@ __all__ = [
     "MemoryHistory",
     "Recall",
     "Resolution",
+    "Retention",
     "TimelineSeries",
     "default_history_path",
 ]

@@ -4,7 +4,8 @@ One query per part for all targets, using the ``(target, ts)`` index. Stored tim
 clock; the caller's ``monotonic - now`` offset maps them onto the monotonic timeline of
 ``SuccessWindows``, and counts are grouped by the windows' own slots (minutes for the last
 hour and more, ten minutes for the rest of 24 h), so a restarted monitor counts exactly
-what the old one counted. Raw rows are kept 48 h, so they cover the 24 h window whole.
+what the old one counted. Raw rows are kept 48 h by default, so they cover the 24 h window
+whole (a ``[history] raw_hours`` under 25 leaves only what is kept).
 """
 
 from __future__ import annotations

@@ -11,14 +11,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
-from .rows import (
-    HOUR_RETENTION,
-    MINUTE_RETENTION,
-    RAW_RETENTION,
-    MaintenanceReport,
-    ceil_to,
-    floor_to,
-)
+from .rows import MaintenanceReport, Retention, ceil_to, floor_to
 
 __all__ = ["BREAKER_INSERT", "INSERT", "SCHEMA", "Marks", "load_marks", "rewind",
            "rollup_and_prune"]
@@ -136,18 +129,20 @@ def _set_mark(conn: sqlite3.Connection, marks: Marks, key: str, value: float) ->
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
 
-def rewind(conn: sqlite3.Connection, marks: Marks, oldest: float, now: float) -> None:
+def rewind(conn: sqlite3.Connection, marks: Marks, oldest: float, now: float,
+           retention: Retention) -> None:
     """A late result (at ``oldest``) for a minute already rolled up: roll it up again."""
     rolled = marks.get("rolled_1m", 0.0)
     if oldest < rolled:
-        floor = ceil_to(now - RAW_RETENTION.total_seconds(), 60)  # raw rows still complete
+        floor = ceil_to(now - retention.raw.total_seconds(), 60)  # raw rows still complete
         start = float(max(floor_to(oldest, 60), floor))
         if start < rolled:
             _set_mark(conn, marks, "rolled_1m", start)
 
 
-def rollup_and_prune(conn: sqlite3.Connection, marks: Marks, now: float) -> MaintenanceReport:
-    """Roll up completed minutes and hours, then delete what is past retention."""
+def rollup_and_prune(conn: sqlite3.Connection, marks: Marks, now: float,
+                     retention: Retention) -> MaintenanceReport:
+    """Roll up completed minutes and hours, then delete what is past ``retention``."""
     minutes = hours = 0
     m_start, m_end = marks.get("rolled_1m", 0.0), float(floor_to(now, 60))
     h_start = marks.get("rolled_1h", 0.0)
@@ -155,19 +150,19 @@ def rollup_and_prune(conn: sqlite3.Connection, marks: Marks, now: float) -> Main
         minutes = conn.execute(_ROLLUP_MINUTES, (m_start, m_end)).rowcount
         _set_mark(conn, marks, "rolled_1m", m_end)
         if m_start < h_start:  # minutes of a rolled hour changed: redo that hour
-            h_floor = ceil_to(now - MINUTE_RETENTION.total_seconds(), 3600)
+            h_floor = ceil_to(now - retention.minute.total_seconds(), 3600)
             h_start = min(h_start, float(max(floor_to(m_start, 3600), h_floor)))
     h_end = float(floor_to(now, 3600))
     if h_start < h_end:
         hours = conn.execute(_ROLLUP_HOURS, (int(h_start), int(h_end))).rowcount
         _set_mark(conn, marks, "rolled_1h", h_end)
     raw = conn.execute("DELETE FROM results WHERE ts < ?",
-                       (now - RAW_RETENTION.total_seconds(),)).rowcount
+                       (now - retention.raw.total_seconds(),)).rowcount
     m_del = conn.execute("DELETE FROM agg_1m WHERE bucket < ?",
-                         (now - MINUTE_RETENTION.total_seconds(),)).rowcount
+                         (now - retention.minute.total_seconds(),)).rowcount
     h_del = conn.execute("DELETE FROM agg_1h WHERE bucket < ?",
-                         (now - HOUR_RETENTION.total_seconds(),)).rowcount
-    conn.execute("DELETE FROM audit WHERE ts < ?", (now - HOUR_RETENTION.total_seconds(),))
+                         (now - retention.hour.total_seconds(),)).rowcount
+    conn.execute("DELETE FROM audit WHERE ts < ?", (now - retention.hour.total_seconds(),))
     conn.execute("DELETE FROM breaker_events WHERE ts < ?",
-                 (now - HOUR_RETENTION.total_seconds(),))
+                 (now - retention.hour.total_seconds(),))
     return MaintenanceReport(minutes, hours, raw, m_del, h_del)

@@ -26,6 +26,7 @@ __all__ = [
     "HistoryRow",
     "MaintenanceReport",
     "Resolution",
+    "Retention",
     "default_history_path",
 ]
 
@@ -35,6 +36,21 @@ ExportFormat = Literal["csv", "json"]
 RAW_RETENTION: Final = timedelta(hours=48)
 MINUTE_RETENTION: Final = timedelta(days=30)
 HOUR_RETENTION: Final = timedelta(days=400)
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long each tier is kept: raw results, 1-minute and 1-hour aggregates."""
+
+    raw: timedelta = RAW_RETENTION
+    minute: timedelta = MINUTE_RETENTION
+    hour: timedelta = HOUR_RETENTION
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Retention:
+        """From ``[history]`` (``raw_hours``, ``minute_days``, ``hour_days``)."""
+        return cls(timedelta(hours=settings.raw_hours), timedelta(days=settings.minute_days),
+                   timedelta(days=settings.hour_days))
 
 
 def default_history_path() -> Path:

@@ -7,9 +7,10 @@ The file is ``<platformdirs user data dir>/history.sqlite3`` unless another path
   the worker writes a batch every ``flush_interval`` seconds or as soon as ``batch_size``
   results wait, one transaction per batch. Queries are jobs for the same thread, run after
   everything added before them has been written (read-your-writes).
-- **Tiers** (see ``rollups``): raw results 48 h, 1-minute aggregates 30 days, 1-hour
-  aggregates 400 days; rollups and retention run on the worker at most once a minute and on
-  ``maintain()``, judged on the injected clock.
+- **Tiers** (see ``rollups``): raw results, 1-minute and 1-hour aggregates, each kept as
+  long as ``retention`` says (by default 48 h, 30 days, 400 days; ``[history]`` sets them);
+  rollups and retention run on the worker at most once a minute and on ``maintain()``,
+  judged on the injected clock.
 - **Readers** (``read_only=True``, e.g. ``netmon history export``) open the file with
   ``mode=ro``: they never lock it for writing, create, repair or move it; when it cannot be
   read ``start()`` raises ``HistoryUnavailableError`` saying why.
@@ -57,15 +58,14 @@ from .recall import Recall, read_recall
 from .rollups import BREAKER_INSERT, INSERT, Marks, load_marks, rewind, rollup_and_prune
 from .rows import (
     AGG_FIELDS,
-    MINUTE_RETENTION,
     RAW_COLUMNS,
     RAW_FIELDS,
-    RAW_RETENTION,
     AggregateRow,
     ExportFormat,
     HistoryRow,
     MaintenanceReport,
     Resolution,
+    Retention,
     default_history_path,
     epoch,
     floor_to,
@@ -101,6 +101,7 @@ class HistoryStore:
     enqueue callable from the event loop; ``await close()`` writes what is pending and stops.
     ``busy_timeout`` is how long SQLite waits for another process's lock (with growing
     sleeps); ``lock_retry`` how often a writer shut out by a lock tries the file again.
+    ``retention`` (settable while running) applies from the next maintenance.
     """
 
     def __init__(
@@ -115,6 +116,7 @@ class HistoryStore:
         close_timeout: float = 10.0,
         read_only: bool = False,
         lock_retry: float = 30.0,
+        retention: Retention | None = None,
     ) -> None:
         if flush_interval <= 0 or batch_size < 1 or max_pending < batch_size:
             raise ValueError("need flush_interval > 0 and 1 <= batch_size <= max_pending")
@@ -125,6 +127,8 @@ class HistoryStore:
         self._busy_timeout = busy_timeout
         self._close_timeout = close_timeout
         self._lock_retry = lock_retry
+        #: How long each tier is kept (read by the worker at each maintenance).
+        self.retention = retention if retention is not None else Retention()
         #: Readers never write, create, repair or move the file.
         self.read_only = read_only
         #: The database file actually in use (differs from the requested one after a fallback).
@@ -534,7 +538,7 @@ class HistoryStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.executemany(INSERT, rows)
-            rewind(conn, self._marks, oldest, epoch(self._clock.now()))
+            rewind(conn, self._marks, oldest, epoch(self._clock.now()), self.retention)
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -593,7 +597,7 @@ class HistoryStore:
         try:
             merged, count, oldest = files.merge_side_files(conn, path)
             if oldest is not None:
-                rewind(conn, self._marks, oldest, epoch(self._clock.now()))
+                rewind(conn, self._marks, oldest, epoch(self._clock.now()), self.retention)
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -722,7 +726,8 @@ class HistoryStore:
         self._last_maintain = self._clock.monotonic()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            report = rollup_and_prune(conn, self._marks, epoch(self._clock.now()))
+            report = rollup_and_prune(conn, self._marks, epoch(self._clock.now()),
+                                      self.retention)
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -745,9 +750,9 @@ class HistoryStore:
                                          ("agg_1h", "bucket"))]
             found = [float(v) for v in values if v is not None]
             start = min(found) if found else None
-        if start is None or start >= now - RAW_RETENTION.total_seconds():
+        if start is None or start >= now - self.retention.raw.total_seconds():
             return "raw"
-        if start >= now - MINUTE_RETENTION.total_seconds():
+        if start >= now - self.retention.minute.total_seconds():
             return "1m"
         return "1h"
 

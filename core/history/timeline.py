@@ -174,7 +174,7 @@ def _breaker_periods(conn: sqlite3.Connection, breaker: str, since: float,
 def read_uptime(conn: sqlite3.Connection, targets: Iterable[str], since: float, until: float,
                 segments: int) -> dict[str, list[tuple[int, int]]]:
     """Per target, ``segments`` equal slices of ``[since, until)``: (results, failures)
-    each, from the raw rows (kept 48 h: enough for the table's 24 h bars)."""
+    each, from the raw rows (kept 48 h by default: enough for the table's 24 h bars)."""
     names: Sequence[str] = list(targets)
     width = (until - since) / segments
     out: dict[str, list[tuple[int, int]]] = {}

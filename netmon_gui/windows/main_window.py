@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from core.config import Config, config_path
 from core.log import log_dir
-from core.notify import Notifier
+from core.notify import Notifier, NotifyPolicy
 from core.probes.base import ProbeResult
 from core.runtime import NetmonCore
 
@@ -143,7 +143,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._padded(self.events_panel), "Events")
         self.tabs.addTab(self._padded(self.log_panel), "Log")
         self.log_bridge = LogBridge(self)
-        self.tray = StatusTray(Notifier(clock=core.clock), self)
+        self.tray = StatusTray(Notifier(NotifyPolicy.from_settings(self.config.notifications),
+                                        clock=core.clock), self)
         self.find_box = QLineEdit(self)
         self.find_box.setPlaceholderText("Find target (Ctrl+F)")
         self.find_box.setClearButtonEnabled(True)
@@ -373,6 +374,7 @@ class MainWindow(QMainWindow):
         selected = self.selected_target()
         self.core.apply_config(config)
         self.config = config
+        self.tray.notifier.policy = NotifyPolicy.from_settings(config.notifications)
         self.targets_model.reload()
         self.uptime.refresh()
         self.source_label.setText(f"Config: {config.source}")

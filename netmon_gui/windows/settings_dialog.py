@@ -1,8 +1,9 @@
-"""SettingsDialog: the [monitor], [breaker], [retry] and [history] settings, one tab each.
+"""SettingsDialog: the [monitor], [breaker], [retry], [history] and [notifications] settings,
+one tab each.
 
 Each field is checked as typed by the config loader's own rules
 (``core.config.validate_section``); "Save" is enabled only when every tab is valid, writes
-the file atomically (comments kept) and accepts. More tabs (notifications) plug in with
+the file atomically (comments kept) and accepts. More tabs plug in with
 ``add_page(title, page)``: a page offers ``section`` (its config section name),
 ``values() -> dict`` and ``errors() -> dict``, and ``changed`` (a Signal) when edited.
 """
@@ -39,8 +40,14 @@ SECTIONS = {
                 "again. Applies to every breaker from its next decision."),
     "retry": ("Retry", "Attempts and backoff of retried operations (database connect). "
               "Applies at the next start."),
-    "history": ("History", "Where probe history is kept; raw results 48 h, 1-minute "
-                "rollups 30 days, 1-hour rollups 400 days. Applies at the next start."),
+    "history": ("History", "Where probe history is kept (applies at the next start) and "
+                "how long: raw results (hours), then 1-minute and 1-hour rollups (days), each "
+                "at least as long as the one before. Retention applies within a minute."),
+    "notifications": ("Notifications", "Tray notices when a target goes down or comes back "
+                      "(after down_after / up_after), one for the local network going down. "
+                      "quiet_s: a target down again this soon after its last notice is held "
+                      "back; reminder_s: how often a target still down is reminded. Applies "
+                      "at once."),
 }
 
 

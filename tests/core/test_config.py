@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,11 @@ from core.config import (
     load_config,
     parse_config,
     save_config,
+    validate_section,
 )
 from core.errors import ConfigError
+from core.history import Retention
+from core.notify import NotifyPolicy
 
 
 def test_embedded_defaults_equal_the_dataclass_defaults() -> None:
@@ -34,6 +38,23 @@ def test_embedded_defaults_equal_the_dataclass_defaults() -> None:
     assert config.auth.token_ttl_s == 300
     assert config.retry.max_attempts == 5
     assert config.monitor.interval_s == 30
+
+
+def test_notifications_and_retention_settings_feed_policy_and_store() -> None:
+    config = parse_config("[notifications]\nenabled = false\nquiet_s = 0\nreminder_s = 600\n"
+                          "[history]\nraw_hours = 2\nminute_days = 1\nhour_days = 7\n")
+    assert NotifyPolicy.from_settings(config.notifications) == NotifyPolicy(False, 0.0, 600.0)
+    assert NotifyPolicy.from_settings(Config().notifications) == NotifyPolicy()
+    assert Retention.from_settings(config.history) == Retention(
+        timedelta(hours=2), timedelta(days=1), timedelta(days=7))
+    assert Retention.from_settings(Config().history) == Retention()  # the old constants
+    # the settings dialog's check is the loader's, cross-field rule included
+    assert validate_section("history", {"raw_hours": 100, "minute_days": 2}) == {
+        "minute_days": "2 days is shorter than raw_hours (100 h); keep 1-minute rollups at "
+                       "least as long as raw results"}
+    assert validate_section("history", {"raw_hours": 24, "minute_days": 1}) == {}
+    assert set(validate_section("notifications", {"quiet_s": -1, "reminder_s": 1})) == {
+        "quiet_s", "reminder_s"}
 
 
 def test_embedded_defaults_monitor_this_machines_network() -> None:
@@ -120,6 +141,14 @@ nameservers = ["127.0.0.1:5353", "1.1.1.1", "[::1]:53"]
         ("[retry]\njitter = \"random\"\n", "retry.jitter", "allowed: none, full, equal"),
         ("[breaker]\nfailure_threshold = 2.5\n", "breaker.failure_threshold", "whole number"),
         ("monitor = 3\n", "monitor", "must be a table"),
+        ("[history]\nraw_hours = 0.5\n", "history.raw_hours", "out of range (allowed: 1..8784)"),
+        ("[history]\nraw_hours = 100\nminute_days = 2\n", "history.minute_days",
+         "shorter than raw_hours"),
+        ("[history]\nminute_days = 60\nhour_days = 30\n", "history.hour_days",
+         "shorter than minute_days"),
+        ("[notifications]\nreminder_s = 10\n", "notifications.reminder_s",
+         "out of range (allowed: 60..604800)"),
+        ("[notifications]\nquiet = 3\n", "notifications.quiet", "did you mean 'quiet_s'"),
         ("[[targets]]\nkind = \"http\"\n", "targets[0].name", "is required"),
         ("[[targets]]\nname = \"x\"\nkind = \"smtp\"\n", "targets[0] (x).kind", "'smtp'"),
         ("[[targets]]\nname = \"x\"\nkind = \"tcp\"\nhost = \"h\"\n", "targets[0] (x).port",

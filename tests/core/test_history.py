@@ -18,12 +18,14 @@ from pathlib import Path
 import pytest
 
 from core import history
+from core.config import HistorySettings
 from core.errors import ErrorKind
 from core.history import (
     AggregateRow,
     HistoryRow,
     HistoryStore,
     MemoryHistory,
+    Retention,
     default_history_path,
 )
 from core.probes.base import ProbeResult
@@ -295,6 +297,43 @@ async def test_rollups_and_tiered_retention(store: HistoryStore, clock: FakeCloc
     await store.maintain()
     assert await store.query(resolution="1h") == []
     assert await store.query(resolution="1m") == []
+
+
+async def test_configured_retention_prunes_older_rows_and_keeps_younger(
+        db_path: Path, clock: FakeClock) -> None:
+    retention = Retention.from_settings(
+        HistorySettings(raw_hours=2, minute_days=1, hour_days=3))
+    store = HistoryStore(db_path, clock=clock, flush_interval=3600, retention=retention)
+    await store.start()
+    try:
+        for m in (0, 1, 2):
+            store.add(result(minute(m)))
+        clock.advance(3600)
+        store.add(result(clock.now()))  # 01:00
+        clock.advance(3600)  # now 02:00: the 00:00 row is exactly 2 h old, kept
+        await store.maintain()
+        assert await store.count() == 4
+        clock.advance(90)  # 02:01:30: 00:00 and 00:01 are past 2 h; 00:02 and 01:00 are not
+        await store.maintain()
+        assert [r.ts for r in await store.query(resolution="raw")] == [minute(2), minute(60)]
+        minutes = [r.bucket for r in await store.query(resolution="1m")]
+        assert minutes == [minute(0), minute(1), minute(2), minute(60)]
+
+        clock.advance(86400 - 2 * 3600)  # 1 day 00:01:30: minute rows before 00:01:30 go
+        await store.maintain()
+        assert await store.count() == 0
+        minutes = [r.bucket for r in await store.query(resolution="1m")]
+        assert minutes == [minute(2), minute(60)]
+        hours = [r.bucket for r in await store.query(resolution="1h")]
+        assert hours == [T0, T0 + timedelta(hours=1)]  # 3 days for hours
+
+        store.retention = Retention.from_settings(  # changed while running
+            HistorySettings(raw_hours=2, minute_days=1, hour_days=1))
+        await store.maintain()  # hour 00:00 is past 1 day, hour 01:00 is not
+        assert [r.bucket for r in await store.query(resolution="1h")] == [
+            T0 + timedelta(hours=1)]
+    finally:
+        await store.close()
 
 
 async def test_rollups_survive_a_restart_gap(db_path: Path, clock: FakeClock) -> None:

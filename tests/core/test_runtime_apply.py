@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import timedelta
+from pathlib import Path
 
 from core.config import BreakerSettings, Config, HistorySettings, MonitorSettings, Target
+from core.history import Retention
 from core.monitor import TargetStatus
 from core.runtime import NetmonCore
 from tests.support.http_server import HttpServer
@@ -83,3 +86,15 @@ async def test_settings_apply_to_running_parts_and_new_targets_get_scheduled(
         assert core.monitor.states["a"].status is TargetStatus.UP
     finally:
         await core.stop()
+
+
+async def test_history_retention_comes_from_the_config_and_follows_edits(
+        tmp_path: Path) -> None:
+    settings = HistorySettings(path=str(tmp_path / "h.sqlite3"), raw_hours=6, minute_days=2,
+                               hour_days=90)
+    core = NetmonCore(Config(history=settings), with_database=False)
+    assert core.history is not None
+    assert core.history.retention == Retention(timedelta(hours=6), timedelta(days=2),
+                                               timedelta(days=90))
+    core.apply_config(Config(history=dataclasses.replace(settings, raw_hours=12)))
+    assert core.history.retention.raw == timedelta(hours=12)

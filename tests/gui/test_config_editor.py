@@ -4,14 +4,17 @@ kept), secrets to the keyring only, and the running core picks the change up."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import keyring
 import pytest
-from PySide6.QtWidgets import QDialogButtonBox, QLabel
+from PySide6.QtWidgets import QCheckBox, QDialogButtonBox, QLabel
 from pytestqt.qtbot import QtBot
 
 from core.config import Target, load_config
+from core.monitor import StatusChange, TargetStatus
+from core.notify import NotifyPolicy
 from core.runtime import NetmonCore
 from netmon_gui.windows.main_window import MainWindow
 from netmon_gui.windows.secret_dialog import SecretDialog
@@ -168,3 +171,52 @@ async def test_settings_refuse_bad_values_and_apply_good_ones(
     text = path.read_text("utf-8")
     assert "failure_threshold = 6" in text and "# every half minute" in text
     assert load_config(path).breaker.failure_threshold == 6
+
+
+async def test_notifications_page_validates_inline_and_save_sets_the_tray_policy(
+        setup: tuple[MainWindow, NetmonCore, Path]) -> None:
+    window, _core, path = setup
+    assert window.tray.notifier.policy == NotifyPolicy()  # the file has no [notifications]
+    dialog = window.edit_settings()
+    [page] = [p for p in dialog.pages if p.section == "notifications"]
+    assert isinstance(page, SectionPage)
+    index = dialog.pages.index(page)
+    save = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
+    page.editors["reminder_s"].setText("10")
+    assert page.error_labels["reminder_s"].text() == "10 is out of range (allowed: 60..604800)"
+    assert not save.isEnabled() and dialog.tabs.tabText(index) == "Notifications !"
+    page.editors["quiet_s"].setText("soon")
+    assert "must be a number" in page.error_labels["quiet_s"].text()
+    page.editors["quiet_s"].setText("0")
+    page.editors["reminder_s"].setText("120")
+    enabled = page.editors["enabled"]
+    assert isinstance(enabled, QCheckBox)
+    enabled.setChecked(False)
+    assert save.isEnabled() and dialog.tabs.tabText(index) == "Notifications"
+    assert dialog.save()
+    await settle(lambda: window.tray.notifier.policy == NotifyPolicy(False, 0.0, 120.0))
+    assert load_config(path).notifications.reminder_s == 120
+    # the tray's notifier now keeps quiet about a target going down
+    change = StatusChange("api", TargetStatus.UP, TargetStatus.DOWN, "refused",
+                          datetime(2026, 1, 1, tzinfo=UTC))
+    assert window.tray.notifier.on_status(change) is None
+
+
+async def test_history_page_edits_retention_with_the_loaders_rules(
+        setup: tuple[MainWindow, NetmonCore, Path]) -> None:
+    window, _core, path = setup
+    dialog = window.edit_settings()
+    [page] = [p for p in dialog.pages if p.section == "history"]
+    assert isinstance(page, SectionPage)
+    save = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
+    page.editors["raw_hours"].setText("0.5")
+    assert page.error_labels["raw_hours"].text() == "0.5 is out of range (allowed: 1..8784)"
+    page.editors["raw_hours"].setText("96")
+    page.editors["minute_days"].setText("2")
+    assert "shorter than raw_hours" in page.error_labels["minute_days"].text()
+    assert not save.isEnabled()
+    page.editors["minute_days"].setText("7")
+    assert save.isEnabled() and dialog.save()
+    await settle(lambda: window.config.history.raw_hours == 96)
+    saved = load_config(path).history
+    assert (saved.raw_hours, saved.minute_days, saved.hour_days) == (96, 7, 400)
