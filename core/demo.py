@@ -190,8 +190,12 @@ class Demo:
 
     async def _serve_tcp(self, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter) -> None:
+        # Like a real service: wait for the client's request (or its close), not accept and
+        # hang up at once, which the TCP probe rightly reports as a reset.
+        with contextlib.suppress(OSError, TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(reader.read(1), 5.0)
         writer.close()
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, asyncio.CancelledError):
             await writer.wait_closed()
 
     async def _serve_http(self, reader: asyncio.StreamReader,

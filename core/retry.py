@@ -151,13 +151,10 @@ class Retrier:
             except CircuitOpenError:
                 raise
             except Exception as exc:
-                kind = classify(exc)
                 remaining = (policy.deadline - (self.clock.monotonic() - started)
                              if policy.deadline is not None else None)
-                delay = self._next_delay(kind, attempt, previous_delay, remaining)
-                self._report(attempt, exc, kind, delay)
+                delay = self._failed(exc, attempt, previous_delay, remaining)
                 if delay is None:
-                    self._gave_up(exc, attempt)
                     raise
                 previous_delay = delay
                 await self.clock.sleep(delay)
@@ -190,13 +187,10 @@ class Retrier:
             except CircuitOpenError:
                 raise
             except Exception as exc:
-                kind = classify(exc)
                 now = loop.time()
-                delay = self._next_delay(kind, attempt, previous_delay, deadline - now,
-                                         needed=now - began)
-                self._report(attempt, exc, kind, delay)
+                delay = self._failed(exc, attempt, previous_delay, deadline - now,
+                                     needed=now - began)
                 if delay is None:
-                    self._gave_up(exc, attempt)
                     raise
                 previous_delay = delay
                 await self.clock.sleep(delay)
@@ -247,9 +241,20 @@ class Retrier:
             return None
         return delay
 
-    def _gave_up(self, exc: BaseException, attempt: int) -> None:
-        if attempt > 1:
+    def _failed(
+        self, exc: BaseException, attempt: int, previous: float | None,
+        remaining: float | None, needed: float = 0.0,
+    ) -> float | None:
+        """Report a failed attempt: the wait before the next one, or None to give up.
+
+        On None the caller re-raises ``exc`` (noted with the attempts made).
+        """
+        kind = classify(exc)
+        delay = self._next_delay(kind, attempt, previous, remaining, needed)
+        self._report(attempt, exc, kind, delay)
+        if delay is None and attempt > 1:
             exc.add_note(f"netmon: gave up after {attempt} attempts ({self.policy.name})")
+        return delay
 
     def _succeeded(self, attempt: int) -> None:
         if self.attempted:

@@ -42,7 +42,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -495,10 +495,7 @@ class HistoryStore:
         except Exception:
             _log.exception("%s history writer error on close", PREFIX_RESILIENT)
         finally:
-            if self._conn is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.close()
-                self._conn = None
+            self._close_conn()
             assert self._stopped is not None
             self._stopped.set_result(None)
 
@@ -535,16 +532,9 @@ class HistoryStore:
         if not rows:
             return
         oldest = min(row[2] for row in rows)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction(conn):
             conn.executemany(INSERT, rows)
             rewind(conn, self._marks, oldest, epoch(self._clock.now()), self.retention)
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            self._marks = load_marks(conn)
-            raise
 
     def _write_failed(self, exc: sqlite3.Error) -> None:
         now = time.monotonic()
@@ -572,6 +562,19 @@ class HistoryStore:
                      "are merged in by the next start", PREFIX_RESILIENT, self.path, len(rows),
                      side)
 
+    @contextlib.contextmanager
+    def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """A write transaction; on failure roll back and re-read the rollup marks."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            self._marks = load_marks(conn)
+            raise
+
     # ------------------------------------------------------------------ open / repair
 
     def _close_conn(self) -> None:
@@ -593,17 +596,10 @@ class HistoryStore:
         return conn
 
     def _merge_side_files(self, conn: sqlite3.Connection, path: Path) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction(conn):
             merged, count, oldest = files.merge_side_files(conn, path)
             if oldest is not None:
                 rewind(conn, self._marks, oldest, epoch(self._clock.now()), self.retention)
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            self._marks = load_marks(conn)
-            raise
         if merged:
             files.remove_side_files(merged)
             _log.warning("%s history took in %d results kept in %s while %s was locked",
@@ -724,17 +720,9 @@ class HistoryStore:
     def _maintain(self, conn: sqlite3.Connection | None) -> MaintenanceReport:
         assert conn is not None
         self._last_maintain = self._clock.monotonic()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            report = rollup_and_prune(conn, self._marks, epoch(self._clock.now()),
-                                      self.retention)
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            self._marks = load_marks(conn)
-            raise
-        return report
+        with self._transaction(conn):
+            return rollup_and_prune(conn, self._marks, epoch(self._clock.now()),
+                                    self.retention)
 
     # ------------------------------------------------------------------ reading
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QObject, Qt
 
 from core.breaker import CircuitBreaker
 
 from .. import fmt
 from ..colors import badge_for
+from .table import DictTable, Index, Row
 
 __all__ = ["COLUMNS", "MISSING", "BreakersModel", "NameRole", "StateRole", "local_rows"]
 
@@ -29,8 +30,6 @@ StateRole = Qt.ItemDataRole.UserRole + 2  # the raw state string ("closed", "ope
 MISSING = "missing"  # a field the backend did not send
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-_Index = QModelIndex | QPersistentModelIndex
-Row = dict[str, Any]
 
 
 def local_rows(breakers: Mapping[str, CircuitBreaker]) -> Callable[[], list[Row]]:
@@ -42,15 +41,16 @@ def _text(value: Any) -> str:
     return MISSING if value is None else str(value)
 
 
-class BreakersModel(QAbstractTableModel):
+class BreakersModel(DictTable):
     """Name, state badge, consecutive failures, failures, rejected calls, retry time."""
+
+    COLUMNS = COLUMNS
 
     def __init__(self, source: Mapping[str, CircuitBreaker] | Callable[[], Sequence[Row]],
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.source: Callable[[], Sequence[Row]] = (
             source if callable(source) else local_rows(source))
-        self._rows: list[Row] = []
         self.refresh()
 
     def set_source(self, source: Callable[[], Sequence[Row]]) -> None:
@@ -60,37 +60,16 @@ class BreakersModel(QAbstractTableModel):
 
     def refresh(self) -> None:
         """Re-read the rows (reset only when the set of breakers changes)."""
-        rows = [dict(r) for r in self.source()]
-        if [r.get("name") for r in rows] != [r.get("name") for r in self._rows]:
-            self.beginResetModel()
-            self._rows = rows
-            self.endResetModel()
-        elif rows != self._rows:
-            self._rows = rows
-            self.dataChanged.emit(self.index(0, 0),
-                                  self.index(len(rows) - 1, len(COLUMNS) - 1))
-
-    def name_at(self, row: int) -> str:
-        """The breaker name shown in ``row``."""
-        return str(self._rows[row].get("name"))
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(COLUMNS)
+        self._set_rows(self.source())
 
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation is not Qt.Orientation.Horizontal:
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        if role == Qt.ItemDataRole.ToolTipRole and section == COL_CONSECUTIVE:
+        if (orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole
+                and section == COL_CONSECUTIVE):
             return "Consecutive failures / threshold"
-        return None
+        return super().headerData(section, orientation, role)
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         r = self._rows[index.row()]

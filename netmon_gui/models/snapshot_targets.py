@@ -11,11 +11,11 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QObject
 
 from .. import fmt
-from ..colors import badge_for
 from .breakers import MISSING
+from .table import DictTable, Row
 from .targets import (
     COL_1H,
     COL_5M,
@@ -23,20 +23,13 @@ from .targets import (
     COL_LATENCY,
     COL_STATUS,
     COL_TARGET,
-    COLUMNS,
-    NameRole,
-    SortRole,
-    StatusRole,
+    SEVERITY,
+    TargetTable,
 )
 
 __all__ = ["SnapshotTargetsModel", "missing_fields"]
 
-_SEVERITY = {"down": 0, "degraded": 1, "unknown": 2, "up": 3}
-_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-_CENTER = Qt.AlignmentFlag.AlignCenter
-_Index = QModelIndex | QPersistentModelIndex
 _MISSING = re.compile(r"^missing field '(\w+)' in (\w+)\[(\d+)\]")
-Row = dict[str, Any]
 
 
 def missing_fields(problems: Iterable[str], section: str) -> dict[int, set[str]]:
@@ -49,26 +42,17 @@ def missing_fields(problems: Iterable[str], section: str) -> dict[int, set[str]]
     return out
 
 
-class SnapshotTargetsModel(QAbstractTableModel):
+class SnapshotTargetsModel(DictTable, TargetTable[int]):
     """Target, kind, status badge, latency, success rates and the last error."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[Row] = []
         self._missing: dict[int, set[str]] = {}
 
     def set_targets(self, targets: Sequence[Row], problems: Iterable[str] = ()) -> None:
         """Show ``targets`` (snapshot entries); rows are reset only when names change."""
-        rows = [dict(t) for t in targets]
         self._missing = missing_fields(problems, "targets")
-        if [r.get("name") for r in rows] != [r.get("name") for r in self._rows]:
-            self.beginResetModel()
-            self._rows = rows
-            self.endResetModel()
-        elif rows != self._rows:
-            self._rows = rows
-            self.dataChanged.emit(self.index(0, 0),
-                                  self.index(len(rows) - 1, len(COLUMNS) - 1))
+        self._set_rows(targets)
 
     def row(self, name: str) -> Row | None:
         """The snapshot entry of target ``name``."""
@@ -78,48 +62,18 @@ class SnapshotTargetsModel(QAbstractTableModel):
         """The row of target ``name`` (-1 when unknown)."""
         return next((i for i, r in enumerate(self._rows) if r.get("name") == name), -1)
 
-    def name_at(self, row: int) -> str:
-        """The target name shown in ``row``."""
-        return str(self._rows[row].get("name"))
+    # --- cells (an item is a row number) -------------------------------------------
+    def _item(self, row: int) -> int:
+        return row
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._rows)
+    def _name(self, row: int) -> Any:
+        return self._rows[row].get("name")
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(COLUMNS)
+    def _status(self, row: int) -> str:
+        return str(self._rows[row].get("status") or "unknown")
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        r = self._rows[index.row()]
-        col = index.column()
-        status = str(r.get("status") or "unknown")
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(index.row(), col)
-        if role == NameRole:
-            return r.get("name")
-        if role == StatusRole:
-            return status
-        if role == SortRole:
-            return self._sort_key(index.row(), col)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(index.row())
-        if col == COL_STATUS and role == Qt.ItemDataRole.BackgroundRole:
-            return badge_for(status).background
-        if col == COL_STATUS and role == Qt.ItemDataRole.ForegroundRole:
-            return badge_for(status).foreground
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            if col in (COL_LATENCY, COL_5M, COL_1H):
-                return _RIGHT
-            if col == COL_STATUS:
-                return _CENTER
-        return None
+    def _tip(self, row: int, col: int) -> str:
+        return self._tooltip(row)
 
     def _value(self, row: int, key: str) -> Any:
         if key in self._missing.get(row, ()):
@@ -159,7 +113,7 @@ class SnapshotTargetsModel(QAbstractTableModel):
     def _sort_key(self, row: int, col: int) -> Any:
         r = self._rows[row]
         if col == COL_STATUS:
-            return _SEVERITY.get(str(r.get("status")), 9)
+            return SEVERITY.get(str(r.get("status")), 9)
         if col == COL_LATENCY:
             latency = r.get("latency_ms")
             return float(latency) if isinstance(latency, int | float) else -1.0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, Qt
 
 from core.monitor import HealthMonitor, TargetState
 from core.probes.base import ProbeResult
@@ -12,8 +12,10 @@ from core.probes.base import ProbeResult
 from .. import fmt
 from ..colors import badge_for
 from ..widgets.uptime_bar import UptimeRole
+from .table import Index, Table
 
-__all__ = ["COLUMNS", "NameRole", "SortRole", "StatusRole", "TargetsModel"]
+__all__ = ["COLUMNS", "SEVERITY", "NameRole", "SortRole", "StatusRole", "TargetTable",
+           "TargetsModel"]
 
 COLUMNS = ("Target", "Kind", "Status", "Latency", "5 min", "1 h", "Last 24 h", "Error")
 (COL_TARGET, COL_KIND, COL_STATUS, COL_LATENCY, COL_5M, COL_1H, COL_UPTIME,
@@ -23,13 +25,73 @@ NameRole = Qt.ItemDataRole.UserRole + 1  # the target's name (any column)
 StatusRole = Qt.ItemDataRole.UserRole + 2  # the raw status string ("up", "down"...)
 SortRole = Qt.ItemDataRole.UserRole + 3  # a value that sorts sensibly per column
 
-_SEVERITY = {"down": 0, "degraded": 1, "unknown": 2, "up": 3}
+SEVERITY = {"down": 0, "degraded": 1, "unknown": 2, "up": 3}  # worst first, for sorting
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _CENTER = Qt.AlignmentFlag.AlignCenter
-_Index = QModelIndex | QPersistentModelIndex
+
+T = TypeVar("T")  # what a row's cells are read from
 
 
-class TargetsModel(QAbstractTableModel):
+class TargetTable(Table, Generic[T]):
+    """The targets table's columns and roles, whatever its rows are read from.
+
+    A subclass says what a row is (``_item``) and fills in the per-item cells.
+    """
+
+    COLUMNS = COLUMNS
+
+    def _item(self, row: int) -> T:
+        raise NotImplementedError
+
+    def _name(self, item: T) -> Any:
+        raise NotImplementedError
+
+    def _status(self, item: T) -> str:
+        raise NotImplementedError
+
+    def _display(self, item: T, col: int) -> str:
+        raise NotImplementedError
+
+    def _sort_key(self, item: T, col: int) -> Any:
+        raise NotImplementedError
+
+    def _tip(self, item: T, col: int) -> str:
+        raise NotImplementedError
+
+    def _bars(self, item: T) -> Any:
+        """The uptime bars of the row (``UptimeRole``); None when there are none."""
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        item = self._item(index.row())
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(item, col)
+        if role == NameRole:
+            return self._name(item)
+        if role == StatusRole:
+            return self._status(item)
+        if role == SortRole:
+            return self._sort_key(item, col)
+        if col == COL_UPTIME and role == UptimeRole:
+            return self._bars(item)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tip(item, col)
+        if col == COL_STATUS and role == Qt.ItemDataRole.BackgroundRole:
+            return badge_for(self._status(item)).background
+        if col == COL_STATUS and role == Qt.ItemDataRole.ForegroundRole:
+            return badge_for(self._status(item)).foreground
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            if col in (COL_LATENCY, COL_5M, COL_1H):
+                return _RIGHT
+            if col == COL_STATUS:
+                return _CENTER
+        return None
+
+
+class TargetsModel(TargetTable[TargetState]):
     """Target, kind, status badge, latency, success rates and the last error."""
 
     def __init__(self, monitor: HealthMonitor, parent: QObject | None = None) -> None:
@@ -79,47 +141,25 @@ class TargetsModel(QAbstractTableModel):
         return self._names[row]
 
     # --- Qt model API --------------------------------------------------------------
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self._names)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        state = self.monitor.states[self._names[index.row()]]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(state, col)
-        if role == NameRole:
-            return state.name
-        if role == StatusRole:
-            return str(state.status)
-        if role == SortRole:
-            return self._sort_key(state, col)
-        if col == COL_UPTIME and role == UptimeRole:
-            return self._uptime.get(state.name)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._uptime_tip(state.name) if col == COL_UPTIME else self._tooltip(state)
-        if col == COL_STATUS and role == Qt.ItemDataRole.BackgroundRole:
-            return badge_for(str(state.status)).background
-        if col == COL_STATUS and role == Qt.ItemDataRole.ForegroundRole:
-            return badge_for(str(state.status)).foreground
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            if col in (COL_LATENCY, COL_5M, COL_1H):
-                return _RIGHT
-            if col == COL_STATUS:
-                return _CENTER
-        return None
-
     # --- cells ---------------------------------------------------------------------
+    def _item(self, row: int) -> TargetState:
+        return self.monitor.states[self._names[row]]
+
+    def _name(self, state: TargetState) -> str:
+        return state.name
+
+    def _status(self, state: TargetState) -> str:
+        return str(state.status)
+
+    def _bars(self, state: TargetState) -> list[tuple[int, int]] | None:
+        return self._uptime.get(state.name)
+
+    def _tip(self, state: TargetState, col: int) -> str:
+        return self._uptime_tip(state.name) if col == COL_UPTIME else self._tooltip(state)
+
     def _rates(self, state: TargetState) -> dict[str, float | None]:
         # Computed once per refresh, not once per cell and role (a 50-row repaint spent
         # most of its time here).
@@ -153,7 +193,7 @@ class TargetsModel(QAbstractTableModel):
     def _sort_key(self, state: TargetState, col: int) -> Any:
         last = state.last
         if col == COL_STATUS:
-            return _SEVERITY.get(str(state.status), 9)
+            return SEVERITY.get(str(state.status), 9)
         if col == COL_LATENCY:
             return last.latency_ms if last is not None and last.ok and last.latency_ms else -1.0
         if col == COL_UPTIME:

@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import Config, save_config, validate_section
+from core.config import Config, validate_section
+
+from .config_save import save_error_label, write_config
 
 __all__ = ["SECTIONS", "SectionPage", "SettingsDialog", "SettingsPage"]
 
@@ -164,11 +166,7 @@ class SettingsDialog(QDialog):
         self.tabs = QTabWidget(self)
         for section, (title, _) in SECTIONS.items():
             self.add_page(title, SectionPage(section, getattr(config, section), self))
-        self.error = QLabel("", self)
-        self.error.setObjectName("saveError")
-        self.error.setStyleSheet("color: #c62828;")
-        self.error.setWordWrap(True)
-        self.error.hide()
+        self.error = save_error_label(self)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self)
         self.buttons.accepted.connect(self.save)
@@ -200,11 +198,7 @@ class SettingsDialog(QDialog):
         if any(p.errors() for p in self.pages):
             return False
         config = self.config()
-        try:
-            save_config(config, self.path)
-        except OSError as exc:
-            self.error.setText(f"Not saved: {self.path}: {exc.strerror or exc}")
-            self.error.show()
+        if not write_config(config, self.path, self.error):
             return False
         self.saved = config
         self.accept()

@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import Config, Target, save_config
+from core.config import Config, Target
 
+from .config_save import save_error_label, write_config
 from .target_dialog import TargetDialog
 
 __all__ = ["TargetsEditor", "endpoint_of"]
@@ -80,11 +81,7 @@ class TargetsEditor(QDialog):
         self.where = QLabel(f"Saved to {path}", self)
         self.where.setObjectName("configPath")
         self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error = QLabel("", self)
-        self.error.setObjectName("saveError")
-        self.error.setStyleSheet("color: #c62828;")
-        self.error.setWordWrap(True)
-        self.error.hide()
+        self.error = save_error_label(self)
         box = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self)
         box.accepted.connect(self.save)
@@ -157,11 +154,7 @@ class TargetsEditor(QDialog):
     def save(self) -> bool:
         """Write the config atomically and accept; on failure say why and stay open."""
         config = self.config()
-        try:
-            save_config(config, self.path)
-        except OSError as exc:
-            self.error.setText(f"Not saved: {self.path}: {exc.strerror or exc}")
-            self.error.show()
+        if not write_config(config, self.path, self.error):
             return False
         self.saved = config
         self.accept()

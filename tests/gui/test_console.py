@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from PySide6.QtCore import Qt
@@ -18,18 +18,7 @@ from netmon_gui.widgets.tokens_panel import NOT_CONFIGURED
 from netmon_gui.windows.main_window import MainWindow
 from tests.support.dns_server import DnsServer
 from tests.support.http_server import HttpServer
-
-
-async def settle(condition: Callable[[], bool] | None = None, timeout: float = 3.0) -> None:
-    """Let the qasync loop run (Qt timers, queued signals) until ``condition`` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        await asyncio.sleep(0.05)
-        if condition is None or condition():
-            return
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
+from tests.support.running import settle, started_core
 
 
 async def refused(*_: object) -> None:
@@ -49,12 +38,8 @@ async def core(http_server: HttpServer, tmp_path: object) -> AsyncIterator[Netmo
         ],
         history=HistorySettings(enabled=False),
     )
-    netmon = NetmonCore(config)
-    await netmon.start(schedule=False)
-    try:
+    async with started_core(config) as netmon:
         yield netmon
-    finally:
-        await netmon.stop()
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ a real core probing real loopback servers."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,17 +21,7 @@ from netmon_gui.desktop import demo_command
 from netmon_gui.windows import main_window as main_window_module
 from netmon_gui.windows.main_window import MainWindow
 from tests.support.http_server import HttpServer
-
-
-async def settle(condition: Callable[[], bool] | None = None, timeout: float = 3.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        await asyncio.sleep(0.05)
-        if condition is None or condition():
-            return
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
+from tests.support.running import settle, started_core
 
 
 @pytest.fixture
@@ -44,12 +33,8 @@ async def core(http_server: HttpServer) -> AsyncIterator[NetmonCore]:
         Target(name="billing", kind="http", url=http_server.url_for("/broken")),
         Target(name="ledger", kind="tcp", host="127.0.0.1", port=http_server.port),
     ], history=HistorySettings(enabled=False))
-    netmon = NetmonCore(config)
-    await netmon.start(schedule=False)
-    try:
+    async with started_core(config) as netmon:
         yield netmon
-    finally:
-        await netmon.stop()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from core.config import AuthSettings, Config, HistorySettings
 from core.runtime import NetmonCore
 from netmon_gui.models.tokens import RowsModel
 from netmon_gui.windows.main_window import MainWindow
+from tests.support.running import started_core
 
 SECRET = "gui-test-jwt-secret-0123456789abcdef0123"
 
@@ -31,12 +32,8 @@ async def core(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[NetmonCore]:
     config = Config(auth=AuthSettings(jwt_secret_env="NETMON_GUI_TEST_JWT",
                                       algorithms=["HS256"]),
                     history=HistorySettings(enabled=False))
-    netmon = NetmonCore(config)
-    await netmon.start(schedule=False)
-    try:
+    async with started_core(config) as netmon:
         yield netmon
-    finally:
-        await netmon.stop()
 
 
 async def test_tokens_tab_shows_claims_and_fingerprints_never_tokens(core: NetmonCore) -> None:
