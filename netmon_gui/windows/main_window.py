@@ -418,8 +418,8 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         """Re-read the core (or the remote backend shown): banner, suggestions, breakers,
         tokens, database. A panel whose part of the snapshot did not change since the last
-        refresh is left alone (the tokens panel is always re-read); the targets table repaints the rows ``snapshot_changed``
-        names (``status()`` emits it)."""
+        refresh is left alone (the tokens panel is always re-read); the targets table
+        repaints the rows ``snapshot_changed`` names (``status()`` emits it)."""
         self.bridge.sync_breakers()
         if self.remote.active:
             self._shown = {}
