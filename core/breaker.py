@@ -199,6 +199,7 @@ class CircuitBreaker:
         self._calls = 0
         self._failures = 0
         self._rejected = 0
+        self._resets = 0  # times a failure streak was cleared (see ``changes``)
         # `async with` bookkeeping (see the module docstring)
         self._permits: ContextVar[_Permit | None] = ContextVar(f"breaker:{name}")
         self._recorded = 0  # entries in flight with a live _Permit
@@ -214,6 +215,18 @@ class CircuitBreaker:
         if self._state is _OPEN and self._monotonic() >= self._open_until:
             self._enter_half_open("reset timeout elapsed")
         return self._state
+
+    @property
+    def changes(self) -> int:
+        """A number that grows whenever anything ``stats()`` reports changes.
+
+        It is the sum of counters that only grow (calls, failures, rejections, state
+        changes, cleared failure streaks), so reading it costs the hot paths nothing:
+        while it holds still, the last ``stats()`` is still true. (The thresholds are
+        plain attributes; a caller that caches must compare them too.)
+        """
+        _ = self.state  # an expired open state turns half-open on reading
+        return self._calls + self._failures + self._rejected + self._gen + self._resets
 
     def stats(self) -> BreakerStats:
         """Counters and timestamps for the status snapshot."""
@@ -259,6 +272,7 @@ class CircuitBreaker:
         if self._state is _CLOSED:  # a success while closed always clears the count
             if self._consecutive_failures:
                 self._consecutive_failures = 0
+                self._resets += 1
         else:
             self._settle_success(gen)
         return result
@@ -303,7 +317,9 @@ class CircuitBreaker:
     ) -> Awaitable[None]:
         if self._fast and exc is None:  # a loose entry of this (closed) generation
             self._loose -= 1
-            self._consecutive_failures = 0
+            if self._consecutive_failures:
+                self._consecutive_failures = 0
+                self._resets += 1
             return _FINISHED
         permit = self._live_permit() if self._recorded else None
         if permit is None:
@@ -349,7 +365,7 @@ class CircuitBreaker:
         """
         state = self.state
         if state is _CLOSED:
-            self._consecutive_failures = 0
+            self._clear_streak()
         elif state is _OPEN:
             self._enter_half_open("health probe succeeded")
         elif state is _HALF_OPEN:
@@ -428,11 +444,16 @@ class CircuitBreaker:
         if gen != self._gen:
             return
         if self._state is _CLOSED:
-            self._consecutive_failures = 0
+            self._clear_streak()
         elif self._state is _HALF_OPEN:
             self._trials_in_flight -= 1
             self._last_trial_progress = self._monotonic()
             self._half_open_success("trial call succeeded")
+
+    def _clear_streak(self) -> None:
+        if self._consecutive_failures:
+            self._consecutive_failures = 0
+            self._resets += 1
 
     def _half_open_success(self, reason: str) -> None:
         self._half_open_successes += 1

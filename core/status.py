@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
-from .breaker import BreakerStats, CircuitBreaker
+from .breaker import CircuitBreaker
 from .clock import Clock, SystemClock
 from .errors import NETWORK_KINDS, ErrorKind
 from .monitor import HealthMonitor
@@ -128,22 +128,28 @@ def build(
     }
 
 
-#: Each live breaker's last stats and their ``as_dict``, by ``id``: a snapshot of 1,000
-#: breakers rebuilds only the entries whose stats changed (``as_dict`` costs several times
-#: ``stats()``). The weak reference tells a reused id from the breaker it was cached for
-#: and drops the entry when the breaker goes.
-_BREAKER_ENTRIES: dict[int, tuple[weakref.ref[CircuitBreaker], BreakerStats, dict[str, Any]]] = {}
+#: Each live breaker's snapshot entry, by ``id``, with what it was built from: while the
+#: breaker's ``changes`` counter and thresholds hold still, the entry is reused without
+#: calling ``stats()`` (a snapshot of 1,000 breakers rebuilds only those that changed).
+#: The weak reference tells a reused id from the breaker it was cached for and drops the
+#: entry when the breaker goes.
+_BREAKER_ENTRIES: dict[
+    int, tuple[weakref.ref[CircuitBreaker], tuple[int, int, float], dict[str, Any]]] = {}
 
 
 def _breaker_entry(breaker: CircuitBreaker) -> dict[str, Any]:
-    stats = breaker.stats()
     key = id(breaker)
+    seen = (breaker.changes, breaker.failure_threshold, breaker.reset_timeout)
     cached = _BREAKER_ENTRIES.get(key)
-    if cached is None or cached[0]() is not breaker or cached[1] != stats:
-        ref = cached[0] if cached is not None and cached[0]() is breaker else weakref.ref(
-            breaker, functools.partial(_forget_breaker, key))
-        cached = _BREAKER_ENTRIES[key] = (ref, stats, stats.as_dict())
-    return dict(cached[2])
+    if cached is None or cached[0]() is not breaker:
+        ref = weakref.ref(breaker, functools.partial(_forget_breaker, key))
+    elif cached[1] == seen:
+        return dict(cached[2])
+    else:
+        ref = cached[0]
+    entry = breaker.stats().as_dict()
+    _BREAKER_ENTRIES[key] = (ref, seen, entry)
+    return dict(entry)
 
 
 def _forget_breaker(key: int, _: object) -> None:

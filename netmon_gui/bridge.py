@@ -31,6 +31,7 @@ class CoreBridge(QObject):
     breakerChanged = Signal(object)  # noqa: N815
     auditRecorded = Signal(object)  # noqa: N815
     authChanged = Signal(object)  # noqa: N815
+    snapshotChanged = Signal(object)  # noqa: N815 - frozenset of target names
 
     def __init__(self, core: NetmonCore, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -40,6 +41,7 @@ class CoreBridge(QObject):
         self._link(monitor.result_recorded, self._on_result)
         self._link(monitor.status_changed, self._on_status)
         self._link(monitor.condition_changed, self._on_condition)
+        self._link(monitor.snapshot_changed, self._on_snapshot)
         self._link(core.recovery.audited, self._on_audit)
         if core.auth is not None:
             for event in (core.auth.cached, core.auth.evicted, core.auth.failed):
@@ -76,6 +78,9 @@ class CoreBridge(QObject):
 
     def _on_condition(self, value: object) -> None:
         self.conditionChanged.emit(value)
+
+    def _on_snapshot(self, value: object) -> None:
+        self.snapshotChanged.emit(value)
 
     def _on_breaker(self, value: object) -> None:
         self.breakerChanged.emit(value)

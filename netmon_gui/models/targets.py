@@ -125,12 +125,15 @@ class TargetsModel(TargetTable[TargetState]):
         self._rows = {name: row for row, name in enumerate(self._names)}
         self.endResetModel()
 
-    def refresh_rates(self) -> None:
-        """Success rates age with time: repaint the rate columns."""
-        self._rates_cache.clear()
-        if self._names:
-            self.dataChanged.emit(self.index(0, COL_5M),
-                                  self.index(len(self._names) - 1, COL_1H))
+    def on_snapshot_changed(self, names: frozenset[str]) -> None:
+        """The status snapshot's entries of ``names`` changed (``snapshot_changed``: a
+        result, a breaker, success rates moving on a minute): repaint those rows only."""
+        last = len(COLUMNS) - 1
+        for name in names:
+            row = self._rows.get(name)
+            self._rates_cache.pop(name, None)
+            if row is not None:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
 
     def row_of(self, name: str) -> int:
         """The row of target ``name`` (-1 when unknown)."""

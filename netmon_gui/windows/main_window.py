@@ -81,6 +81,9 @@ ICON = resources.files("resources").joinpath("icons/app.svg")
 STYLESHEET = resources.files("resources").joinpath("netmon.qss")
 REFRESH_MS = 200  # coalesced refresh after events
 TICK_MS = 1000  # periodic refresh: breaker timeouts and success rates age without events
+#: the parts of ``core.status()`` the window's panels show (compared between refreshes)
+_PANEL_INPUTS = ("status", "reason", "targets", "conditions", "breakers", "database",
+                 "suggestions")
 
 
 class MainWindow(QMainWindow):
@@ -109,6 +112,7 @@ class MainWindow(QMainWindow):
         self.bridge = CoreBridge(core, self)
         self.runner = ActionRunner(core.recovery, self)
         self.last_update: datetime | None = None
+        self._shown: dict[str, object] = {}  # the panels' inputs at the last refresh
         self._shut_down = False
 
         self.banner = StatusBanner(self)
@@ -290,6 +294,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         bridge = self.bridge
         bridge.resultRecorded.connect(self._on_result)
+        bridge.snapshotChanged.connect(self.targets_model.on_snapshot_changed)
         for signal in (bridge.statusChanged, bridge.conditionChanged, bridge.breakerChanged,
                        bridge.auditRecorded, bridge.authChanged):
             signal.connect(self.schedule_refresh)
@@ -414,26 +419,37 @@ class MainWindow(QMainWindow):
 
     def refresh(self) -> None:
         """Re-read the core (or the remote backend shown): banner, suggestions, breakers,
-        tokens, database, success rates."""
+        tokens, database. A panel whose part of the snapshot did not change since the last
+        refresh is left alone (the tokens panel is always re-read); the targets table
+        repaints the rows ``snapshot_changed`` names (``status()`` emits it)."""
         self.bridge.sync_breakers()
         if self.remote.active:
+            self._shown = {}
             self.remote.refresh()
             return
         snapshot = self.core.status()
-        self.banner.update_from(snapshot)
-        title = fmt.window_title(snapshot)
-        self.setWindowTitle(title)
-        self.tray.update_status(snapshot, title)
+        shown = {key: snapshot.get(key) for key in _PANEL_INPUTS}
+        last, self._shown = self._shown, shown
+        changed = {key for key, value in shown.items()
+                   if key not in last or last[key] != value}
+        if changed - {"breakers"}:
+            self.banner.update_from(snapshot)
+            title = fmt.window_title(snapshot)
+            self.setWindowTitle(title)
+            self.tray.update_status(snapshot, title)
         self.tray.remind()
-        suggestions = snapshot["suggestions"]
-        self.suggestions.set_suggestions(suggestions, str(snapshot.get("status")))
-        tab = f"Suggestions ({len(suggestions)})" if suggestions else "Suggestions"
-        self.tabs.setTabText(self._suggestions_tab, tab)
-        self.breakers_model.refresh()
-        self.tokens_panel.refresh()
-        self.database_panel.set_database(snapshot.get("database"))
-        self.targets_model.refresh_rates()
-        self.details.refresh()
+        if "suggestions" in changed or "status" in changed:
+            suggestions = snapshot["suggestions"]
+            self.suggestions.set_suggestions(suggestions, str(snapshot.get("status")))
+            tab = f"Suggestions ({len(suggestions)})" if suggestions else "Suggestions"
+            self.tabs.setTabText(self._suggestions_tab, tab)
+        if "breakers" in changed:
+            self.breakers_model.refresh()
+        self.tokens_panel.refresh()  # token lifetimes age without a snapshot change
+        if "database" in changed:
+            self.database_panel.set_database(snapshot.get("database"))
+        if changed & {"targets", "breakers"}:
+            self.details.refresh()
 
     def _on_result(self, result: ProbeResult) -> None:
         self.targets_model.on_result(result)

@@ -516,3 +516,57 @@ async def test_async_with_rejection_keeps_tracebacks_flat(breaker: CircuitBreake
             assert exc.__cause__ is None and exc.__context__ is None
     assert len(depths) == 1
     assert breaker.stats().rejected == 2000
+
+
+async def test_changes_moves_whenever_stats_change(clock: FakeClock) -> None:
+    """``changes`` holds still exactly while ``stats()`` would say the same thing, through
+    every path that touches a reported field (the status snapshot reuses entries on it)."""
+    from core.errors import ErrorKind
+    from core.status import build
+
+    breaker = CircuitBreaker("db", failure_threshold=2, reset_timeout=5.0, clock=clock)
+    last = (breaker.changes, breaker.stats())
+
+    def step(label: str) -> None:
+        nonlocal last
+        now = (breaker.changes, breaker.stats())
+        assert (now[0] != last[0]) == (now[1] != last[1]), label
+        assert now[0] >= last[0], label
+        assert build(breakers=[breaker], clock=clock)["breakers"] == [now[1].as_dict()], label
+        last = now
+
+    step("nothing")
+    with pytest.raises(ConnectionRefusedError):
+        await breaker.call(refuse)
+    step("failed call")
+    await breaker.call(ok)
+    step("success clears the streak")
+    await breaker.call(ok)
+    step("success without a streak")
+    breaker.probe_failed(ErrorKind.CONNECTION_REFUSED)
+    step("probe failed")
+    breaker.probe_succeeded()
+    step("probe clears the streak")
+    breaker.probe_succeeded()
+    step("probe with nothing to clear")
+    breaker.probe_failed(ErrorKind.CONNECTION_REFUSED)
+    step("probe failed again")
+    async with breaker:
+        pass
+    step("async with clears the streak")
+    await trip(breaker, 2)
+    step("opened")
+    with pytest.raises(CircuitOpenError):
+        await breaker.call(ok)
+    step("rejected")
+    clock.advance(5.0)
+    step("half-open on reading after the timeout")
+    await breaker.call(ok)
+    step("closed by a trial")
+    breaker.force_open()
+    step("forced open")
+    breaker.reset()
+    step("reset")
+    breaker.failure_threshold = 7  # runtime.apply_config changes thresholds in place
+    entry = build(breakers=[breaker], clock=clock)["breakers"][0]
+    assert entry["failure_threshold"] == 7

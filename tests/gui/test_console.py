@@ -87,6 +87,27 @@ async def test_result_updates_only_its_row(window: MainWindow, core: NetmonCore)
     assert window.targets_model.index(row, COL_STATUS).data() == "down"
 
 
+async def test_refresh_repaints_only_the_rows_whose_snapshot_entry_changed(
+        window: MainWindow, core: NetmonCore) -> None:
+    """The 1 s refresh goes through the status snapshot: a result for one target repaints
+    that row only (no whole-table or whole-column update), and a quiet refresh repaints
+    nothing."""
+    changed: list[tuple[int, int]] = []
+    window.targets_model.dataChanged.connect(
+        lambda top, bottom, *_: changed.append((top.row(), bottom.row())))
+    window.refresh()
+    changed.clear()
+    window.refresh()  # nothing new
+    assert changed == []
+    await core.monitor.run_once(["billing"])
+    await settle(lambda: bool(changed))
+    window.refresh()
+    row = window.targets_model.row_of("billing")
+    assert changed and all(c == (row, row) for c in changed), changed
+    assert window.targets_model.index(row, COL_STATUS).data() == str(
+        core.monitor.states["billing"].status)
+
+
 async def test_banner_matches_core_status(window: MainWindow, core: NetmonCore) -> None:
     await settle(lambda: window.banner.status_label.text() == core.status()["status"].upper())
     assert window.banner.status_label.text() == "DEGRADED"
