@@ -1,73 +1,65 @@
-"""RemoteBackend: the client the console and CLI use to call a remote netmon-compatible backend.
-
-Every endpoint method returns a ``RemoteResult`` and never raises for anything the network
-or the server does: refused, reset, timed-out and breaker-rejected calls, HTML pages from a
-proxy, non-JSON bodies and JSON of the wrong shape all become results. Bodies from backends
-that are not ours are normalized to the shapes of ARCHITECTURE.md: missing fields are filled
-(None / empty) and flagged, extra fields are kept and flagged (fields netmon's own core adds
-are known and not flagged), and unknown vocabulary values are kept and flagged.
-
-Decisions:
-
-- ``GET /health``, ``/health/db`` and the comprehensive status: a 5xx whose body is a JSON
-  object with a ``status`` is the answer, not an error (the backend is reachable and says it
-  is unhealthy): ``ok=True`` with the data and the status code, and it is not retried.
-- GETs use the ``http`` retry strategy: network kinds and 500/502/503/504 without such an
-  answer body. POSTs (recovery actions) are retried only when the request certainly never
-  left (connection refused, DNS failure), never after a reset, a timeout or a 5xx.
-- The breaker (``remote:<name>``) guards one whole call including its retries, so one user
-  action is one breaker outcome; only network kinds count as failures.
-- Redirects are not followed (the bearer token must not travel elsewhere); a 3xx is
-  reported with its ``Location``.
-- The bearer token is read (keyring, then environment) on every call, sent only as
-  ``Authorization: Bearer ...``, and scrubbed from bodies, data and messages.
-"""
+"""``RemoteBackend`` and ``RemoteResult``: the calls, their retries and breaker, and the
+results (the package docstring says how)."""
 
 from __future__ import annotations
 
 import functools
-import html
-import json
 import logging
 import random
 import re
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from .breaker import CircuitBreaker
-from .clock import Clock, SystemClock
-from .config import Config, RemoteSettings, is_http_url, url_has_credentials
-from .discovery import LOCAL_NAME, find_console
-from .errors import (
+from ..breaker import CircuitBreaker
+from ..clock import Clock, SystemClock
+from ..config import Config, RemoteSettings, is_http_url, url_has_credentials
+from ..discovery import LOCAL_NAME, find_console
+from ..errors import (
     CircuitOpenError,
     ConfigError,
     ErrorKind,
     NetmonError,
     classify,
-    kind_for_http_status,
     kind_info,
 )
-from .log import PREFIX_NETWORK, redact
-from .probes.base import describe
-from .retry import Retrier, RetryPolicy, strategy
-from .secrets import SecretRef, keyring_address
-
-__all__ = [
-    "MAX_BODY_BYTES",
-    "MAX_RAW_CHARS",
-    "RemoteBackend",
-    "RemoteResult",
-    "normalize_snapshot",
-    "resolve_remote",
-]
+from ..log import PREFIX_NETWORK, redact
+from ..probes.base import describe
+from ..retry import Retrier, RetryPolicy, strategy
+from ..secrets import SecretRef, keyring_address
+from .bodies import (
+    _LABEL,
+    _SAMPLE,
+    _charset,
+    _decode,
+    _detail,
+    _html_title,
+    _is_state_answer,
+    _looks_html,
+    _one_line,
+    _parse_json,
+    _phrase,
+    _snippet,
+    _status_kind,
+    _unescape_label,
+    _www_authenticate_description,
+)
+from .shapes import (
+    _CLEARED,
+    _HEALTH,
+    _HEALTH_DB,
+    _RESET,
+    _SNAPSHOT,
+    _SUGGESTIONS,
+    _shape_of,
+    _ShapeError,
+)
 
 _log = logging.getLogger("netmon.remote")
 
@@ -75,6 +67,7 @@ _log = logging.getLogger("netmon.remote")
 MAX_BODY_BYTES = 8 * 1024 * 1024
 #: ``RemoteResult.raw`` keeps at most this many characters of the body.
 MAX_RAW_CHARS = 64 * 1024
+
 
 _K = ErrorKind
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -116,231 +109,6 @@ class RemoteResult:
             "error": self.error, "problems": list(self.problems),
             "elapsed_ms": round(self.elapsed_ms, 3), "attempts": self.attempts,
         }
-
-
-# --- shapes ------------------------------------------------------------------------------
-class _ShapeError(Exception):
-    """The body is JSON of the wrong type (e.g. a list where an object is expected)."""
-
-
-@dataclass(frozen=True)
-class _Shape:
-    """Expected keys of one JSON object and how to normalize them."""
-
-    fields: tuple[str, ...]
-    known: frozenset[str] = frozenset()          # extras netmon itself sends: not flagged
-    optional: Mapping[str, Any] = field(default_factory=dict)  # filled silently when absent
-    aliases: Mapping[str, str] = field(default_factory=dict)
-    vocab: Mapping[str, frozenset[Any]] = field(default_factory=dict)
-    objects: Mapping[str, _Shape] = field(default_factory=dict)  # nested objects
-    fill: frozenset[str] = frozenset()           # nested objects filled (not None) if missing
-    lists: Mapping[str, _Shape] = field(default_factory=dict)    # lists of entries
-    maps: frozenset[str] = frozenset()           # free-form objects ({} when missing)
-    label: str = "name"                          # key naming an entry in messages
-
-
-_STATES = frozenset({"closed", "open", "half_open", "forced_open"})
-_TARGET = _Shape(
-    ("name", "kind", "status", "latency_ms", "phases", "error_kind", "error", "checked_at",
-     "success_rate"),
-    known=frozenset({"reason", "latency_p50_ms", "latency_p95_ms", "paused", "missed",
-                     "breaker", "resolvers"}),
-    aliases={"state": "status", "type": "kind", "latency": "latency_ms",
-             "error_type": "error_kind", "last_checked": "checked_at"},
-    vocab={"status": frozenset({"up", "degraded", "down", "unknown"}),
-           "kind": frozenset({"dns", "tcp", "http", "postgres", "supabase", "icmp",
-                                "gateway"})},
-    objects={"success_rate": _Shape(("5m", "1h", "24h"))},
-    fill=frozenset({"success_rate"}),
-    maps=frozenset({"phases"}),
-)
-_BREAKER = _Shape(
-    ("name", "state", "consecutive_failures", "failure_threshold", "reset_timeout_s",
-     "opened_at", "retry_at", "calls", "failures", "rejected"),
-    aliases={"status": "state", "reset_timeout": "reset_timeout_s",
-             "threshold": "failure_threshold"},
-    vocab={"state": _STATES},
-)
-_SUGGESTION = _Shape(
-    ("id", "severity", "title", "detail", "action"),
-    known=frozenset({"target"}),
-    aliases={"level": "severity", "message": "detail", "description": "detail"},
-    vocab={"severity": frozenset({"info", "warning", "critical"}),
-           "action": frozenset({None, "reset_breaker", "clear_auth_cache",
-                                "reconnect_database", "probe_all", "probe_now", "diagnose"})},
-    label="id",
-)
-_AUTH = _Shape(
-    ("cached_tokens", "failed_tokens", "hits", "misses", "offline_validations"),
-    known=frozenset({"failed_attempts", "remote", "local", "offline", "refused", "evicted",
-                     "breaker"}),
-)
-_DB_KNOWN = frozenset({"acquire_wait_p95_ms", "last_error_kind", "last_error", "error_kind",
-                       "breaker", "next_attempt_at"})
-_POOL = _Shape(("size", "idle", "in_use", "max"))
-_DATABASE = _Shape(
-    ("status", "pool", "mode"), known=_DB_KNOWN,
-    vocab={"status": frozenset({"up", "degraded", "down"}),
-           "mode": frozenset({"normal", "emergency"})},
-    objects={"pool": _POOL}, fill=frozenset({"pool"}),
-)
-_OVERALL = frozenset({"healthy", "degraded", "unhealthy", "unknown"})
-_SNAPSHOT = _Shape(
-    ("status", "http_status", "generated_at", "targets", "breakers", "auth", "database",
-     "suggestions"),
-    optional={"conditions": []},
-    known=frozenset({"reason"}),
-    aliases={"checks": "targets", "timestamp": "generated_at", "status_code": "http_status"},
-    vocab={"status": _OVERALL},
-    objects={"auth": _AUTH, "database": _DATABASE},
-    lists={"targets": _TARGET, "breakers": _BREAKER, "suggestions": _SUGGESTION},
-)
-_HEALTH = _Shape(
-    ("status", "checks", "suggestions"),
-    optional={"generated_at": None, "conditions": []},
-    aliases={"targets": "checks"},
-    vocab={"status": _OVERALL},
-    lists={"checks": _TARGET, "suggestions": _SUGGESTION},
-)
-_HEALTH_DB = _Shape(
-    ("status", "mode", "pool", "breaker", "probe"),
-    known=_DB_KNOWN - {"breaker"},
-    vocab=_DATABASE.vocab,
-    objects={"pool": _POOL, "breaker": _BREAKER, "probe": _TARGET},
-    fill=frozenset({"pool"}),
-)
-_SUGGESTIONS = _Shape(("suggestions",), lists={"suggestions": _SUGGESTION})
-_RESET = _Shape(
-    ("breakers",), known=frozenset({"ok", "reason"}),
-    lists={"breakers": _Shape(("name", "before", "after"),
-                              vocab={"before": _STATES, "after": _STATES})},
-)
-_CLEARED = _Shape(
-    ("cleared",), known=frozenset({"before", "after", "note", "ok", "reason"}),
-    objects={"cleared": _Shape(("cached", "failed"))}, fill=frozenset({"cleared"}),
-)
-
-
-def _canon(key: str) -> str:
-    """``latencyMs`` / ``Latency-MS`` -> ``latency_ms``."""
-    key = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key)
-    return key.lower().replace("-", "_").replace(" ", "_")
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
-
-
-def _empty(shape: _Shape) -> dict[str, Any]:
-    """An object of ``shape`` with every field unset (no problems reported)."""
-    out: dict[str, Any] = {}
-    for key in shape.fields:
-        if key in shape.lists:
-            out[key] = []
-        elif key in shape.maps:
-            out[key] = {}
-        elif key in shape.objects and key in shape.fill:
-            out[key] = _empty(shape.objects[key])
-        else:
-            out[key] = None
-    out.update({k: _copy_default(v) for k, v in shape.optional.items()})
-    return out
-
-
-def _copy_default(value: Any) -> Any:
-    return list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) \
-        else value
-
-
-def _normalize(value: Any, shape: _Shape, where: str, problems: list[str]) -> dict[str, Any]:
-    """``value`` as an object of ``shape``; problems are appended, never raised."""
-    at = f" in {where}" if where else ""
-    if not isinstance(value, dict):
-        problems.append(f"expected an object{at}, got {_type_name(value)}")
-        return _empty(shape)
-    expected = set(shape.fields) | set(shape.optional)
-    source: dict[str, Any] = {}
-    extras: dict[str, Any] = {}
-    for key, item in value.items():
-        if key in expected:
-            source[key] = item
-            continue
-        name = shape.aliases.get(_canon(key), _canon(key))
-        if name in expected and name not in value and name not in source:
-            problems.append(f"field {key!r} read as {name!r}{at}")
-            source[name] = item
-        else:
-            extras[key] = item
-    out: dict[str, Any] = {}
-    for key in shape.fields:
-        if key not in source:
-            problems.append(f"missing field {key!r}{at}")
-            out[key] = _empty(shape)[key]
-            continue
-        out[key] = _field(key, source[key], shape, where, problems)
-    for key, default in shape.optional.items():
-        out[key] = source[key] if key in source else _copy_default(default)
-    for key, item in extras.items():
-        if key not in shape.known:
-            problems.append(f"extra field {key!r}{at}")
-        out[key] = item
-    return out
-
-
-def _field(key: str, item: Any, shape: _Shape, where: str, problems: list[str]) -> Any:
-    sub = f"{where}.{key}" if where else key
-    if key in shape.lists:
-        if not isinstance(item, list):
-            problems.append(f"expected a list in {sub}, got {_type_name(item)}")
-            return []
-        entry = shape.lists[key]
-        out = []
-        for i, element in enumerate(item):
-            label = element.get(entry.label) if isinstance(element, dict) else None
-            here = f"{sub}[{i}]" + (f" ({label})" if isinstance(label, str) else "")
-            if not isinstance(element, dict):
-                problems.append(f"expected an object in {here}, got {_type_name(element)}; "
-                                "skipped")
-                continue
-            out.append(_normalize(element, entry, here, problems))
-        return out
-    if key in shape.objects:
-        if item is None:
-            return None
-        return _normalize(item, shape.objects[key], sub, problems)
-    if key in shape.maps and not isinstance(item, dict):
-        problems.append(f"expected an object in {sub}, got {_type_name(item)}")
-        return {}
-    allowed = shape.vocab.get(key)
-    if allowed is not None and (not isinstance(item, str | None) or item not in allowed):
-        problems.append(f"unknown {key} value {item!r} in {where or 'the answer'}")
-    return item
-
-
-def _shape_of(shape: _Shape) -> Callable[[Any], tuple[dict[str, Any], list[str]]]:
-    def normalize(data: Any) -> tuple[dict[str, Any], list[str]]:
-        if not isinstance(data, dict):
-            raise _ShapeError(f"expected a JSON object, got {_type_name(data)}"
-                              + (f" ({len(data)} items)" if isinstance(data, list) else ""))
-        problems: list[str] = []
-        return _normalize(data, shape, "", problems), problems
-    return normalize
-
-
-def normalize_snapshot(data: Any) -> tuple[dict[str, Any], list[str]]:
-    """``data`` as the status snapshot of ARCHITECTURE.md, and the problems found.
-
-    Every snapshot key is present (plus ``conditions``, as ``core.status.build`` gives);
-    entries of ``targets``, ``breakers`` and ``suggestions`` get their keys normalized
-    (``latencyMs`` -> ``latency_ms``, a few common aliases), missing fields become None or
-    empty and are flagged, extra fields are kept and flagged, unknown vocabulary values are
-    kept and flagged. Anything but an object gives the empty snapshot and a problem.
-    """
-    problems: list[str] = []
-    return _normalize(data, _SNAPSHOT, "", problems), problems
 
 
 # --- endpoints ---------------------------------------------------------------------------
@@ -657,133 +425,6 @@ class RemoteBackend:
             _log.info("%s remote '%s' %s failed (%s): %s", PREFIX_NETWORK, self.name,
                       ep.label, error_kind, error)
         return result
-
-
-# --- helpers -----------------------------------------------------------------------------
-def _is_state_answer(parsed: Any) -> bool:
-    """A JSON object with a string ``status``: the backend reporting its own state."""
-    return isinstance(parsed, dict) and isinstance(parsed.get("status"), str)
-
-
-def _parse_json(body: bytes) -> tuple[Any, str | None]:
-    if not body.strip():
-        return None, "empty body"
-    try:
-        return json.loads(body), None
-    except RecursionError:
-        return None, "nested too deeply"
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
-        return None, str(exc).split(":")[0]
-
-
-_LABEL_ESCAPES = re.compile(r"\\(.)")
-
-
-def _unescape_label(value: str) -> str:
-    """Prometheus label escapes (\\\\, \\", \\n) only; anything else is kept as written."""
-    if "\\" not in value:
-        return value
-    return _LABEL_ESCAPES.sub(
-        lambda m: {"n": "\n", "\\": "\\", '"': '"'}.get(m.group(1), m.group(0)), value)
-
-
-def _decode(body: bytes, charset: str) -> str:
-    """``body`` as text; a charset that cannot decode falls back to UTF-8 with replacements."""
-    try:
-        return body.decode(charset, errors="replace")
-    except (UnicodeError, LookupError):
-        return body.decode("utf-8", errors="replace")
-
-
-def _charset(content_type: str) -> str:
-    match = re.search(r"charset=\"?([\w.-]+)", content_type, re.IGNORECASE)
-    if match:
-        try:
-            "".encode(match.group(1))
-            return match.group(1)
-        except LookupError:
-            pass
-    return "utf-8"
-
-
-def _looks_html(headers: httpx.Headers, text: str) -> bool:
-    if "html" in headers.get("content-type", "").lower():
-        return True
-    start = text.lstrip()[:15].lower()
-    return start.startswith(("<!doctype html", "<html"))
-
-
-def _html_title(text: str) -> str:
-    for tag in ("title", "h1"):
-        match = re.search(rf"<{tag}[^>]*>(.*?)</{tag}>", text, re.IGNORECASE | re.DOTALL)
-        if match:
-            title = _one_line(html.unescape(re.sub(r"<[^>]+>", "", match.group(1))))
-            if title:
-                return title
-    return "no title"
-
-
-def _detail(parsed: Any) -> str | None:
-    """A readable reason from an error body: FastAPI ``detail``, RFC 7807, or ``error``."""
-    if not isinstance(parsed, dict):
-        return None
-    detail = parsed.get("detail")
-    if isinstance(detail, str):
-        title = parsed.get("title")
-        return f"{title}: {detail}" if isinstance(title, str) else detail
-    if isinstance(detail, list):
-        parts = []
-        for item in detail:
-            if isinstance(item, dict):
-                loc = item.get("loc")
-                where = ".".join(str(p) for p in loc) if isinstance(loc, list) else None
-                msg = item.get("msg") or item.get("message") or json.dumps(item)[:200]
-                parts.append(f"{where}: {msg}" if where else str(msg))
-            else:
-                parts.append(str(item))
-        return "; ".join(parts) or None
-    if detail is not None:
-        return json.dumps(detail)[:300]
-    for key in ("message", "error_description", "error", "title"):
-        value = parsed.get(key)
-        if isinstance(value, str) and value:
-            return value
-        if isinstance(value, dict) and isinstance(value.get("message"), str):
-            return str(value["message"])
-    return None
-
-
-def _www_authenticate_description(headers: httpx.Headers) -> str | None:
-    challenge = headers.get("www-authenticate", "")
-    match = re.search(r'error_description="([^"]*)"', challenge)
-    if match:
-        return match.group(1)
-    match = re.search(r'error="([^"]*)"', challenge)
-    return match.group(1) if match else None
-
-
-def _status_kind(code: int) -> ErrorKind:
-    return kind_for_http_status(code) or _K.PROTOCOL_ERROR  # a 1xx/2xx/3xx where it is wrong
-
-
-def _phrase(code: int, reason: str) -> str:
-    try:
-        return HTTPStatus(code).phrase
-    except ValueError:
-        return reason or "Unknown"
-
-
-def _one_line(text: str, limit: int = 500) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _snippet(text: str) -> str:
-    return _one_line(text, 200)
-
-
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)(\s+-?\d+)?$")
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"')
 
 
 def _metrics_result(finish: Callable[..., RemoteResult], text: str,
