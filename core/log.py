@@ -43,6 +43,9 @@ _MASK = "***"
 
 _NAMES = "|".join(re.escape(n) for n in SECRET_NAMES if n != "key")
 _PREFIX = r"(?:[a-z0-9]{1,32}[_-]){0,4}"  # client_secret, id_token, x-api-key
+# Secret names as keys: the listed ones (optionally prefixed), any name ending in _key or
+# -key (secret_key, private_key, SUPABASE_KEY), and passwords glued to a prefix (PGPASSWORD).
+_KEYS = rf"{_PREFIX}(?:{_NAMES})|[a-z0-9]{{1,32}}[_-]key|[a-z0-9]{{1,32}}(?:password|passwd)"
 # A quoted value (closed or not) or a bare word; a backslash escapes the next character, and
 # so does a run of them (a repr() doubles each backslash: over-masking beats a leak).
 _QUOTED_OR_BARE = (
@@ -55,6 +58,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "<jwt:" + _MASK + ">"),
     # Authorization headers and bearer tokens of any shape.
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}"), r"\1 " + _MASK),
+    (re.compile(r"(?i)\b(authorization\s*:\s*token)\s+[A-Za-z0-9._~+/=-]{4,}"),
+     r"\1 " + _MASK),
     # Passwords in URLs/DSNs: scheme://user:password@host, up to the LAST '@' before a blank,
     # so a password with an unescaped '#', '/', '?' or '@' is masked whole. (Bounded
     # repeats: an unbounded scheme made long texts quadratic.)
@@ -66,11 +71,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
      r"\1" + _MASK),
     # key=value pairs for secret names, also prefixed (client_secret, id_token, x-api-key):
     # DSN keywords incl. libpq quoting, JSON, reprs.
-    (re.compile(rf"(?i)([\"']?\b{_PREFIX}(?:{_NAMES})\b[\"']?\s*=\s*)(?:{_QUOTED_OR_BARE})"),
+    (re.compile(rf"(?i)([\"']?\b(?:{_KEYS})\b[\"']?\s*=\s*)(?:{_QUOTED_OR_BARE})"),
      r"\1" + _MASK),
     # key: value pairs (headers, JSON, dict reprs), but not a config field path such as
     # "targets[0] (db).password: ..." that starts an error message.
-    (re.compile(rf"(?i)(?<!\.)([\"']?\b{_PREFIX}(?:{_NAMES})\b[\"']?\s*:\s*)"
+    (re.compile(rf"(?i)(?<!\.)([\"']?\b(?:{_KEYS})\b[\"']?\s*:\s*)"
                 rf"(?:{_QUOTED_OR_BARE})"),
      r"\1" + _MASK),
 )

@@ -335,6 +335,7 @@ class HealthMonitor:
         self._answered.discard(name)
         self._silent.discard(name)
         state.schedule_gen += 1
+        self._rejudge_local_network()
 
     def resume(self, name: str) -> None:
         """Schedule ``name`` again, due now."""
@@ -346,6 +347,7 @@ class HealthMonitor:
             if self.running:
                 self._schedule(state, self.clock.monotonic())
                 self._wake.set()
+            self._rejudge_local_network()
 
     def apply_config(self, config: Config) -> list[str]:
         """Take ``config`` while running; returns the names whose state was (re)built.
@@ -397,12 +399,14 @@ class HealthMonitor:
         self._watched_len = -1  # follow breakers that targets feed now
         if self.workers is not None and (rebuilt or set(wanted) != before):
             self._replace_workers(config)
+        self._rejudge_local_network()
         self._wake.set()
         return rebuilt
 
     def _replace_workers(self, config: Config) -> None:
-        """Workers know their targets from the start: changed targets need new workers;
-        the old ones are closed by an owned task (``stop`` cancels and awaits it)."""
+        """Workers know their targets from the start: changed targets need new workers; the
+        old ones finish the probes they have in flight, then close, in an owned task
+        (``stop`` cancels and awaits it)."""
         retired = self.workers
         self.workers = ProbeWorkers([t for t in config.targets if t.enabled],
                                     config.monitor.workers,
@@ -410,7 +414,10 @@ class HealthMonitor:
         if self.running:
             self.workers.start()
         if retired is not None:
-            task = asyncio.create_task(retired.aclose(), name="netmon-workers-retire")
+            longest = max((t.timeout_s or config.monitor.timeout_s for t in config.targets),
+                          default=config.monitor.timeout_s)
+            task = asyncio.create_task(retired.retire(longest + 1.0),
+                                       name="netmon-workers-retire")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -659,11 +666,17 @@ class HealthMonitor:
         current = self.local_network is not None and self.local_network.active
         if not current and (self._answered or len(self._silent) < self._watched_count()):
             return  # the common case: O(1) per result while anything answers
+        self._rejudge_local_network(result.checked_at)
+
+    def _rejudge_local_network(self, at: datetime | None = None) -> None:
+        """Judge the condition again from every watched target's last result (also after
+        pause, resume and a config change, which change who is watched)."""
+        current = self.local_network is not None and self.local_network.active
         active, detail = self._judge_local_network()
         if active == current:
             return
         self.local_network = Condition("local_network_down", active, detail,
-                                       result.checked_at)
+                                       at or self.clock.now())
         if active:
             _log.warning("%s local network appears down: %s", PREFIX_NETWORK, detail)
         else:

@@ -65,8 +65,9 @@ def overall_status(
         return Overall.UNHEALTHY, 503 if network else 500, reason
     if not targets:
         return Overall.UNKNOWN, 503, "no targets configured"
-    waiting = [str(t["name"]) for t in targets
-               if t["status"] == "unknown" and critical.get(t["name"], True)]
+    waiting = [str(t["name"]) for t in targets  # a paused target is not waited for
+               if t["status"] == "unknown" and not t.get("paused")
+               and critical.get(t["name"], True)]
     if database is not None and database.get("status") == "unknown":
         waiting.append("database")  # still connecting: not measured yet
     if waiting:

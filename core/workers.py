@@ -141,6 +141,14 @@ class ProbeWorkers:
         self._workers = [None] * self.count
         await asyncio.gather(*(asyncio.to_thread(w.close) for w in workers))
 
+    async def retire(self, timeout: float) -> None:
+        """Let the probes in flight finish (at most ``timeout`` seconds), then ``aclose``:
+        replaced workers must not turn a healthy probe into a timeout."""
+        pending = [f for w in self._workers if w is not None for f in w.pending.values()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        await self.aclose()
+
 
 def _worker_of(name: str, count: int) -> int:
     return zlib.crc32(name.encode("utf-8")) % count

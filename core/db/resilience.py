@@ -200,9 +200,9 @@ class DatabaseResilience:
     async def reconnect(self) -> dict[str, Any]:
         """Recovery action: close the pool and connect again (bounded by ``connect_timeout``).
 
-        Returns ``ok`` (whether a pool is in use afterwards), ``before`` and ``after`` (the
-        health), and when not ok the failed attempt's ``error_kind`` and ``error`` (one
-        redacted line).
+        Returns ``ok`` (whether the normal pool is in use afterwards: the emergency pool is
+        not what a reconnect is for), ``before`` and ``after`` (the health), and when not ok
+        the failed attempt's ``error_kind`` and ``error`` (one redacted line).
         """
         before = self.health()
         await self._cancel_start()
@@ -210,11 +210,15 @@ class DatabaseResilience:
             await self._stop_locked()
             error = await self._start_locked()
             after = self.health()
-            ok = self._pool is not None
+            ok = self._pool is not None and self._mode is DbMode.NORMAL
         result: dict[str, Any] = {"ok": ok}
         if not ok:
+            emergency = self._pool is not None
             kind, text = (self._explain(error) if error is not None
-                          else (ErrorKind.UNKNOWN, "no pool after reconnecting"))
+                          else (ErrorKind.UNKNOWN, "the normal pool did not open"
+                                if emergency else "no pool after reconnecting"))
+            if emergency:
+                text = f"only the emergency pool opened: {text}"
             result.update(error_kind=str(kind), error=text)
         return {**result, "before": before, "after": after}
 

@@ -157,3 +157,23 @@ def test_redact_masks_secret_query_keys_and_prefixed_names() -> None:
     assert text.endswith("&page=2&monkey=banana")
     assert redact('{"key_file": "a.pem", "keyring": "netmon/db"}') == (
         '{"key_file": "a.pem", "keyring": "netmon/db"}')
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [("secret_key=zzz-secret", "secret_key="), ("private_key=abcd1234", "private_key="),
+     ("SUPABASE_KEY=sb_secret_abc123", "SUPABASE_KEY="), ("PGPASSWORD=hunter2x", "PGPASSWORD="),
+     ("Authorization: Token abcdef123", "Authorization: Token ")],
+)
+def test_redact_masks_key_suffixes_glued_passwords_and_token_schemes(text: str,
+                                                                     kept: str) -> None:
+    secret = text.split("=", 1)[1] if "=" in text else text.rsplit(" ", 1)[1]
+    assert redact(text) == kept + "***"
+    assert secret not in redact(text)
+
+
+@pytest.mark.parametrize("text", ["the token expired", "netmon token inspect",
+                                  "password_keyring = 'netmon/db'", "key_file=a.pem",
+                                  "monkey=banana"])
+def test_redact_leaves_prose_and_keyring_references_alone(text: str) -> None:
+    assert redact(text) == text

@@ -457,3 +457,25 @@ def test_percentile_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 50) == 50.0
     assert percentile(values, 95) == 95.0
+
+
+async def test_the_local_network_condition_is_judged_again_when_targets_go(
+    clock: FakeClock, monitors: list[HealthMonitor],
+) -> None:
+    """It used to stay active (unhealthy, 503) after its targets were removed or paused."""
+    servers = [await silent_dns("127.0.0.1"), await silent_dns("127.0.0.2")]
+    try:
+        settings = config(direct_dns("a", servers[0]), direct_dns("b", servers[1]))
+        monitor = HealthMonitor(settings, clock=clock)
+        monitors.append(monitor)
+        await monitor.run_once()
+        assert monitor.local_network is not None and monitor.local_network.active
+        monitor.pause("a")
+        assert not monitor.local_network.active  # one silent host is no evidence
+        monitor.resume("a")
+        assert monitor.local_network.active
+        monitor.apply_config(replace(settings, targets=[]))
+        assert not monitor.local_network.active
+    finally:
+        for server in servers:
+            await server.close()

@@ -259,3 +259,9 @@ def test_a_database_still_connecting_is_not_called_healthy() -> None:
     assert overall_status(up, database={"status": "down", "mode": "emergency",
                                         "error_kind": "timeout"}) == (
         "unhealthy", 503, "down: database")
+
+
+def test_a_paused_target_is_not_waited_for() -> None:
+    targets = [{"name": "api", "status": "up"},
+               {"name": "batch", "status": "unknown", "paused": True}]
+    assert overall_status(targets)[:2] == ("healthy", 200)

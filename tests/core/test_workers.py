@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from dataclasses import replace
 
 import pytest
 
@@ -93,3 +94,28 @@ def test_workers_refuse_a_custom_probe_factory_and_a_zero_count() -> None:
         HealthMonitor(_config(target), probe_factory=lambda t, c: None)  # type: ignore[arg-type,return-value]
     with pytest.raises(ValueError, match="at least 1"):
         ProbeWorkers([target], 0, default_timeout_s=1)
+
+
+async def test_a_config_change_lets_probes_in_flight_finish_on_the_old_workers(
+    http_server: HttpServer,
+) -> None:
+    """Replaced workers used to drop their probes in flight: a healthy target was then
+    recorded as a timeout (a failure that fed its breaker and the local-network check)."""
+    http_server.route("/slow", body="ok", delay=0.8)
+    api = Target(name="api", kind="http", url=http_server.url + "/slow", timeout_s=3.0)
+    config = Config(monitor=MonitorSettings(interval_s=60, timeout_s=3, workers=1),
+                    targets=[api])
+    monitor = HealthMonitor(config)
+    await monitor.start()
+    try:
+        assert monitor.workers is not None
+        await monitor.workers.started()
+        in_flight = asyncio.create_task(monitor.probe_now("api"))
+        await asyncio.sleep(0.2)  # the request is in the worker now (the server waits 0.8 s)
+        other = Target(name="other", kind="tcp", host="127.0.0.1", port=free_tcp_port())
+        monitor.apply_config(replace(config, targets=[api, other]))
+        result = await in_flight
+        assert result.ok, result.error
+        assert monitor.states["api"].consecutive_failures == 0
+    finally:
+        await monitor.stop()
