@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Signal
 
 from core.recovery import RecoveryActions
 
-__all__ = ["LOCAL_BACKEND", "ActionRecord", "ActionRunner", "describe_outcome"]
+__all__ = ["LOCAL_BACKEND", "ActionRecord", "ActionRunner", "describe_outcome", "failure_of"]
 
 _log = logging.getLogger("netmon.gui")
 
@@ -46,13 +46,33 @@ class ActionRecord:
     text: str
 
 
+def failure_of(action: str, result: dict[str, Any]) -> str | None:
+    """Why a finished action did not achieve what it is for, or None when it did. Judged
+    from what the result shows too, not only its ``ok``: a backend that is not ours may
+    report a reset breaker still open and not say ``ok: false``."""
+    if result.get("ok") is False:
+        return str(result.get("reason") or "no reason given")
+    if action == "reset_breaker":
+        rows = [b for b in result.get("breakers") or [] if isinstance(b, dict)]
+        if not rows:
+            return "no breaker was reset"
+        unreported = [str(b.get("name")) for b in rows if b.get("after") is None]
+        if unreported:
+            return f"accepted, but the result was not reported for {', '.join(unreported)}"
+        still = [str(b.get("name")) for b in rows if b.get("after") != "closed"]
+        if still:
+            return f"still not closed: {', '.join(still)}"
+    return None
+
+
 def describe_outcome(action: str, target: str | None, result: dict[str, Any]) -> str:
     """One line for the status bar about a finished recovery action: what it changed, or
-    "failed" with the reason when it did not achieve what it is for (``ok`` false)."""
+    "failed" with the reason when it did not achieve what it is for (``failure_of``)."""
     label = LABELS.get(action, action)
     on = f" ({target})" if target else ""
-    if result.get("ok") is False:
-        return f"{label}{on} failed: {result.get('reason') or 'no reason given'}"
+    failure = failure_of(action, result)
+    if failure is not None:
+        return f"{label}{on} failed: {failure}"
     if action == "reset_breaker":
         changed = result.get("breakers", [])
         parts = [f"{b['name']} {b['before']} -> {b['after']}" for b in changed
@@ -130,7 +150,7 @@ class ActionRunner(QObject):
             self._emit(action, target, False, f"{LABELS.get(action, action)} failed: {exc}")
             self.resultReady.emit(action, target, {"ok": False, "reason": str(exc)})
             return
-        self._emit(action, target, result.get("ok") is not False,
+        self._emit(action, target, failure_of(action, result) is None,
                    describe_outcome(action, target, result))
         self.resultReady.emit(action, target, result)
 

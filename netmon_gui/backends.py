@@ -22,7 +22,7 @@ from core.errors import NETWORK_KINDS, ErrorKind
 from core.remote import RemoteBackend, RemoteResult
 from core.retry import strategy
 
-from .actions import LABELS, ActionRecord, describe_outcome
+from .actions import LABELS, ActionRecord, describe_outcome, failure_of
 
 __all__ = ["REMOTE_ACTIONS", "BackendPoller", "Backends", "describe_remote",
            "remote_state"]
@@ -169,7 +169,7 @@ class BackendPoller(QObject):
         else:
             result = await self.backend.clear_auth_cache()
         text = describe_remote(self.name, action, target, result)
-        ok = result.ok and not (isinstance(result.data, dict) and result.data.get("ok") is False)
+        ok = result.ok and isinstance(result.data, dict) and failure_of(action, result.data) is None
         _log.info("RESILIENT: remote action %s", text)
         self.actionFinished.emit(ActionRecord(datetime.now(UTC), self.name, action, target,
                                               ok, text))

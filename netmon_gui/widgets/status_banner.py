@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -58,10 +59,13 @@ class StatusBanner(QFrame):
             if status == "unknown" and reason:
                 text += f"  \u2014  {reason}"  # e.g. waiting for the first results
         self.counts_label.setText(text)
-        local = next((c for c in snapshot.get("conditions", [])
-                      if c.get("id") == "local_network_down" and c.get("active")), None)
+        conditions = snapshot.get("conditions")  # a foreign backend may send anything here
+        local = next((c for c in (conditions if isinstance(conditions, list) else [])
+                      if isinstance(c, Mapping) and c.get("id") == "local_network_down"
+                      and c.get("active")), None)
         if local is not None:
-            self.condition_label.setText(f"<b>Local network down:</b> {local['detail']}")
+            detail = html.escape(str(local.get("detail") or "no detail given"))
+            self.condition_label.setText(f"<b>Local network down:</b> {detail}")
             self.condition_label.show()
         else:
             self.condition_label.hide()

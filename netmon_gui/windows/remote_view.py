@@ -68,6 +68,7 @@ class RemoteView(QObject):
         self.selector.chosen.connect(self.choose)
         self.strip.replaceToken.connect(self.replace_token)
         self.backends.updated.connect(self._on_updated)
+        self.backends.changed.connect(self._follow_current)
         self.backends.actionFinished.connect(self._on_action)
         self.backends.busyChanged.connect(self._on_busy)
 
@@ -194,6 +195,14 @@ class RemoteView(QObject):
     def _on_busy(self, name: str, busy: bool) -> None:
         if self.current is not None and self.current.name == name:
             self.window._on_busy(busy)
+
+    def _follow_current(self) -> None:
+        """The backends changed (edited, re-tokened, removed): show the poller that now
+        stands for the backend on screen, not the closed one (or this machine if it went)."""
+        current = self.current
+        if current is not None and self.backends.get(current.name) is not current:
+            self.current = None
+            self.choose(current.name)
 
     def _on_updated(self, name: str) -> None:
         if self.current is not None and self.current.name == name:

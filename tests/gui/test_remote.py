@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -481,3 +481,22 @@ async def test_backends_dialog_validates_and_saves_keeping_comments(
     taken.name.setText("prod")
     taken.url.setText("http://x.example")
     assert not taken.validate() and "already exists" in taken.errors["name"].text()
+
+
+async def test_an_edited_backend_on_screen_is_followed_not_frozen(
+    backend: Any, console: Any,
+) -> None:
+    """Editing the backend on screen used to leave the window on the closed poller: its old
+    snapshot stayed up and actions hung at "sending..."."""
+    store_secret(ENTRY, backend.token())
+    window = await console(remote(backend.url))
+    await open_backend(window)
+    assert window.banner.status_label.text() == "DEGRADED"
+    dead = f"http://127.0.0.1:{free_tcp_port()}"
+    window.remote.set_config(replace(window.config, remotes=[remote(dead)]))
+    new = window.remote.backends.get("backend")
+    assert new is not None
+    assert window.remote.current is new
+    await settle(lambda: new.last is not None, timeout=8)
+    await settle(lambda: window.banner.status_label.text() == "UNREACHABLE", timeout=3)
+    assert window.remote.targets_model.rowCount() == 0
