@@ -98,36 +98,40 @@ async def write_bundle(
     report, history, diagnoses = await asyncio.gather(
         _safe(env_task), _history(config, now),
         asyncio.gather(*diag_tasks, return_exceptions=True))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        w = _Writer(archive, manifest)
-        if snapshot is not None:
-            w.json("status.json", snapshot)
-        else:
-            manifest.left_out["status.json"] = "no status snapshot was given"
-        if isinstance(report, BaseException):
-            manifest.left_out["environment.json"] = f"{type(report).__name__}: {report}"
-        else:
-            w.json("environment.json", report.as_dict())
-        if isinstance(history, str):
-            w.text("history-24h-1m.csv", history)
-        else:
-            manifest.left_out["history-24h-1m.csv"] = str(history)
-        for (name, _), found in zip(failing, diagnoses, strict=True):
-            stem = f"diagnoses/{_SAFE_NAME.sub('_', name)}"
-            if isinstance(found, BaseException):
-                manifest.left_out[stem] = f"{type(found).__name__}: {found}"
-                continue
-            w.text(f"{stem}.txt", found.render_text())
-            w.json(f"{stem}.json", found.as_dict())
-        w.json("config.json", {"source": str(config.source) if config.source else None,
-                               **config.to_dict()})
-        _add_logs(w, logs or log_dir())
-        w.json("versions.json", _versions())
-        data = json.dumps(manifest.as_dict(), indent=2, ensure_ascii=True) + "\n"
-        archive.writestr("manifest.json", data)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(out.write_bytes, buffer.getvalue())
+
+    def build() -> None:  # reading logs and package versions and deflating block: a thread
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            w = _Writer(archive, manifest)
+            if snapshot is not None:
+                w.json("status.json", snapshot)
+            else:
+                manifest.left_out["status.json"] = "no status snapshot was given"
+            if isinstance(report, BaseException):
+                manifest.left_out["environment.json"] = f"{type(report).__name__}: {report}"
+            else:
+                w.json("environment.json", report.as_dict())
+            if isinstance(history, str):
+                w.text("history-24h-1m.csv", history)
+            else:
+                manifest.left_out["history-24h-1m.csv"] = str(history)
+            for (name, _), found in zip(failing, diagnoses, strict=True):
+                stem = f"diagnoses/{_SAFE_NAME.sub('_', name)}"
+                if isinstance(found, BaseException):
+                    manifest.left_out[stem] = f"{type(found).__name__}: {found}"
+                    continue
+                w.text(f"{stem}.txt", found.render_text())
+                w.json(f"{stem}.json", found.as_dict())
+            w.json("config.json", {"source": str(config.source) if config.source else None,
+                                   **config.to_dict()})
+            _add_logs(w, logs or log_dir())
+            w.json("versions.json", _versions())
+            data = json.dumps(manifest.as_dict(), indent=2, ensure_ascii=True) + "\n"
+            archive.writestr("manifest.json", data)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(buffer.getvalue())
+
+    await asyncio.to_thread(build)
     return manifest
 
 

@@ -3,6 +3,7 @@ results (the package docstring says how)."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import random
@@ -269,7 +270,8 @@ class RemoteBackend:
         headers = {"Accept": "application/json" if ep.normalize else "text/plain"}
         token: str | None = None
         if ep.bearer:
-            token = self.token.get()
+            # the OS keyring may block (a locked Secret Service, a prompt): not on the loop
+            token = await asyncio.to_thread(self.token.get)
             token = token.strip() if token else None
             problem = self._token_problem(token)
             if problem is not None:
