@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox
 from core.config import Config, RemoteSettings, is_http_url
 from core.errors import ConfigError
 
+from .. import fmt
 from ..actions import LABELS, ActionRecord
 from ..backends import REMOTE_ACTIONS, BackendPoller, Backends
 from ..models.breakers import local_rows
@@ -150,12 +151,18 @@ class RemoteView(QObject):
             w.suggestions.set_suggestions([], "unknown")
             w.database_panel.set_database(None, can_reconnect=False)
             w.tokens_panel.show_remote(poller.name, None)
+            w.tabs.setTabText(w._suggestions_tab, "Suggestions")
+            w.setWindowTitle(f"netmon - {poller.name}: {poller.state.upper()}")
         else:
             problems = last.problems if last is not None else []
             self.targets_model.set_targets(snapshot.get("targets") or [], problems)
             w.banner.update_from(snapshot)
-            w.suggestions.set_suggestions(offered(snapshot.get("suggestions") or []),
-                                          str(snapshot.get("status")))
+            shown = offered(snapshot.get("suggestions") or [])
+            w.suggestions.set_suggestions(shown, str(snapshot.get("status")))
+            w.tabs.setTabText(w._suggestions_tab,
+                              f"Suggestions ({len(shown)})" if shown else "Suggestions")
+            w.setWindowTitle(fmt.window_title(snapshot).replace(
+                "netmon - ", f"netmon - {poller.name}: ", 1))
             database = snapshot.get("database")
             w.database_panel.set_database(database if isinstance(database, Mapping) else None,
                                           can_reconnect=False)

@@ -492,6 +492,7 @@ async def test_an_edited_backend_on_screen_is_followed_not_frozen(
     window = await console(remote(backend.url))
     await open_backend(window)
     assert window.banner.status_label.text() == "DEGRADED"
+    assert window.windowTitle().startswith("netmon - backend: DEGRADED")  # not the local one
     dead = f"http://127.0.0.1:{free_tcp_port()}"
     window.remote.set_config(replace(window.config, remotes=[remote(dead)]))
     new = window.remote.backends.get("backend")
