@@ -28,23 +28,29 @@ import asyncio
 import heapq
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from .breaker import BreakerState, BreakerTransition, CircuitBreaker
 from .clock import Cancellable, Clock, SystemClock
 from .config import Config, Target
-from .endpoints import endpoint
 from .errors import ErrorKind, classify
 from .events import Event
 from .history import HistoryStore, MemoryHistory
+from .local_network import Evidence, evidence, judge_local_network
 from .log import PREFIX_NETWORK
-from .probes.base import Probe, ProbeContext, ProbeResult, describe, iso_utc
+from .probes.base import Probe, ProbeContext, ProbeResult, describe
 from .probes.registry import make_probe
-from .stats import SuccessWindows, percentile
+from .stats import SuccessWindows
+from .target_state import (
+    Condition,
+    StatusChange,
+    TargetState,
+    TargetStatus,
+    breaker_key,
+)
 from .workers import ProbeWorkers
 
 __all__ = [
@@ -66,126 +72,6 @@ ProbeFactory = Callable[[Target, ProbeContext], Probe]
 #: soon enough that nothing waits a whole interval for its first result, spread enough
 #: that a thousand targets do not fire at once.
 FIRST_ROUND_S = 2.0
-
-
-class TargetStatus(StrEnum):
-    """Per-target status vocabulary."""
-
-    UP = "up"
-    DEGRADED = "degraded"
-    DOWN = "down"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True, slots=True)
-class StatusChange:
-    """A target moved from one status to another."""
-
-    target: str
-    old: TargetStatus
-    new: TargetStatus
-    reason: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    """A machine-wide finding, e.g. the local network being down."""
-
-    id: str
-    active: bool
-    detail: str
-    since: datetime
-
-
-@dataclass
-class TargetState:
-    """What the monitor knows about one target."""
-
-    target: Target
-    interval_s: float
-    breaker: str = ""  # the breaker this target's probes feed (see ``breaker_for``)
-    status: TargetStatus = TargetStatus.UNKNOWN
-    reason: str = "not probed yet"
-    last: ProbeResult | None = None
-    consecutive_failures: int = 0
-    consecutive_successes: int = 0
-    paused: bool = False
-    in_flight: int = 0  # probes of this target running now (scheduled or on demand)
-    probes: int = 0
-    missed: int = 0
-    next_due: float = 0.0
-    schedule_gen: int = 0
-    windows: SuccessWindows = field(default_factory=SuccessWindows)
-    #: Moves whenever anything the snapshot shows of this target changes (the monitor bumps
-    #: it: results, pause/resume, missed turns, seeding, its breaker's transitions).
-    revision: int = field(default=0, compare=False)
-    #: ``core.recovery``'s last suggestion for this target and the fingerprint it came from
-    suggestion_cache: tuple[tuple[int, object], dict[str, Any]] | None = field(
-        default=None, init=False, compare=False, repr=False)
-
-    @property
-    def name(self) -> str:
-        return self.target.name
-
-    def as_dict(self, monotonic_now: float, recent: Sequence[ProbeResult] = (),
-                breaker: CircuitBreaker | None = None) -> dict[str, Any]:
-        """The ``targets`` entry of the status snapshot (with its breaker, when it has one),
-        computed from scratch (``HealthMonitor.snapshot`` keeps it up to date instead)."""
-        latencies = [r.latency_ms for r in recent if r.ok and r.latency_ms is not None]
-        return self._entry(self.windows.rates(monotonic_now), percentile(latencies, 50),
-                           percentile(latencies, 95), breaker)
-
-    def _entry(self, rates: dict[str, float | None], p50: float | None, p95: float | None,
-               breaker: CircuitBreaker | None) -> dict[str, Any]:
-        last = self.last
-        reason = self.reason
-        breaker_entry: dict[str, Any] | None = None
-        if breaker is not None:
-            stats = breaker.stats()
-            breaker_entry = {"name": breaker.name, "state": str(stats.state),
-                             "retry_at": iso_utc(stats.retry_at) if stats.retry_at else None}
-            if stats.state in (BreakerState.OPEN, BreakerState.FORCED_OPEN):
-                since = f" since {iso_utc(stats.opened_at)}" if stats.opened_at else ""
-                retry = (f", retries at {iso_utc(stats.retry_at)}" if stats.retry_at
-                         else ", held open until reset by hand")
-                reason = f"{reason}; breaker '{breaker.name}' {stats.state}{since}{retry}"
-            elif stats.state is BreakerState.HALF_OPEN:
-                reason = f"{reason}; breaker '{breaker.name}' half-open (trying again)"
-        entry: dict[str, Any] = {
-            "name": self.name,
-            "kind": self.target.kind,
-            "status": str(self.status),
-            "reason": reason,
-            "latency_ms": round(last.latency_ms, 3) if last and last.latency_ms else None,
-            "phases": {k: round(v, 3) for k, v in last.phases.items()} if last else {},
-            "error_kind": str(last.error_kind) if last and last.error_kind else None,
-            "error": last.error if last else None,
-            "checked_at": iso_utc(last.checked_at) if last else None,
-            "success_rate": rates,
-            "latency_p50_ms": p50,
-            "latency_p95_ms": p95,
-            "paused": self.paused,
-            "missed": self.missed,
-            "breaker": breaker_entry,
-        }
-        if self.target.kind == "dns":
-            answers = last.details.get("resolvers", []) if last else []
-            entry["resolvers"] = [{k: a.get(k) for k in _RESOLVER_KEYS} for a in answers]
-        return entry
-
-
-def breaker_key(breaker: CircuitBreaker | None) -> object:
-    """What a target's entry and suggestion read from its breaker: the state, and when it
-    is open, since when and until when (reading the state moves an expired open breaker
-    to half-open, as ``stats()`` would)."""
-    if breaker is None:
-        return None
-    state = breaker.state
-    if state is BreakerState.OPEN or state is BreakerState.FORCED_OPEN:
-        stats = breaker.stats()
-        return state, stats.opened_at, stats.retry_at
-    return state
 
 
 @dataclass(slots=True)
@@ -656,12 +542,12 @@ class HealthMonitor:
         only: every watched target silent (unreachable or timed out, no server answering)
         across at least two hosts, or the OS saying it has no route; never while any server
         answers (a DNS rcode, a refusal, an HTTP status, a TLS handshake)."""
-        verdict = _evidence(result)
+        verdict = evidence(result)
         self._answered.discard(result.target)
         self._silent.discard(result.target)
-        if verdict is _Evidence.ANSWERED:
+        if verdict is Evidence.ANSWERED:
             self._answered.add(result.target)
-        elif verdict is _Evidence.SILENT:
+        elif verdict is Evidence.SILENT:
             self._silent.add(result.target)
         current = self.local_network is not None and self.local_network.active
         if not current and (self._answered or len(self._silent) < self._watched_count()):
@@ -690,64 +576,7 @@ class HealthMonitor:
 
     def _judge_local_network(self) -> tuple[bool, str]:
         unpaused = [s for s in self.states.values() if not s.paused]
-        answering = [s.name for s in unpaused if _evidence(s.last) is _Evidence.ANSWERED]
-        if answering:
-            return False, f"{', '.join(answering[:3])} answer{'s' if len(answering) == 1 else ''}"
-        watched = [s for s in unpaused if s.target.canary] if self._canaries else unpaused
-        if not watched or not all(_evidence(s.last) is _Evidence.SILENT for s in watched):
-            return False, "not every target is silent"
-        hosts = {_server_of(s.target) for s in watched}
-        no_route = [s.name for s in watched if s.last is not None
-                    and s.last.error_kind is ErrorKind.NETWORK_UNREACHABLE]
-        if len(hosts) < 2 and not no_route:
-            return False, "only one host is silent"
-        what = "canary " if self._canaries else ""
-        names = ", ".join(s.name for s in watched[:5]) + (" ..." if len(watched) > 5 else "")
-        detail = (f"{what}{names}: no answer from {len(hosts)} host"
-                  f"{'s' if len(hosts) != 1 else ''} (unreachable or timed out)")
-        if no_route:
-            detail += f"; no route to the network of {', '.join(no_route[:3])}"
-        return True, detail
-
-
-class _Evidence(StrEnum):
-    ANSWERED = "answered"  # some server answered: the path works
-    SILENT = "silent"      # nothing answered: unreachable or timed out
-    UNCLEAR = "unclear"    # e.g. the OS resolver's "not found" (no network can give it too)
-
-
-#: Connect-level failures: nothing answered.
-_SILENT_KINDS = frozenset({ErrorKind.NETWORK_UNREACHABLE, ErrorKind.HOST_UNREACHABLE,
-                           ErrorKind.TIMEOUT, ErrorKind.DNS_TIMEOUT})
-#: Failures that do not say whether anything answered.
-_UNCLEAR_KINDS = frozenset({ErrorKind.DNS_NOT_FOUND, ErrorKind.DNS_TEMPORARY,
-                            ErrorKind.DNS_NO_DATA, ErrorKind.DNS_FAILURE,
-                            ErrorKind.CIRCUIT_OPEN, ErrorKind.UNKNOWN})
-#: The keys of a resolver's answer that the snapshot carries.
-_RESOLVER_KEYS = ("resolver", "ok", "rcode", "addresses", "error_kind", "latency_ms")
-
-
-def _evidence(result: ProbeResult | None) -> _Evidence:
-    if result is None:
-        return _Evidence.UNCLEAR
-    if result.ok or result.degraded:
-        return _Evidence.ANSWERED
-    resolvers = result.details.get("resolvers", ())
-    if any(a.get("ok") or a.get("rcode") for a in resolvers):
-        return _Evidence.ANSWERED  # a DNS server answered, if only with NXDOMAIN or SERVFAIL
-    kind = result.error_kind or ErrorKind.UNKNOWN
-    if kind in _SILENT_KINDS:
-        return _Evidence.SILENT
-    if kind in _UNCLEAR_KINDS:
-        return _Evidence.UNCLEAR
-    return _Evidence.ANSWERED  # refused, reset, TLS, HTTP status, protocol, auth
-
-
-def _server_of(target: Target) -> str:
-    """The host a target's probe talks to (a DNS target's nameservers)."""
-    if target.kind == "dns":
-        return ",".join(sorted(target.nameservers)) or "os-resolver"
-    return endpoint(target).host
+        return judge_local_network(unpaused, canaries=self._canaries)
 
 
 def _who_said_what(result: ProbeResult) -> str:
