@@ -148,7 +148,8 @@ class BackendPoller(QObject):
             self._wake.clear()
             await self.poll()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.next_delay_s)
+                async with asyncio.timeout(self.next_delay_s):
+                    await self._wake.wait()
 
     # --- actions ---------------------------------------------------------------------
     def run(self, action: str, target: str | None = None) -> asyncio.Task[None] | None:

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -30,6 +29,8 @@ from PySide6.QtWidgets import (
 from core.config import Config, RemoteSettings, config_path, is_http_url, save_config
 from core.config.urls import url_has_credentials
 from core.secrets import SecretError, store_secret
+
+from .window_modal import ask_yes_no, open_dialog, tell_error
 
 __all__ = ["BackendForm", "BackendsDialog", "TokenDialog", "save_remotes", "token_entry",
            "validate_backend"]
@@ -219,10 +220,9 @@ class BackendsDialog(QDialog):
         if row is not None and current is None:
             return
         taken = {r.name for r in self.remotes if r is not current}
-        self.form = BackendForm(taken, current, self)
-        if self.form.exec() == QDialog.DialogCode.Accepted:
-            self.apply(row, self.form.result_settings())
-        self.form = None
+        form = self.form = BackendForm(taken, current, self)
+        open_dialog(form, lambda: self.apply(row, form.result_settings()))
+        form.finished.connect(lambda _: setattr(self, "form", None))
 
     def apply(self, row: int | None, settings: RemoteSettings) -> None:
         """Put ``settings`` in ``row`` (None: append)."""
@@ -236,12 +236,14 @@ class BackendsDialog(QDialog):
         """Remove the selected backend (after asking)."""
         row = self.list.currentRow()
         if 0 <= row < len(self.remotes):
-            name = self.remotes[row].name
-            answer = QMessageBox.question(self, "Remove backend",
-                                          f"Remove {name} from the config?")
-            if answer == QMessageBox.StandardButton.Yes:
-                del self.remotes[row]
-                self._fill()
+            chosen = self.remotes[row]
+            ask_yes_no(self, "Remove backend", f"Remove {chosen.name} from the config?",
+                       lambda: self._remove(chosen))
+
+    def _remove(self, chosen: RemoteSettings) -> None:
+        if chosen in self.remotes:
+            self.remotes.remove(chosen)
+            self._fill()
 
     def save(self) -> Config:
         """Write the backends to the config file; returns the new config."""
@@ -252,6 +254,6 @@ class BackendsDialog(QDialog):
         try:
             self.save()
         except OSError as exc:
-            QMessageBox.critical(self, "Cannot save", f"Cannot write the config: {exc}")
+            tell_error(self, "Cannot save", f"Cannot write the config: {exc}")
             return
         super().accept()

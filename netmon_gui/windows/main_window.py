@@ -73,6 +73,7 @@ from .menus import build_menus
 from .remote_view import RemoteView
 from .settings_dialog import SettingsDialog
 from .targets_editor import TargetsEditor
+from .window_modal import open_dialog
 
 __all__ = ["MainWindow"]
 
@@ -392,9 +393,7 @@ class MainWindow(QMainWindow):
         return self.config.source or config_path()
 
     def _open_config_dialog(self, dialog: D) -> D:
-        dialog.accepted.connect(lambda: self.apply_config(dialog.saved) if dialog.saved else None)
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()  # window-modal, never a nested event loop under qasync
+        open_dialog(dialog, lambda: self.apply_config(dialog.saved) if dialog.saved else None)
         return dialog
 
     def select_target(self, name: str) -> bool:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QDialog, QMessageBox
 
 from core.config import Config, RemoteSettings, is_http_url
 from core.errors import ConfigError
@@ -27,6 +26,7 @@ from ..models.snapshot_targets import SnapshotTargetsModel
 from ..widgets.backend_selector import BackendSelector
 from ..widgets.backend_strip import BackendStrip
 from .backends_dialog import BackendsDialog, TokenDialog, save_remotes
+from .window_modal import ask_yes_no, open_dialog
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -64,8 +64,9 @@ class RemoteView(QObject):
         self.strip.hide()
         self.targets_model = SnapshotTargetsModel(self)
         self.current: BackendPoller | None = None
-        #: Asks the user before a destructive action; tests replace it.
-        self.confirm: Callable[[str], bool] = self._ask
+        #: Asks the user before a destructive action (calls its second argument on yes);
+        #: tests replace it.
+        self.confirm: Callable[[str, Callable[[], None]], object] = self._ask
         self.selector.chosen.connect(self.choose)
         self.strip.replaceToken.connect(self.replace_token)
         self.backends.updated.connect(self._on_updated)
@@ -185,14 +186,18 @@ class RemoteView(QObject):
             return
         destructive = action in DESTRUCTIVE or (action == "reset_breaker" and target is None)
         what = f"{label}{f' ({target})' if target else ' (all)' * (action == 'reset_breaker')}"
-        if destructive and not self.confirm(f"{what} on {poller.name}?"):
-            return
-        w.statusBar().showMessage(f"{what} on {poller.name}: sending...")
-        poller.run(action, target)
 
-    def _ask(self, question: str) -> bool:
-        answer = QMessageBox.question(self.window, "Confirm", question)
-        return answer == QMessageBox.StandardButton.Yes
+        def send() -> None:
+            w.statusBar().showMessage(f"{what} on {poller.name}: sending...")
+            poller.run(action, target)
+
+        if destructive:
+            self.confirm(f"{what} on {poller.name}?", send)
+        else:
+            send()
+
+    def _ask(self, question: str, on_yes: Callable[[], None]) -> object:
+        return ask_yes_no(self.window, "Confirm", question, on_yes)
 
     def _on_action(self, record: ActionRecord) -> None:
         self.window.action_log.add(record)
@@ -224,8 +229,7 @@ class RemoteView(QObject):
     def edit_backends(self) -> None:
         """Open the backends dialog; a saved change updates the selector."""
         dialog = BackendsDialog(self.window.config, self.window)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.set_config(dialog.config)
+        open_dialog(dialog, lambda: self.set_config(dialog.config))
 
     def replace_token(self, name: str) -> None:
         """Ask for a new token for backend ``name`` (after a 401), store it, poll again."""
@@ -234,8 +238,7 @@ class RemoteView(QObject):
             return
         refused = poller.last.error if poller.last is not None else ""
         dialog = TokenDialog(name, self.window, reason=f"{name} refused the token: {refused}")
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.use_token_entry(name, dialog.entry)
+        open_dialog(dialog, lambda: self.use_token_entry(name, dialog.entry))
 
     def use_token_entry(self, name: str, entry: str) -> None:
         """Backend ``name`` reads its token from keyring ``entry`` from now on (saved to the

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from core.config import RESOLVER_MODES, TARGET_KINDS, Target, validate_target
 
 from .secret_dialog import SecretDialog
+from .window_modal import open_dialog
 
 __all__ = ["FIELDS", "FieldSpec", "TargetDialog"]
 
@@ -274,7 +275,5 @@ class TargetDialog(QDialog):
         current = self.rows[key].value()
         entry = current or f"netmon/{name}-{'password' if what == 'password' else 'apikey'}"
         dialog = SecretDialog(entry, what, parent=self)
-        dialog.accepted.connect(lambda: self.rows[key].set(dialog.entry()))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()  # window-modal, never a nested event loop under qasync
+        open_dialog(dialog, lambda: self.rows[key].set(dialog.entry()))
         return dialog

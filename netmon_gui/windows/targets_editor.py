@@ -31,6 +31,7 @@ from core.config import Config, Target
 
 from .config_save import save_error_label, write_config
 from .target_dialog import TargetDialog
+from .window_modal import open_dialog
 
 __all__ = ["TargetsEditor", "endpoint_of"]
 
@@ -164,9 +165,7 @@ class TargetsEditor(QDialog):
     def _ask(self, target: Target | None, taken: list[str],
              done: Callable[[Target], None]) -> TargetDialog:
         dialog = TargetDialog(target, taken=taken, parent=self)
-        dialog.accepted.connect(lambda: done(dialog.target()))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()  # window-modal, never a nested event loop under qasync
+        open_dialog(dialog, lambda: done(dialog.target()))
         return dialog
 
     def _insert(self, row: int, target: Target) -> None:

@@ -22,6 +22,7 @@ import jwt
 import pytest
 import uvicorn
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from core.clock import SystemClock
@@ -158,7 +159,7 @@ async def console(qtbot: QtBot) -> AsyncIterator[Console]:
                                      remotes=list(remotes)))
             await core.start(schedule=False)
         window = MainWindow(core)
-        window.remote.confirm = lambda question: True
+        window.remote.confirm = lambda question, go: go()
         window.show()
         made.append((window, core))
         return window
@@ -272,12 +273,45 @@ async def test_a_declined_confirmation_sends_nothing(backend: Backend, console: 
     window = await console(remote(backend.url))
     await open_backend(window)
     asked: list[str] = []
-    window.remote.confirm = lambda question: asked.append(question) is not None
+    window.remote.confirm = lambda question, go: asked.append(question)
     window.breakers_panel.reset_all.click()
     await settle()
     assert asked == ["Reset breaker (all) on backend?"]
     assert backend.core.breakers["flaky"].state == "open"
     assert not window.action_log.records
+
+
+async def test_the_confirmation_box_keeps_the_loop_turning_and_yes_sends(
+    backend: Backend, console: Console,
+) -> None:
+    """The question used to be a static QMessageBox.question(): a nested event loop that
+    froze the core (and this test) until it was answered."""
+    store_secret(ENTRY, backend.token())
+    await backend.open_breaker("flaky")
+    window = await console(remote(backend.url))
+    await open_backend(window)
+    window.remote.confirm = window.remote._ask  # the real question
+    ticks = 0
+
+    def tick() -> None:
+        nonlocal ticks
+        ticks += 1
+
+    timer = QTimer(window)
+    timer.timeout.connect(tick)
+    timer.start(10)
+    window.breakers_panel.reset_all.click()  # returns at once: the box is window-modal
+    box = next(w for w in QApplication.topLevelWidgets()
+               if isinstance(w, QMessageBox) and w.isVisible())
+    assert box.text() == "Reset breaker (all) on backend?"
+    assert box.defaultButton() is box.button(QMessageBox.StandardButton.No)
+    await settle(lambda: ticks >= 3)  # the loop turns while the question is open
+    assert backend.core.breakers["flaky"].state == "open"  # nothing sent yet
+    box.button(QMessageBox.StandardButton.Yes).click()
+    await settle(lambda: bool(window.action_log.records), timeout=5)
+    assert window.action_log.records[0].ok
+    assert backend.core.breakers["flaky"].state == "closed"
+    timer.stop()
 
 
 async def test_a_refused_token_is_shown_in_words_and_can_be_replaced(
