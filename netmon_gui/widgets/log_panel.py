@@ -47,9 +47,14 @@ class LogPanel(QWidget):
         self.prefix = QComboBox(self)
         self.prefix.addItems(list(PREFIXES))
         self.prefix.setToolTip("Only lines with this prefix")
+        for combo in (self.level, self.prefix):  # may shrink in a narrow window
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(7)
         copy = QPushButton("Copy", self)
         copy.setToolTip("Copy the lines shown")
-        folder = QPushButton("Open log folder", self)
+        folder = QPushButton("Log folder", self)
+        folder.setToolTip("Open the folder the log files are in")
         self.view = QPlainTextEdit(self)
         self.view.setObjectName("logView")
         self.view.setReadOnly(True)
@@ -99,4 +104,5 @@ class LogPanel(QWidget):
 
     def _rerender(self, *_: object) -> None:
         self.view.setPlainText(self.shown_text())
-        self.view.moveCursor(self.view.textCursor().MoveOperation.End)
+        self.view.moveCursor(self.view.textCursor().MoveOperation.End)  # newest in view...
+        self.view.horizontalScrollBar().setValue(0)  # ...from its start, not its end

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -30,7 +31,7 @@ from core.config import Config, RemoteSettings, config_path, is_http_url, save_c
 from core.config.urls import url_has_credentials
 from core.secrets import SecretError, store_secret
 
-from .window_modal import ask_yes_no, open_dialog, tell_error
+from .window_modal import ask_yes_no, open_dialog, tell
 
 __all__ = ["BackendForm", "BackendsDialog", "TokenDialog", "save_remotes", "token_entry",
            "validate_backend"]
@@ -254,6 +255,7 @@ class BackendsDialog(QDialog):
         try:
             self.save()
         except OSError as exc:
-            tell_error(self, "Cannot save", f"Cannot write the config: {exc}")
+            tell(self, "Cannot save", f"Cannot write the config: {exc}",
+                 QMessageBox.Icon.Critical)
             return
         super().accept()

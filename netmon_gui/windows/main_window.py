@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from PySide6.QtCore import QItemSelection, QSettings, QSortFilterProxyModel, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
@@ -54,6 +54,7 @@ from ..tray import StatusTray
 from ..widgets.action_log import ActionLogView
 from ..widgets.badge import BadgeDelegate
 from ..widgets.breakers_panel import BreakersPanel
+from ..widgets.column_fit import ColumnFit
 from ..widgets.database_panel import DatabasePanel
 from ..widgets.diagnose_view import DiagnoseView
 from ..widgets.empty_state import EmptyState
@@ -63,6 +64,7 @@ from ..widgets.latency_plot import LatencyPlot
 from ..widgets.log_panel import LogPanel
 from ..widgets.status_banner import StatusBanner
 from ..widgets.suggestions import SuggestionsPanel
+from ..widgets.tab_list import TabList
 from ..widgets.tables import make_table
 from ..widgets.target_details import TargetDetails
 from ..widgets.timeline import TimelineView
@@ -136,6 +138,7 @@ class MainWindow(QMainWindow):
         self.action_log = ActionLogView(self)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
+        TabList(self.tabs)  # every tab one click away when the bar has no room for all
         for widget, title in ((self.plot, "Latency"), (self.breakers_panel, "Breakers"),
                               (self.tokens_panel, "Tokens"), (self.suggestions, "Suggestions")):
             self.tabs.addTab(self._padded(widget), title)
@@ -183,7 +186,8 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
-        self._sized = False
+        self._user_split = False  # once the user drags the divider, their split stays
+        self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_user_split", True))
 
         body = QWidget(self)
         body.setObjectName("body")
@@ -216,7 +220,7 @@ class MainWindow(QMainWindow):
             self.targets_table.selectRow(0)
         self.refresh()
         if core.history is None:  # no stored day to draw: the bars would only be grey
-            self.targets_table.setColumnHidden(COL_UPTIME, True)
+            self.column_fit.set_available(COL_UPTIME, False)
         else:
             QTimer.singleShot(0, self.uptime.refresh)
 
@@ -224,8 +228,7 @@ class MainWindow(QMainWindow):
     def _make_targets_table(self) -> QTableView:
         table = make_table(self)
         table.setObjectName("targetsTable")
-        # widths from the font (any DPI, any UI font): Error, the last column, takes the rest,
-        # so at 1024x700 every column shows without a horizontal scroll bar
+        # widths from the font (any DPI, any UI font): Error, the last column, takes the rest
         fm = table.fontMetrics()
         table.horizontalHeader().setDefaultSectionSize(fm.horizontalAdvance("Error") + 24)
         table.setModel(self.targets_proxy)
@@ -240,6 +243,9 @@ class MainWindow(QMainWindow):
                                              fm.horizontalAdvance("m") * 18))
         table.setColumnWidth(COL_STATUS, max(92, table.columnWidth(COL_STATUS) + 16))
         table.horizontalHeader().setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Fixed)
+        # a narrow pane drops the least needed columns instead of scrolling sideways
+        self.column_fit = ColumnFit(table, (COL_KIND, COL_1H, COL_UPTIME, COL_5M, COL_LATENCY),
+                                    last_min=fm.horizontalAdvance("Error") + 24)
         table.setSortingEnabled(True)
         table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # config order until clicked
         table.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -494,10 +500,18 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
-        if not self._sized:  # the table gets room for all its columns, the tabs the rest
-            self._sized = True
+        self._split()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._split()
+
+    def _split(self) -> None:
+        """Until the user drags the divider: the table gets room for its columns (up to
+        720 px), the tabs at least 400 px."""
+        if not self._user_split:
             total = max(self.width() - 32, 600)
-            left = min(720, max(int(total * 0.53), min(560, total - 380)))
+            left = min(720, max(int(total * 0.53), min(560, total - 400)))
             self.splitter.setSizes([left, total - left])
 
     # --- shutdown ------------------------------------------------------------------

@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtWidgets import QMenu
 
 from core.log import log_dir
 
 from ..desktop import launch_demo, open_path
+from ..widgets.tab_list import fill_tab_menu
+from .window_modal import tell
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -69,7 +71,7 @@ def build_menus(window: MainWindow) -> dict[str, QMenu]:
     action(view, "&Find target", window.focus_find, "Ctrl+F", "Filter the targets table")
     view.addSeparator()
     tab_menu = view.addMenu("&Tabs")
-    tab_menu.aboutToShow.connect(lambda: _list_tabs(window, tab_menu))
+    tab_menu.aboutToShow.connect(lambda: fill_tab_menu(tab_menu, window.tabs))
     for position in range(9):  # Ctrl+1..9 work whatever tabs exist
         shortcut = QAction(window)
         shortcut.setShortcut(QKeySequence(f"Ctrl+{position + 1}"))
@@ -88,13 +90,6 @@ def build_menus(window: MainWindow) -> dict[str, QMenu]:
     action(help_menu, "Open &config folder", lambda: open_path(window.config_file.parent))
     help_menu.addSeparator()
     action(help_menu, "&About netmon",
-           lambda: QMessageBox.about(window, "About netmon", about_text()))
+           lambda: tell(window, "About netmon", about_text()))
     return {"file": file, "view": view, "actions": actions, "help": help_menu}
 
-
-def _list_tabs(window: MainWindow, menu: QMenu) -> None:
-    menu.clear()
-    for index in range(window.tabs.count()):
-        text = window.tabs.tabText(index)
-        act = menu.addAction(f"{text}\tCtrl+{index + 1}" if index < 9 else text)
-        act.triggered.connect(lambda _=False, i=index: window.show_tab(i))

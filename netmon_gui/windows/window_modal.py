@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
-__all__ = ["ask_yes_no", "open_dialog", "tell_error"]
+__all__ = ["ask_yes_no", "open_dialog", "tell"]
 
 
 def open_dialog(dialog: QDialog, on_accepted: Callable[[], None]) -> QDialog:
@@ -36,10 +36,10 @@ def ask_yes_no(parent: QWidget, title: str, question: str,
     return box
 
 
-def tell_error(parent: QWidget, title: str, text: str) -> QMessageBox:
-    """Show an error window-modal without waiting for it to be closed."""
-    box = QMessageBox(QMessageBox.Icon.Critical, title, text, QMessageBox.StandardButton.Ok,
-                      parent)
+def tell(parent: QWidget, title: str, text: str,
+         icon: QMessageBox.Icon = QMessageBox.Icon.Information) -> QMessageBox:
+    """Show ``text`` window-modal without waiting for it to be closed."""
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
     box.finished.connect(box.deleteLater)
     box.open()
     return box

@@ -146,14 +146,12 @@ async def test_breaker_opens_rejects_without_connecting_and_recovers(
     assert db.health()["error_kind"] == "connection_reset"
 
     before = proxy.connections_total
-    started = time.perf_counter()
     for _ in range(5):
         with pytest.raises(CircuitOpenError):
             await db.fetchval("SELECT 1")
         with pytest.raises(CircuitOpenError):
             await db.execute("SELECT 1", idempotent=True)
-    assert time.perf_counter() - started < 0.5  # refused at once
-    assert proxy.connections_total == before  # no connection attempt at all
+    assert proxy.connections_total == before  # refused at once: no connection attempt at all
 
     clock.advance(31)  # past the 30 s reset timeout: exactly one trial goes through
     assert db.health()["breaker"] == "half_open"

@@ -116,7 +116,7 @@ async def test_stop_cancels_a_connect_in_flight(fault_proxy_factory: FaultProxyF
             await asyncio.sleep(0.01)
         started = time.perf_counter()
         await core.stop()
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 5.0  # not the connect's 30 s timeout
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("netmon-db-")]
     assert core.database is not None and core.database.health()["status"] == "down"
 

@@ -4,7 +4,9 @@ a real core probing real loopback servers."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,19 @@ from core.config import Config, HistorySettings, Target
 from core.notify import Notice
 from core.runtime import NetmonCore
 from netmon_gui import fmt
+from netmon_gui.bridge import LogLine
 from netmon_gui.desktop import demo_command
+from netmon_gui.models.targets import (
+    COL_5M,
+    COL_ERROR,
+    COL_KIND,
+    COL_LATENCY,
+    COL_STATUS,
+    COL_TARGET,
+    COL_UPTIME,
+    COLUMNS,
+)
+from netmon_gui.screenshot import tab_index
 from netmon_gui.windows import main_window as main_window_module
 from netmon_gui.windows.main_window import MainWindow
 from tests.support.http_server import HttpServer
@@ -211,3 +225,63 @@ def test_dark_os_scheme_gets_a_dark_palette(qtbot: QtBot) -> None:
     assert text - dark.color(QPalette.ColorRole.Base).lightness() > 150  # readable
     already = dark_palette()
     assert palette_for(Qt.ColorScheme.Dark, already) is already
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1600, 1000)])
+async def test_the_targets_table_fits_its_pane_without_a_sideways_scroll(
+    window: MainWindow, size: tuple[int, int],
+) -> None:
+    """At 1024x700 the table used to scroll sideways (Status and the rates cut off): now the
+    least needed columns step aside instead, and come back when there is room."""
+    window.resize(*size)
+    await settle(lambda: window.width() == size[0])
+    table = window.targets_table
+    await settle(lambda: table.horizontalScrollBar().maximum() == 0)
+    shown = [c for c in range(len(COLUMNS)) if not table.isColumnHidden(c)]
+    for needed in (COL_TARGET, COL_STATUS, COL_LATENCY, COL_5M, COL_ERROR):
+        assert needed in shown, (size, [COLUMNS[c] for c in shown])
+    fit = window.column_fit
+    assert fit.unavailable == {COL_UPTIME}  # history is off here: no bars to draw
+    assert fit.dropped == []  # room for all the others at both sizes
+    total = sum(window.splitter.sizes())
+    window.splitter.setSizes([360, total - 360])  # the user narrows the table's pane
+    await settle(lambda: bool(fit.dropped))
+    assert fit.dropped[0] == COL_KIND and table.horizontalScrollBar().maximum() == 0
+    assert not table.isColumnHidden(COL_STATUS)
+    window.splitter.setSizes([total - 420, 420])
+    await settle(lambda: not fit.dropped)
+    assert not table.isColumnHidden(COL_KIND)
+    width = sum(table.columnWidth(c) for c in shown if c != COL_ERROR)
+    assert width + table.columnWidth(COL_ERROR) <= table.viewport().width()
+    assert window.splitter.sizes()[1] >= 380  # the tabs keep a usable width too
+
+
+async def test_every_tab_is_one_click_away_in_the_tab_list(window: MainWindow) -> None:
+    window.resize(1024, 700)
+    await settle(lambda: window.width() == 1024)
+    button = window.tabs.cornerWidget(Qt.Corner.TopRightCorner)
+    assert button is not None and button.isVisible()
+    menu = button.menu()
+    menu.aboutToShow.emit()  # filled when opened: tabs and counts as they are now
+    titles = [a.text().split("\t")[0] for a in menu.actions()]
+    assert titles == [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    menu.actions()[-1].trigger()
+    assert window.tabs.currentIndex() == window.tabs.count() - 1
+
+
+async def test_long_log_lines_keep_their_start_in_view(window: MainWindow) -> None:
+    """A long line used to scroll the log sideways to its end, cutting every line's time and
+    level off on the left."""
+    window.resize(1024, 700)
+    window.show_tab(tab_index(window.tabs, "log"))
+    await settle(lambda: window.log_panel.isVisible())
+    panel = window.log_panel
+    for n in range(3):
+        panel.add(LogLine(datetime.now(UTC), logging.WARNING, "WARNING", "netmon.test",
+                          f"NETWORK: line {n} " + "x" * 400))
+    scroll = panel.view.horizontalScrollBar()
+    assert scroll.maximum() > 0  # the lines are wider than the view
+    assert scroll.value() == 0
+    panel.level.setCurrentText("Warning")  # re-rendered with a filter
+    assert scroll.value() == 0
+    assert panel.view.toPlainText().count("NETWORK: line") == 3
