@@ -32,6 +32,7 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .log import log_dir, redact, redact_data
 from .probes.base import iso_utc
+from .version import __version__
 
 __all__ = ["BundleManifest", "write_bundle"]
 
@@ -209,7 +210,7 @@ def _versions() -> dict[str, Any]:
             return None
 
     packages = sorted({(d.metadata["Name"] or "?", d.version) for d in metadata.distributions()})
-    return {"netmon": version("netmon") or "0+unknown", "python": sys.version,
+    return {"netmon": __version__, "python": sys.version,
             "platform": platform.platform(),
             "qt": version("PySide6-Essentials") or version("PySide6"),
             "packages": dict(packages)}

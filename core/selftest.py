@@ -32,8 +32,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
+from .version import __version__
+
 __all__ = ["Check", "CheckFailedError", "CheckWarning", "Outcome", "core_checks", "main",
-           "netmon_version", "run_checks", "run_sync"]
+           "run_checks", "run_sync"]
 
 #: A check returns what it saw (one short line) or raises; ``CheckWarning`` marks a warning.
 Check = tuple[str, Callable[[], Awaitable[str]]]
@@ -152,7 +154,7 @@ async def check_imports(*, cli: bool = False) -> str:
     for module in modules:
         importlib.import_module(module)
     frozen = "frozen" if getattr(sys, "frozen", False) else "from source"
-    return (f"netmon {netmon_version()} ({frozen}), Python {platform.python_version()} on "
+    return (f"netmon {__version__} ({frozen}), Python {platform.python_version()} on "
             f"{platform.system()} {platform.release()}, {len(modules)} modules")
 
 
@@ -404,16 +406,6 @@ def _captured_log() -> Iterator[list[str]]:
         yield capture.messages
     finally:
         logger.handlers, logger.propagate = handlers, propagate
-
-def netmon_version() -> str:
-    """The installed netmon version ("0+unknown" from a source tree that is not installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("netmon")
-    except PackageNotFoundError:
-        return "0+unknown"
-
 
 def _sqlite_version() -> str:
     import sqlite3

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from core.log import ascii_safe, log_dir, redact
-from core.selftest import netmon_version
+from core.version import __version__
 
 __all__ = ["install", "report_crash", "write_report"]
 
@@ -31,7 +31,7 @@ def write_report(exc_info: ExcInfo, folder: Path | None = None) -> Path:
     path = folder / f"crash-{now:%Y%m%d-%H%M%S-%f}.txt"
     frozen = "frozen" if getattr(sys, "frozen", False) else "from source"
     text = "".join([
-        f"netmon-gui {netmon_version()} ({frozen}) crashed at {now.isoformat()}\n",
+        f"netmon-gui {__version__} ({frozen}) crashed at {now.isoformat()}\n",
         f"Python {platform.python_version()} on {platform.platform()}\n",
         f"command line: {' '.join(sys.argv)}\n\n",
         *traceback.format_exception(*exc_info),

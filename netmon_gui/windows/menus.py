@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
 from core.log import log_dir
+from core.version import __version__
 
 from ..desktop import launch_demo, open_path
 from ..widgets.tab_list import fill_tab_menu
@@ -25,14 +26,8 @@ __all__ = ["about_text", "build_menus"]
 
 def about_text() -> str:
     """The About box's text: what netmon is and its version."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        ver = version("netmon")
-    except PackageNotFoundError:
-        ver = "unknown (not installed)"
     return ("<b>netmon</b> - network resilience console<br>"
-            f"version {ver}<br><br>Probes DNS, TCP, HTTP, PostgreSQL and Supabase; "
+            f"version {__version__}<br><br>Probes DNS, TCP, HTTP, PostgreSQL and Supabase; "
             "circuit breakers, history and recovery suggestions.<br><br>"
             f"Log folder: {log_dir()}")
 
