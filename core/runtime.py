@@ -3,7 +3,8 @@
 The CLI, the HTTP service and the console all build one of these: a breaker per
 dependency (settings from ``[breaker]``), the health monitor, the auth service (when
 ``[auth]`` names a server or a secret), the database layer (when ``[database] target`` names
-a postgres target), the history store, and the recovery actions over all of them.
+a postgres target), the history store, the recovery actions over all of them, and the
+forwarder that sends notices to ``[notifications] forward`` destinations.
 ``start()`` returns at once: the database layer connects in the background (``ready()``
 waits for it), so a service answers ``/health`` while a database is slow or silent.
 """
@@ -18,6 +19,7 @@ from .breaker import CircuitBreaker
 from .clock import Clock, SystemClock
 from .config import Config
 from .db import DatabaseResilience
+from .forward import Forwarder
 from .history import HistoryStore, Retention
 from .monitor import HealthMonitor, breaker_for
 from .recovery import RecoveryActions
@@ -67,6 +69,9 @@ class NetmonCore:
         self.recovery = RecoveryActions(
             breakers=self.breakers, auth=self.auth, database=self.database,
             monitor=self.monitor, history=self.history, clock=self.clock)
+        notifications = config.notifications
+        self.forwarder = Forwarder(list(notifications.forward), notifications.forward_timeout_s,
+                                   clock=self.clock, history=self.history)
 
     def breaker(self, name: str) -> CircuitBreaker:
         """The breaker called ``name`` (created with the configured settings if new)."""
@@ -94,8 +99,10 @@ class NetmonCore:
         store's next maintenance (within a minute). Breakers no target, the auth service or
         the database layer uses any more are dropped. ``[retry]``, ``[auth]``,
         ``[database]``, ``[service]`` and the rest of ``[history]`` take effect at the next
-        start.
+        start. ``[notifications]`` forwarding applies from the next notice.
         """
+        self.forwarder.configure(config.notifications.forward,
+                                 config.notifications.forward_timeout_s)
         settings = config.breaker
         for breaker in self.breakers.values():
             breaker.failure_threshold = settings.failure_threshold
@@ -137,6 +144,7 @@ class NetmonCore:
     async def stop(self) -> None:
         """Stop everything that was started, newest first; bounded."""
         await self.monitor.stop()
+        await self.forwarder.aclose()
         if self.database is not None:
             await self.database.close()
         if self.auth is not None:

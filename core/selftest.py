@@ -34,8 +34,8 @@ from typing import Any, TextIO
 
 from .version import __version__
 
-__all__ = ["Check", "CheckFailedError", "CheckWarning", "Outcome", "core_checks", "main",
-           "run_checks", "run_sync"]
+__all__ = ["Check", "CheckFailedError", "CheckWarning", "Outcome", "check_forward",
+           "core_checks", "main", "run_checks", "run_sync"]
 
 #: A check returns what it saw (one short line) or raises; ``CheckWarning`` marks a warning.
 Check = tuple[str, Callable[[], Awaitable[str]]]
@@ -264,6 +264,22 @@ async def check_http() -> str:
     return f"GET {target.url} -> 200 with the expected body"
 
 
+async def check_forward() -> str:
+    """Forwarding notices (the console's, with the notify extra): apprise finds its plug-ins
+    (a bundle that misses them knows no URL) and posts to a loopback server."""
+    from .forward import apprise_available, send_url
+
+    if not apprise_available():
+        raise CheckWarning("apprise is not installed: notices are not forwarded "
+                           "(pip install netmon[notify])")
+    with _http_server() as port:
+        url = f"json://127.0.0.1:{port}/selftest"
+        reason = await asyncio.to_thread(send_url, url, "netmon self-test", "ok", "info", 5.0)
+    if reason:
+        raise CheckFailedError(f"json://127.0.0.1:{port}/: {reason}")
+    return f"apprise posted a notice to json://127.0.0.1:{port}/"
+
+
 async def check_breaker() -> str:
     """A breaker opens on network failures, rejects, half-opens and closes again."""
     from .breaker import CircuitBreaker
@@ -466,6 +482,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(_HTTP_BODY)))
         self.end_headers()
         self.wfile.write(_HTTP_BODY)
+
+    def do_POST(self) -> None:
+        """A forwarded notice (``check_forward``): read and answered 200 like GET."""
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.do_GET()
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: nothing on stderr."""

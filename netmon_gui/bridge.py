@@ -30,6 +30,7 @@ class CoreBridge(QObject):
     conditionChanged = Signal(object)  # noqa: N815
     breakerChanged = Signal(object)  # noqa: N815
     auditRecorded = Signal(object)  # noqa: N815
+    forwardRecorded = Signal(object)  # noqa: N815 - a ForwardResult
     authChanged = Signal(object)  # noqa: N815
     snapshotChanged = Signal(object)  # noqa: N815 - frozenset of target names
 
@@ -43,6 +44,7 @@ class CoreBridge(QObject):
         self._link(monitor.condition_changed, self._on_condition)
         self._link(monitor.snapshot_changed, self._on_snapshot)
         self._link(core.recovery.audited, self._on_audit)
+        self._link(core.forwarder.sent, self._on_forward)
         if core.auth is not None:
             for event in (core.auth.cached, core.auth.evicted, core.auth.failed):
                 self._link(event, self._on_auth)
@@ -87,6 +89,9 @@ class CoreBridge(QObject):
 
     def _on_audit(self, value: object) -> None:
         self.auditRecorded.emit(value)
+
+    def _on_forward(self, value: object) -> None:
+        self.forwardRecorded.emit(value)
 
     def _on_auth(self, value: object) -> None:
         self.authChanged.emit(value)

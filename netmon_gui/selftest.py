@@ -16,14 +16,14 @@ from PySide6.QtCore import QLibraryInfo, qVersion
 from PySide6.QtGui import QGuiApplication, QIcon, QImage
 from PySide6.QtWidgets import QApplication
 
-from core.selftest import Check, CheckFailedError, core_checks, run_checks
+from core.selftest import Check, CheckFailedError, check_forward, core_checks, run_checks
 
 __all__ = ["gui_checks", "main"]
 
 
 def gui_checks() -> list[Check]:
-    """The Qt checks, run after the core's."""
-    return [("qt", check_qt), ("window", check_window)]
+    """The console's checks, run after the core's: forwarding notices, then Qt."""
+    return [("forward", check_forward), ("qt", check_qt), ("window", check_window)]
 
 
 def main(out: TextIO | None = None) -> int:

@@ -18,6 +18,7 @@ from .dsn import Dsn, DsnError, parse_dsn
 from .loader import load_config, parse_config, validate_section, validate_target
 from .location import config_path, default_config_text
 from .model import (
+    FORWARD_NAME,
     RESOLVER_MODES,
     TARGET_KINDS,
     AuthSettings,
@@ -32,11 +33,13 @@ from .model import (
     RetrySettings,
     ServiceSettings,
     Target,
+    forward_entry,
 )
 from .save import save_config
 from .urls import is_http_url, url_has_credentials
 
 __all__ = [
+    "FORWARD_NAME",
     "RESOLVER_MODES",
     "TARGET_KINDS",
     "AuthSettings",
@@ -55,6 +58,7 @@ __all__ = [
     "Target",
     "config_path",
     "default_config_text",
+    "forward_entry",
     "is_http_url",
     "load_config",
     "parse_config",

@@ -18,7 +18,16 @@ from ..errors import ConfigError
 from .dsn import DsnError, parse_dsn
 from .fields import build, check_each, describe_value, literal_secret, reject_unknown
 from .location import config_path, default_config_text
-from .model import TARGET_KINDS, Config, HistorySettings, RemoteSettings, Target
+from .model import (
+    FORWARD_NAME,
+    TARGET_KINDS,
+    Config,
+    HistorySettings,
+    NotificationSettings,
+    RemoteSettings,
+    Target,
+    forward_entry,
+)
 from .urls import is_http_url, url_has_credentials
 
 __all__ = ["load_config", "parse_config", "validate_section", "validate_target"]
@@ -103,9 +112,34 @@ def _check_history(history: HistorySettings, label: str) -> None:
                           "as 1-minute rollups", path=label, field="history.hour_days")
 
 
+def _check_notifications(notifications: NotificationSettings, label: str) -> None:
+    """``forward`` names keyring entries, never URLs: an apprise URL may carry a token in
+    its host or path (``tgram://bottoken/chat``), which no check can tell from a host."""
+    field, seen = "notifications.forward", set()
+    for name in notifications.forward:
+        if "://" in name or ":" in name or "@" in name:
+            what = ("credentials never go in the config file" if url_has_credentials(name)
+                    else "a destination URL may carry a token in its host or path "
+                         "(tgram://bottoken/chat), so URLs are kept out of the config file")
+            raise ConfigError(
+                f"{describe_value(name)} is a URL: {what}. Store the URL in the OS keyring "
+                "under a name (Settings > Notifications > Add, or: keyring set "
+                f"{forward_entry('')[:-1]} NAME) and list the name: forward = [\"NAME\"]",
+                path=label, field=field)
+        if not FORWARD_NAME.fullmatch(name):
+            raise ConfigError(f"{describe_value(name)} is not a destination name", path=label,
+                              field=field, allowed="letters, digits, '.', '_' or '-' (up to "
+                                                   "64), starting with a letter or digit")
+        if name in seen:
+            raise ConfigError(f"{name!r} is listed twice; list each destination once",
+                              path=label, field=field)
+        seen.add(name)
+
+
 #: Checks across the fields of one section, shared by ``parse_config`` and
 #: ``validate_section``.
-_SECTION_CHECKS = {"history": _check_history}
+_SECTION_CHECKS: dict[str, Any] = {"history": _check_history,
+                                   "notifications": _check_notifications}
 
 
 def _check_sections(sections: Mapping[str, Any], targets: list[Target], label: str) -> None:

@@ -8,6 +8,7 @@ or ``*_env`` variable names where one lives (see ``core.secrets.SecretRef``).
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from ..secrets import SecretRef
 
 __all__ = [
+    "FORWARD_NAME",
     "RESOLVER_MODES",
     "TARGET_KINDS",
     "AuthSettings",
@@ -29,6 +31,7 @@ __all__ = [
     "RetrySettings",
     "ServiceSettings",
     "Target",
+    "forward_entry",
 ]
 
 #: ``icmp``: is ``host`` there (ICMP echo, else TCP); ``gateway``: is the current default
@@ -37,6 +40,13 @@ TARGET_KINDS = ("dns", "tcp", "http", "postgres", "supabase", "icmp", "gateway")
 #: Which answers decide a dns target: the OS resolver, the nameservers asked directly, or
 #: the OS resolver with the direct answers beside it (partial answers are "degraded").
 RESOLVER_MODES = ("both", "os", "direct")
+#: A forwarding destination's name (``[notifications] forward``).
+FORWARD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def forward_entry(name: str) -> str:
+    """The keyring entry holding destination ``name``'s apprise URL (its secrets with it)."""
+    return f"netmon/forward/{name}"
 
 
 def _spec(
@@ -153,11 +163,15 @@ class HistorySettings:
 
 @dataclass(frozen=True)
 class NotificationSettings:
-    """The console's tray notifications (see ``core.notify.NotifyPolicy``)."""
+    """The console's tray notifications (see ``core.notify.NotifyPolicy``), and where they
+    are forwarded (``core.forward``): ``forward`` lists destination names, each an apprise
+    URL kept in the OS keyring (entry ``netmon/forward/<name>``), never the URL itself."""
 
     enabled: bool = True
     quiet_s: float = _spec(300.0, min=0, max=86400)  # hold a repeat down notice this long
     reminder_s: float = _spec(3600.0, min=60, max=604800)  # remind of a target still down
+    forward: list[str] = field(default_factory=list)  # keyring names of apprise URLs
+    forward_timeout_s: float = _spec(15.0, min=1, max=300)  # one destination's send, at most
 
 
 @dataclass(frozen=True)

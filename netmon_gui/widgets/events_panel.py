@@ -1,5 +1,6 @@
 """The Events tab: a live list of state changes, breaker transitions, recovery actions (who,
-from where, result), local-network conditions and notifications, newest first."""
+from where, result), local-network conditions, notifications and what became of each one
+forwarded to chat or mail, newest first."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.breaker import BreakerTransition
+from core.forward import ForwardResult
 from core.monitor import Condition, StatusChange
 from core.notify import Notice
 from core.recovery import AuditEntry
@@ -68,6 +70,11 @@ def row_for(value: object) -> EventRow | None:
     if isinstance(value, Notice):
         state = {"critical": "down", "warning": "degraded"}.get(value.severity, "up")
         return EventRow(value.at, "notice", value.key, value.title, value.body, state)
+    if isinstance(value, ForwardResult):
+        where = f"{value.destination} ({value.service})" if value.service else value.destination
+        detail = value.title if value.ok else f"{value.title}: {value.reason}"
+        return EventRow(value.at, "forward", where, "sent" if value.ok else "failed", detail,
+                        "up" if value.ok else "down")
     return None
 
 

@@ -315,11 +315,12 @@ class MainWindow(QMainWindow):
             lambda index: self.run_action("diagnose", index.data(NameRole)))
         self.runner.busyChanged.connect(self._on_busy)
         for signal in (bridge.statusChanged, bridge.breakerChanged, bridge.auditRecorded,
-                       bridge.conditionChanged):
+                       bridge.conditionChanged, bridge.forwardRecorded):
             signal.connect(self.events_panel.add)
         bridge.statusChanged.connect(self.tray.on_status)
         bridge.conditionChanged.connect(self.tray.on_condition)
         self.tray.noticeShown.connect(self.events_panel.add)
+        self.tray.noticeShown.connect(self.core.forwarder.submit)  # to chat or mail, if any
         self.tray.showRequested.connect(self.bring_to_front)
         self.tray.probeAllRequested.connect(self.probe_action.trigger)
         self.tray.pauseToggled.connect(self.pause_action.setChecked)
@@ -379,7 +380,8 @@ class MainWindow(QMainWindow):
 
     def edit_settings(self) -> SettingsDialog:
         """Open the settings dialog; a saved change goes to the running core."""
-        return self._open_config_dialog(SettingsDialog(self.config, self._config_file(), self))
+        return self._open_config_dialog(SettingsDialog(self.config, self._config_file(), self,
+                                                       self.core.forwarder))
 
     def apply_config(self, config: Config) -> None:
         """Hand a saved config to the running core and show its targets."""

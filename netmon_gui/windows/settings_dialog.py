@@ -6,6 +6,8 @@ Each field is checked as typed by the config loader's own rules
 the file atomically (comments kept) and accepts. More tabs plug in with
 ``add_page(title, page)``: a page offers ``section`` (its config section name),
 ``values() -> dict`` and ``errors() -> dict``, and ``changed`` (a Signal) when edited.
+The Notifications tab (``forward_page.NotificationsPage``) adds the forwarding
+destinations to its section's form.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import Config, validate_section
+from core.forward import Forwarder
 
 from .config_save import save_error_label, write_config
 
@@ -48,7 +51,8 @@ SECTIONS = {
     "notifications": ("Notifications", "Tray notices when a target goes down or comes back "
                       "(after down_after / up_after), one for the local network going down. "
                       "quiet_s: a target down again this soon after its last notice is held "
-                      "back; reminder_s: how often a target still down is reminded. Applies "
+                      "back; reminder_s: how often a target still down is reminded; "
+                      "forward_timeout_s: how long one forwarded notice may take. Applies "
                       "at once."),
 }
 
@@ -65,7 +69,8 @@ class SettingsPage(Protocol):
 
 
 class SectionPage(QWidget):
-    """One settings section as a form; each field's problem shown beside it."""
+    """One settings section as a form; each field's problem shown beside it. List fields
+    get no editor here: they stay in ``extra`` (a page built on this one edits them)."""
 
     changed = Signal()
 
@@ -74,6 +79,7 @@ class SectionPage(QWidget):
         self.section = section
         self.editors: dict[str, QLineEdit | QComboBox | QCheckBox] = {}
         self.error_labels: dict[str, QLabel] = {}
+        self.extra: dict[str, Any] = {}
         self._errors: dict[str, str] = {}
         self._types = {f.name: type(getattr(current, f.name)) for f in dataclasses.fields(current)}
         form = QFormLayout(self)
@@ -83,6 +89,9 @@ class SectionPage(QWidget):
         form.addRow(intro)
         for f in dataclasses.fields(current):
             value = getattr(current, f.name)
+            if isinstance(value, list):
+                self.extra[f.name] = list(value)
+                continue
             choices = f.metadata.get("choices")
             editor: QLineEdit | QComboBox | QCheckBox
             if isinstance(value, bool):
@@ -127,7 +136,7 @@ class SectionPage(QWidget):
                 out[name] = editor.currentText()
             else:
                 out[name] = _typed(editor.text().strip(), self._types[name])
-        return out
+        return out | {name: list(value) for name, value in self.extra.items()}
 
     def errors(self) -> dict[str, str]:
         return dict(self._errors)
@@ -153,9 +162,13 @@ def _typed(text: str, kind: type) -> Any:
 
 
 class SettingsDialog(QDialog):
-    """Edit ``config``'s settings; "Save" writes ``path`` and accepts (``saved`` is set)."""
+    """Edit ``config``'s settings; "Save" writes ``path`` and accepts (``saved`` is set).
+    ``forwarder``: the running core's, for the Notifications tab's "Send test"."""
 
-    def __init__(self, config: Config, path: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, config: Config, path: Path, parent: QWidget | None = None,
+                 forwarder: Forwarder | None = None) -> None:
+        from .forward_page import NotificationsPage  # it builds on SectionPage, above
+
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
@@ -165,7 +178,9 @@ class SettingsDialog(QDialog):
         self.pages: list[Any] = []
         self.tabs = QTabWidget(self)
         for section, (title, _) in SECTIONS.items():
-            self.add_page(title, SectionPage(section, getattr(config, section), self))
+            current = getattr(config, section)
+            self.add_page(title, NotificationsPage(current, forwarder, self)
+                          if section == "notifications" else SectionPage(section, current, self))
         self.error = save_error_label(self)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self)
@@ -203,6 +218,13 @@ class SettingsDialog(QDialog):
         self.saved = config
         self.accept()
         return True
+
+    def done(self, result: int) -> None:
+        """Close (saved or not); a test send still in flight is no longer waited for."""
+        for page in self.pages:
+            if hasattr(page, "cancel"):
+                page.cancel()
+        super().done(result)
 
     def _update(self) -> None:
         if not hasattr(self, "buttons"):
