@@ -23,8 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-#: stderr lines that are not failures (Qt's offscreen platform warns about window hints).
-HARMLESS_STDERR = (re.compile(r"propagateSizeHints"),)
+#: stderr lines that are not failures: Qt's offscreen platform warns about window hints, and
+#: the console logs its INFO records to stderr (``--demo`` logs every state change).
+HARMLESS_STDERR = (re.compile(r"propagateSizeHints"),
+                   re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO +netmon[.\w]*: "))
 EXE = ".exe" if sys.platform == "win32" else ""
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
