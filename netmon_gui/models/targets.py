@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
-from PySide6.QtCore import QModelIndex, QObject, Qt
+from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer
 
 from core.monitor import HealthMonitor, TargetState
 from core.probes.base import ProbeResult
+from core.stats import SuccessWindows
 
 from .. import fmt
 from ..colors import badge_for
@@ -28,6 +30,12 @@ SortRole = Qt.ItemDataRole.UserRole + 3  # a value that sorts sensibly per colum
 SEVERITY = {"down": 0, "degraded": 1, "unknown": 2, "up": 3}  # worst first, for sorting
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _CENTER = Qt.AlignmentFlag.AlignCenter
+# plain ints: data() is called for every role of every painted cell
+_DISPLAY, _TOOLTIP, _ALIGNMENT, _BACKGROUND, _FOREGROUND = (
+    int(role.value) for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
+                                 Qt.ItemDataRole.TextAlignmentRole,
+                                 Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole))
+Cell = dict[int, Any]  # one cell's values by role
 
 T = TypeVar("T")  # what a row's cells are read from
 
@@ -35,10 +43,19 @@ T = TypeVar("T")  # what a row's cells are read from
 class TargetTable(Table, Generic[T]):
     """The targets table's columns and roles, whatever its rows are read from.
 
-    A subclass says what a row is (``_item``) and fills in the per-item cells.
+    A subclass says what a row is (``_item``) and fills in the per-item cells. Every cell's
+    values (text, sort key, badge colors, alignment, uptime bars) are computed once when
+    its row changes and kept in ``_cells``, so a paint only looks them up; ``_update_rows``
+    recomputes rows and emits ``dataChanged`` for the cells whose values moved, naming the
+    roles that did (tooltips are built when asked for).
     """
 
     COLUMNS = COLUMNS
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._cells: list[list[Cell]] = []  # per row, per column: role -> value
+        self._keys: list[object] = []  # per row: what its cells were computed from
 
     def _item(self, row: int) -> T:
         raise NotImplementedError
@@ -62,33 +79,59 @@ class TargetTable(Table, Generic[T]):
         """The uptime bars of the row (``UptimeRole``); None when there are none."""
         return None
 
+    # --- the cell cache ------------------------------------------------------------
+    def _row_key(self, row: int) -> object:
+        """What the cells of ``row`` depend on, when a subclass can tell cheaply (a row
+        whose key did not move is not recomputed); None: recompute every time."""
+        return None
+
+    def _row_cells(self, row: int) -> list[Cell]:
+        item = self._item(row)
+        name, status = self._name(item), self._status(item)
+        cells: list[Cell] = [{_DISPLAY: self._display(item, col),
+                              SortRole: self._sort_key(item, col),
+                              NameRole: name, StatusRole: status}
+                             for col in range(len(COLUMNS))]
+        for col in (COL_LATENCY, COL_5M, COL_1H):
+            cells[col][_ALIGNMENT] = _RIGHT
+        badge = badge_for(status)
+        cells[COL_STATUS].update({_ALIGNMENT: _CENTER, _BACKGROUND: badge.background,
+                                  _FOREGROUND: badge.foreground})
+        cells[COL_UPTIME][UptimeRole] = self._bars(item)
+        return cells
+
+    def _rebuild_cells(self) -> None:
+        """Compute every row's cells (inside a model reset)."""
+        self._keys = [self._row_key(row) for row in range(self.rowCount())]
+        self._cells = [self._row_cells(row) for row in range(self.rowCount())]
+
+    def _update_rows(self, rows: Iterable[int], *, force: bool = False) -> None:
+        """Recompute ``rows`` (those whose key moved, or all of them with ``force``) and
+        emit ``dataChanged`` for each run of cells that changed, with the roles that
+        changed (nothing when nothing did)."""
+        for row in rows:
+            key = self._row_key(row)
+            if key is not None and key == self._keys[row] and not force:
+                continue
+            old, new = self._cells[row], self._row_cells(row)
+            self._keys[row], self._cells[row] = key, new
+            start, roles = -1, set[int]()
+            for col in range(len(new) + 1):
+                if col < len(new) and new[col] != old[col]:
+                    start = col if start < 0 else start
+                    roles.update(k for k in new[col].keys() | old[col].keys()
+                                 if new[col].get(k) != old[col].get(k))
+                elif start >= 0:
+                    self.dataChanged.emit(self.index(row, start), self.index(row, col - 1),
+                                          sorted(roles))
+                    start, roles = -1, set()
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        item = self._item(index.row())
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(item, col)
-        if role == NameRole:
-            return self._name(item)
-        if role == StatusRole:
-            return self._status(item)
-        if role == SortRole:
-            return self._sort_key(item, col)
-        if col == COL_UPTIME and role == UptimeRole:
-            return self._bars(item)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tip(item, col)
-        if col == COL_STATUS and role == Qt.ItemDataRole.BackgroundRole:
-            return badge_for(self._status(item)).background
-        if col == COL_STATUS and role == Qt.ItemDataRole.ForegroundRole:
-            return badge_for(self._status(item)).foreground
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            if col in (COL_LATENCY, COL_5M, COL_1H):
-                return _RIGHT
-            if col == COL_STATUS:
-                return _CENTER
-        return None
+        if role == _TOOLTIP:
+            return self._tip(self._item(index.row()), index.column())
+        return self._cells[index.row()][index.column()].get(role)
 
 
 class TargetsModel(TargetTable[TargetState]):
@@ -100,40 +143,53 @@ class TargetsModel(TargetTable[TargetState]):
         self._names = list(monitor.states)
         self._rows = {name: row for row, name in enumerate(self._names)}
         self._uptime: dict[str, list[tuple[int, int]]] = {}
-        self._rates_cache: dict[str, dict[str, float | None]] = {}  # until the next repaint
+        #: per target: (windows revision, slot key) -> the success rates they give
+        self._rates_cache: dict[str, tuple[object, dict[str, float | None]]] = {}
+        self._dirty: set[str] = set()  # results not shown yet (see ``on_result``)
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.setInterval(0)
+        self._flush.timeout.connect(self._update_dirty)
+        self._rebuild_cells()
 
     # --- updates -------------------------------------------------------------------
     def on_result(self, result: ProbeResult) -> None:
-        """A result for one target arrived: repaint that row only."""
-        row = self._rows.get(result.target)
-        self._rates_cache.pop(result.target, None)
-        if row is not None:
-            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        """A result for one target arrived: its row's changed cells are repainted once
+        control returns to the event loop (a burst of results makes one pass)."""
+        self._dirty.add(result.target)
+        if not self._flush.isActive():
+            self._flush.start()
 
     def set_uptime(self, bars: dict[str, list[tuple[int, int]]]) -> None:
-        """New uptime bars (per target, per slice: results, failures): repaint that column."""
+        """New uptime bars (per target, per slice: results, failures): repaint the cells
+        whose bars changed."""
+        changed = [row for row, name in enumerate(self._names)
+                   if bars.get(name) != self._uptime.get(name)]
         self._uptime = bars
-        if self._names:
-            self.dataChanged.emit(self.index(0, COL_UPTIME),
-                                  self.index(len(self._names) - 1, COL_UPTIME))
+        self._update_rows(changed, force=True)
 
     def reload(self) -> None:
         """The monitor's set of targets changed (an edited config): rebuild the rows."""
         self.beginResetModel()
         self._rates_cache.clear()
+        self._dirty.clear()
         self._names = list(self.monitor.states)
         self._rows = {name: row for row, name in enumerate(self._names)}
+        self._rebuild_cells()
         self.endResetModel()
 
     def on_snapshot_changed(self, names: frozenset[str]) -> None:
         """The status snapshot's entries of ``names`` changed (``snapshot_changed``: a
-        result, a breaker, success rates moving on a minute): repaint those rows only."""
-        last = len(COLUMNS) - 1
-        for name in names:
-            row = self._rows.get(name)
-            self._rates_cache.pop(name, None)
-            if row is not None:
-                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
+        result, a breaker, success rates moving on a minute): repaint what changed of
+        those rows only."""
+        self._dirty.update(names)
+        self._update_dirty()
+
+    def _update_dirty(self) -> None:
+        names, self._dirty = self._dirty, set()
+        states = self.monitor.states  # a target removed but not reloaded yet is left alone
+        self._update_rows(self._rows[name] for name in names
+                          if name in self._rows and name in states)
 
     def row_of(self, name: str) -> int:
         """The row of target ``name`` (-1 when unknown)."""
@@ -148,6 +204,13 @@ class TargetsModel(TargetTable[TargetState]):
         return 0 if parent.isValid() else len(self._names)
 
     # --- cells ---------------------------------------------------------------------
+    def _row_key(self, row: int) -> object:
+        state = self.monitor.states.get(self._names[row])
+        if state is None:  # gone until ``reload``
+            return None
+        return (state.revision, state.windows.revision,
+                SuccessWindows.slot_key(self.monitor.clock.monotonic()))
+
     def _item(self, row: int) -> TargetState:
         return self.monitor.states[self._names[row]]
 
@@ -164,13 +227,14 @@ class TargetsModel(TargetTable[TargetState]):
         return self._uptime_tip(state.name) if col == COL_UPTIME else self._tooltip(state)
 
     def _rates(self, state: TargetState) -> dict[str, float | None]:
-        # Computed once per refresh, not once per cell and role (a 50-row repaint spent
-        # most of its time here).
-        rates = self._rates_cache.get(state.name)
-        if rates is None:
-            rates = self._rates_cache[state.name] = state.windows.rates(
-                self.monitor.clock.monotonic())
-        return rates
+        # Kept until the windows count a result or move on to a new slot (a row is
+        # recomputed on its result and again on the snapshot change that follows).
+        now = self.monitor.clock.monotonic()
+        key = (state.windows.revision, SuccessWindows.slot_key(now))
+        cached = self._rates_cache.get(state.name)
+        if cached is None or cached[0] != key:
+            cached = self._rates_cache[state.name] = (key, state.windows.rates(now))
+        return cached[1]
 
     def _display(self, state: TargetState, col: int) -> str:
         last = state.last
