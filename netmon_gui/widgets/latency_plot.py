@@ -10,7 +10,8 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from core.history import MemoryHistory
 from core.probes.base import ProbeResult
@@ -31,6 +32,8 @@ class LatencyPlot(QWidget):
         self.memory = memory
         self.target: str | None = None
         self.redraws = 0
+        self._stale = False  # a redraw was skipped while hidden
+        self._title: str | None = None
         self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")},
                                   background=None)
         item = self.plot.getPlotItem()
@@ -40,6 +43,10 @@ class LatencyPlot(QWidget):
         item.setMenuEnabled(False)
         item.hideButtons()
         item.setMouseEnabled(x=True, y=False)
+        for axis in ("left", "bottom"):
+            # The grid is drawn by the axes (70 faint lines over the whole plot): kept as a
+            # pixmap and redrawn only when the axis range or size moves, not on every paint.
+            item.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.legend = item.addLegend(offset=(-10, 10), labelTextSize="9pt")
         self.curve = item.plot([], [], name="latency",
                                pen=pg.mkPen(_LINE, width=2),
@@ -74,9 +81,17 @@ class LatencyPlot(QWidget):
             self.schedule()
 
     def schedule(self) -> None:
-        """Redraw within ``REDRAW_MS`` (several calls in that time make one redraw)."""
-        if not self._timer.isActive():
+        """Redraw within ``REDRAW_MS`` (several calls in that time make one redraw); while
+        the plot is hidden (another tab shown), when it is shown again."""
+        if not self.isVisible():
+            self._stale = True
+        elif not self._timer.isActive():
             self._timer.start()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._stale:
+            self.redraw()
 
     def stop(self) -> None:
         """Stop the redraw timer (on close)."""
@@ -85,6 +100,7 @@ class LatencyPlot(QWidget):
     def redraw(self) -> None:
         """Rebuild the line and the failure markers from the memory ring."""
         self.redraws += 1
+        self._stale = False
         item = self.plot.getPlotItem()
         results = self.memory.recent(self.target) if self.target else []
         bad = [r for r in results if not r.ok]
@@ -98,7 +114,10 @@ class LatencyPlot(QWidget):
         top = max((y for y in ys if not math.isnan(y)), default=1.0) * 1.15 or 1.0
         self.failures.setData([r.checked_at.timestamp() for r in bad], [top] * len(bad),
                               data=[r.error_kind for r in bad])
-        item.setTitle(f"{self.target}: latency" if self.target else "")
+        title = f"{self.target}: latency" if self.target else ""
+        if title != self._title:  # setting it again lays the plot out again
+            self._title = title
+            item.setTitle(title)
         if not results:
             self.placeholder.setText("Select a target to see its latency" if not self.target
                                      else f"No results for {self.target} yet")
