@@ -63,7 +63,7 @@ class LatencyPlot(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self.redraw)
+        self._timer.timeout.connect(self._redraw_if_shown)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.stack)
@@ -87,6 +87,12 @@ class LatencyPlot(QWidget):
             self._stale = True
         elif not self._timer.isActive():
             self._timer.start()
+
+    def _redraw_if_shown(self) -> None:
+        if self.isVisible():
+            self.redraw()
+        else:
+            self._stale = True
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)

@@ -383,3 +383,21 @@ async def test_nothing_new_repaints_nothing(window: MainWindow) -> None:
     row = model.row_of("login")
     assert emitted == [(row, COL_UPTIME, row, COL_UPTIME)]
     assert model.index(row, COL_UPTIME).data(UptimeRole) == [(2, 1)] * 48
+
+
+async def test_the_latency_plot_is_not_redrawn_while_its_tab_is_hidden(
+        window: MainWindow, core: NetmonCore) -> None:
+    """Results for the plotted target redraw nothing while another tab is shown; showing
+    the Latency tab again draws them once."""
+    assert window.select_target("api")
+    await settle()
+    window.tabs.setCurrentIndex(window.tabs.indexOf(window.breakers_panel.parentWidget()))
+    before = window.plot.redraws
+    await core.monitor.run_once(["api"])
+    await core.monitor.run_once(["api"])
+    await settle(lambda: not window.plot._timer.isActive())  # a redraw due before: spent
+    assert window.plot.redraws == before
+    window.show_tab(0)
+    await settle()
+    assert window.plot.redraws == before + 1
+    assert window.plot.point_count()[0] == len(core.monitor.memory.recent("api"))
