@@ -92,6 +92,10 @@ class SnapshotTargetsModel(DictTable, TargetTable[int]):
         value = rates.get(window) if isinstance(rates, dict) else None
         return float(value) if isinstance(value, int | float) else None
 
+    def _columns(self, row: int) -> list[tuple[str, Any]]:
+        return [(self._display(row, col), self._sort_key(row, col))
+                for col in range(len(self.COLUMNS))]
+
     def _display(self, row: int, col: int) -> str:
         r = self._rows[row]
         if col == COL_TARGET:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer
@@ -30,12 +30,16 @@ SortRole = Qt.ItemDataRole.UserRole + 3  # a value that sorts sensibly per colum
 SEVERITY = {"down": 0, "degraded": 1, "unknown": 2, "up": 3}  # worst first, for sorting
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _CENTER = Qt.AlignmentFlag.AlignCenter
-# plain ints: data() is called for every role of every painted cell
-_DISPLAY, _TOOLTIP, _ALIGNMENT, _BACKGROUND, _FOREGROUND = (
-    int(role.value) for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
-                                 Qt.ItemDataRole.TextAlignmentRole,
-                                 Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole))
-Cell = dict[int, Any]  # one cell's values by role
+# What a cell keeps, by position: data() looks a role's position up in ``_POSITION``.
+_ROLES: tuple[int, ...] = (
+    int(Qt.ItemDataRole.DisplayRole.value), SortRole, NameRole, StatusRole,
+    int(Qt.ItemDataRole.TextAlignmentRole.value), int(Qt.ItemDataRole.BackgroundRole.value),
+    int(Qt.ItemDataRole.ForegroundRole.value), UptimeRole)
+_POSITION = {role: position for position, role in enumerate(_ROLES)}
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_ALIGN = tuple(_RIGHT if col in (COL_LATENCY, COL_5M, COL_1H) else _CENTER if col == COL_STATUS
+               else None for col in range(len(COLUMNS)))
+Cell = tuple[Any, ...]  # one cell's values, in the order of ``_ROLES``
 
 T = TypeVar("T")  # what a row's cells are read from
 
@@ -43,18 +47,18 @@ T = TypeVar("T")  # what a row's cells are read from
 class TargetTable(Table, Generic[T]):
     """The targets table's columns and roles, whatever its rows are read from.
 
-    A subclass says what a row is (``_item``) and fills in the per-item cells. Every cell's
-    values (text, sort key, badge colors, alignment, uptime bars) are computed once when
-    its row changes and kept in ``_cells``, so a paint only looks them up; ``_update_rows``
-    recomputes rows and emits ``dataChanged`` for the cells whose values moved, naming the
-    roles that did (tooltips are built when asked for).
+    A subclass says what a row is (``_item``) and what its columns show (``_columns``).
+    Every cell's values (text, sort key, badge colors, alignment, uptime bars) are computed
+    once when its row changes and kept in ``_cells``, so a paint only looks them up;
+    ``_update_rows`` recomputes rows and emits ``dataChanged`` for the cells whose values
+    moved, naming the roles that did (tooltips are built when asked for).
     """
 
     COLUMNS = COLUMNS
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._cells: list[list[Cell]] = []  # per row, per column: role -> value
+        self._cells: list[list[Cell]] = []  # per row, per column
         self._keys: list[object] = []  # per row: what its cells were computed from
 
     def _item(self, row: int) -> T:
@@ -66,10 +70,8 @@ class TargetTable(Table, Generic[T]):
     def _status(self, item: T) -> str:
         raise NotImplementedError
 
-    def _display(self, item: T, col: int) -> str:
-        raise NotImplementedError
-
-    def _sort_key(self, item: T, col: int) -> Any:
+    def _columns(self, item: T) -> Sequence[tuple[str, Any]]:
+        """(text, sort key) of each column."""
         raise NotImplementedError
 
     def _tip(self, item: T, col: int) -> str:
@@ -87,18 +89,13 @@ class TargetTable(Table, Generic[T]):
 
     def _row_cells(self, row: int) -> list[Cell]:
         item = self._item(row)
-        name, status = self._name(item), self._status(item)
-        cells: list[Cell] = [{_DISPLAY: self._display(item, col),
-                              SortRole: self._sort_key(item, col),
-                              NameRole: name, StatusRole: status}
-                             for col in range(len(COLUMNS))]
-        for col in (COL_LATENCY, COL_5M, COL_1H):
-            cells[col][_ALIGNMENT] = _RIGHT
+        name, status, bars = self._name(item), self._status(item), self._bars(item)
         badge = badge_for(status)
-        cells[COL_STATUS].update({_ALIGNMENT: _CENTER, _BACKGROUND: badge.background,
-                                  _FOREGROUND: badge.foreground})
-        cells[COL_UPTIME][UptimeRole] = self._bars(item)
-        return cells
+        return [(text, key, name, status, _ALIGN[col],
+                 badge.background if col == COL_STATUS else None,
+                 badge.foreground if col == COL_STATUS else None,
+                 bars if col == COL_UPTIME else None)
+                for col, (text, key) in enumerate(self._columns(item))]
 
     def _rebuild_cells(self) -> None:
         """Compute every row's cells (inside a model reset)."""
@@ -119,8 +116,8 @@ class TargetTable(Table, Generic[T]):
             for col in range(len(new) + 1):
                 if col < len(new) and new[col] != old[col]:
                     start = col if start < 0 else start
-                    roles.update(k for k in new[col].keys() | old[col].keys()
-                                 if new[col].get(k) != old[col].get(k))
+                    roles.update(role for role, a, b in zip(_ROLES, new[col], old[col],
+                                                            strict=True) if a != b)
                 elif start >= 0:
                     self.dataChanged.emit(self.index(row, start), self.index(row, col - 1),
                                           sorted(roles))
@@ -129,9 +126,12 @@ class TargetTable(Table, Generic[T]):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
+        position = _POSITION.get(role)
+        if position is not None:
+            return self._cells[index.row()][index.column()][position]
         if role == _TOOLTIP:
             return self._tip(self._item(index.row()), index.column())
-        return self._cells[index.row()][index.column()].get(role)
+        return None
 
 
 class TargetsModel(TargetTable[TargetState]):
@@ -143,8 +143,6 @@ class TargetsModel(TargetTable[TargetState]):
         self._names = list(monitor.states)
         self._rows = {name: row for row, name in enumerate(self._names)}
         self._uptime: dict[str, list[tuple[int, int]]] = {}
-        #: per target: (windows revision, slot key) -> the success rates they give
-        self._rates_cache: dict[str, tuple[object, dict[str, float | None]]] = {}
         self._dirty: set[str] = set()  # results not shown yet (see ``on_result``)
         self._flush = QTimer(self)
         self._flush.setSingleShot(True)
@@ -171,7 +169,6 @@ class TargetsModel(TargetTable[TargetState]):
     def reload(self) -> None:
         """The monitor's set of targets changed (an edited config): rebuild the rows."""
         self.beginResetModel()
-        self._rates_cache.clear()
         self._dirty.clear()
         self._names = list(self.monitor.states)
         self._rows = {name: row for row, name in enumerate(self._names)}
@@ -226,51 +223,26 @@ class TargetsModel(TargetTable[TargetState]):
     def _tip(self, state: TargetState, col: int) -> str:
         return self._uptime_tip(state.name) if col == COL_UPTIME else self._tooltip(state)
 
-    def _rates(self, state: TargetState) -> dict[str, float | None]:
-        # Kept until the windows count a result or move on to a new slot (a row is
-        # recomputed on its result and again on the snapshot change that follows).
-        now = self.monitor.clock.monotonic()
-        key = (state.windows.revision, SuccessWindows.slot_key(now))
-        cached = self._rates_cache.get(state.name)
-        if cached is None or cached[0] != key:
-            cached = self._rates_cache[state.name] = (key, state.windows.rates(now))
-        return cached[1]
-
-    def _display(self, state: TargetState, col: int) -> str:
-        last = state.last
-        if col == COL_TARGET:
-            return state.name
-        if col == COL_KIND:
-            return state.target.kind
-        if col == COL_STATUS:
-            return str(state.status)
-        if col == COL_LATENCY:
-            return fmt.latency(last.latency_ms if last is not None and last.ok else None)
-        if col == COL_5M:
-            return fmt.percent(self._rates(state)["5m"])
-        if col == COL_1H:
-            return fmt.percent(self._rates(state)["1h"])
-        if col == COL_UPTIME:
-            return "" if state.name in self._uptime else fmt.DASH
+    def _columns(self, state: TargetState) -> list[tuple[str, Any]]:
+        # Sort keys have the precision shown (ties keep config order): a result that moves
+        # a rate or a latency by less than its text shows repaints nothing.
+        last, name, kind, status = state.last, state.name, state.target.kind, str(state.status)
+        latency = last.latency_ms if last is not None and last.ok else None
+        rates = state.windows.rates(self.monitor.clock.monotonic())
+        bars = self._uptime.get(name)
+        total = sum(n for n, _ in bars or ())
+        uptime = (total - sum(f for _, f in bars or ())) / total if total else -1.0
         if last is None or last.ok:
-            return ""
-        kind = str(last.error_kind) if last.error_kind else "error"
-        return f"{kind}: {fmt.shorten(last.error or '', 60)}" if last.error else kind
-
-    def _sort_key(self, state: TargetState, col: int) -> Any:
-        last = state.last
-        if col == COL_STATUS:
-            return SEVERITY.get(str(state.status), 9)
-        if col == COL_LATENCY:
-            return last.latency_ms if last is not None and last.ok and last.latency_ms else -1.0
-        if col == COL_UPTIME:
-            bars = self._uptime.get(state.name) or []
-            total = sum(n for n, _ in bars)
-            return (total - sum(f for _, f in bars)) / total if total else -1.0
-        if col in (COL_5M, COL_1H):
-            rate = self._rates(state)["5m" if col == COL_5M else "1h"]
-            return -1.0 if rate is None else rate
-        return self._display(state, col).lower()
+            error = ""
+        else:
+            error = str(last.error_kind) if last.error_kind else "error"
+            error = f"{error}: {fmt.shorten(last.error, 60)}" if last.error else error
+        return [(name, name.lower()), (kind, kind.lower()),
+                (status, SEVERITY.get(status, 9)),
+                (fmt.latency(latency), _shown_latency(latency)),
+                *((fmt.percent(rate), -1.0 if rate is None else round(rate, 3))
+                  for rate in (rates["5m"], rates["1h"])),
+                ("" if bars is not None else fmt.DASH, uptime), (error, error.lower())]
 
     def _uptime_tip(self, name: str) -> str:
         bars = self._uptime.get(name) or []
@@ -291,3 +263,10 @@ class TargetsModel(TargetTable[TargetState]):
             if not last.ok:
                 lines.append(f"{last.error_kind or 'error'}: {last.error or 'no detail'}")
         return "\n".join(line for line in lines if line)
+
+
+def _shown_latency(ms: float | None) -> float:
+    """A latency rounded as ``fmt.latency`` shows it (-1 for none)."""
+    if not ms:
+        return -1.0
+    return round(ms, 1) if ms < 10 else float(round(ms)) if ms < 1000 else round(ms, -2)

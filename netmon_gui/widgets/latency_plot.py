@@ -43,10 +43,11 @@ class LatencyPlot(QWidget):
         item.setMenuEnabled(False)
         item.hideButtons()
         item.setMouseEnabled(x=True, y=False)
-        for axis in ("left", "bottom"):
-            # The grid is drawn by the axes (70 faint lines over the whole plot): kept as a
-            # pixmap and redrawn only when the axis range or size moves, not on every paint.
-            item.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # The grid is drawn by the axes. The latency axis draws about 70 faint lines over
+        # the whole plot: kept as a pixmap, redrawn only when the latency range or the size
+        # moves, not on every paint. The time axis moves every second (few lines): a pixmap
+        # of it would be redrawn each time, and costs more than drawing it.
+        item.getAxis("left").setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.legend = item.addLegend(offset=(-10, 10), labelTextSize="9pt")
         self.curve = item.plot([], [], name="latency",
                                pen=pg.mkPen(_LINE, width=2),
