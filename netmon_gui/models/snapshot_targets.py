@@ -53,6 +53,13 @@ class SnapshotTargetsModel(DictTable, TargetTable[int]):
         """Show ``targets`` (snapshot entries); rows are reset only when names change."""
         self._missing = missing_fields(problems, "targets")
         self._set_rows(targets)
+        self._update_rows(range(len(self._rows)))  # the cells that changed (or lost a field)
+
+    def _rows_reset(self) -> None:
+        self._rebuild_cells()
+
+    def _rows_changed(self) -> None:
+        """Nothing here: ``set_targets`` repaints the cells that changed."""
 
     def row(self, name: str) -> Row | None:
         """The snapshot entry of target ``name``."""
@@ -84,6 +91,10 @@ class SnapshotTargetsModel(DictTable, TargetTable[int]):
     def _rate(rates: Any, window: str) -> float | None:
         value = rates.get(window) if isinstance(rates, dict) else None
         return float(value) if isinstance(value, int | float) else None
+
+    def _columns(self, row: int) -> list[tuple[str, Any]]:
+        return [(self._display(row, col), self._sort_key(row, col))
+                for col in range(len(self.COLUMNS))]
 
     def _display(self, row: int, col: int) -> str:
         r = self._rows[row]

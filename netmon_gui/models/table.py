@@ -41,11 +41,19 @@ class DictTable(Table):
         if [r.get("name") for r in new] != [r.get("name") for r in self._rows]:
             self.beginResetModel()
             self._rows = new
+            self._rows_reset()
             self.endResetModel()
         elif new != self._rows:
             self._rows = new
-            self.dataChanged.emit(self.index(0, 0),
-                                  self.index(len(new) - 1, len(self.COLUMNS) - 1))
+            self._rows_changed()
+
+    def _rows_reset(self) -> None:
+        """Hook: the rows were replaced (inside the model reset)."""
+
+    def _rows_changed(self) -> None:
+        """The same rows with new values: repaint them (a subclass may narrow this)."""
+        self.dataChanged.emit(self.index(0, 0),
+                              self.index(len(self._rows) - 1, len(self.COLUMNS) - 1))
 
     def name_at(self, row: int) -> str:
         """The name shown in ``row``."""

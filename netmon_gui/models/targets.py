@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from PySide6.QtCore import QModelIndex, QObject, Qt
+from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer
 
 from core.monitor import HealthMonitor, TargetState
 from core.probes.base import ProbeResult
+from core.stats import SuccessWindows
 
 from .. import fmt
 from ..colors import badge_for
@@ -28,6 +30,16 @@ SortRole = Qt.ItemDataRole.UserRole + 3  # a value that sorts sensibly per colum
 SEVERITY = {"down": 0, "degraded": 1, "unknown": 2, "up": 3}  # worst first, for sorting
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _CENTER = Qt.AlignmentFlag.AlignCenter
+# What a cell keeps, by position: data() looks a role's position up in ``_POSITION``.
+_ROLES: tuple[int, ...] = (
+    int(Qt.ItemDataRole.DisplayRole.value), SortRole, NameRole, StatusRole,
+    int(Qt.ItemDataRole.TextAlignmentRole.value), int(Qt.ItemDataRole.BackgroundRole.value),
+    int(Qt.ItemDataRole.ForegroundRole.value), UptimeRole)
+_POSITION = {role: position for position, role in enumerate(_ROLES)}
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_ALIGN = tuple(_RIGHT if col in (COL_LATENCY, COL_5M, COL_1H) else _CENTER if col == COL_STATUS
+               else None for col in range(len(COLUMNS)))
+Cell = tuple[Any, ...]  # one cell's values, in the order of ``_ROLES``
 
 T = TypeVar("T")  # what a row's cells are read from
 
@@ -35,10 +47,19 @@ T = TypeVar("T")  # what a row's cells are read from
 class TargetTable(Table, Generic[T]):
     """The targets table's columns and roles, whatever its rows are read from.
 
-    A subclass says what a row is (``_item``) and fills in the per-item cells.
+    A subclass says what a row is (``_item``) and what its columns show (``_columns``).
+    Every cell's values (text, sort key, badge colors, alignment, uptime bars) are computed
+    once when its row changes and kept in ``_cells``, so a paint only looks them up;
+    ``_update_rows`` recomputes rows and emits ``dataChanged`` for the cells whose values
+    moved, naming the roles that did (tooltips are built when asked for).
     """
 
     COLUMNS = COLUMNS
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._cells: list[list[Cell]] = []  # per row, per column
+        self._keys: list[object] = []  # per row: what its cells were computed from
 
     def _item(self, row: int) -> T:
         raise NotImplementedError
@@ -49,10 +70,8 @@ class TargetTable(Table, Generic[T]):
     def _status(self, item: T) -> str:
         raise NotImplementedError
 
-    def _display(self, item: T, col: int) -> str:
-        raise NotImplementedError
-
-    def _sort_key(self, item: T, col: int) -> Any:
+    def _columns(self, item: T) -> Sequence[tuple[str, Any]]:
+        """(text, sort key) of each column."""
         raise NotImplementedError
 
     def _tip(self, item: T, col: int) -> str:
@@ -62,32 +81,56 @@ class TargetTable(Table, Generic[T]):
         """The uptime bars of the row (``UptimeRole``); None when there are none."""
         return None
 
+    # --- the cell cache ------------------------------------------------------------
+    def _row_key(self, row: int) -> object:
+        """What the cells of ``row`` depend on, when a subclass can tell cheaply (a row
+        whose key did not move is not recomputed); None: recompute every time."""
+        return None
+
+    def _row_cells(self, row: int) -> list[Cell]:
+        item = self._item(row)
+        name, status, bars = self._name(item), self._status(item), self._bars(item)
+        badge = badge_for(status)
+        return [(text, key, name, status, _ALIGN[col],
+                 badge.background if col == COL_STATUS else None,
+                 badge.foreground if col == COL_STATUS else None,
+                 bars if col == COL_UPTIME else None)
+                for col, (text, key) in enumerate(self._columns(item))]
+
+    def _rebuild_cells(self) -> None:
+        """Compute every row's cells (inside a model reset)."""
+        self._keys = [self._row_key(row) for row in range(self.rowCount())]
+        self._cells = [self._row_cells(row) for row in range(self.rowCount())]
+
+    def _update_rows(self, rows: Iterable[int], *, force: bool = False) -> None:
+        """Recompute ``rows`` (those whose key moved, or all of them with ``force``) and
+        emit ``dataChanged`` for each run of cells that changed, with the roles that
+        changed (nothing when nothing did)."""
+        for row in rows:
+            key = self._row_key(row)
+            if key is not None and key == self._keys[row] and not force:
+                continue
+            old, new = self._cells[row], self._row_cells(row)
+            self._keys[row], self._cells[row] = key, new
+            start, roles = -1, set[int]()
+            for col in range(len(new) + 1):
+                if col < len(new) and new[col] != old[col]:
+                    start = col if start < 0 else start
+                    roles.update(role for role, a, b in zip(_ROLES, new[col], old[col],
+                                                            strict=True) if a != b)
+                elif start >= 0:
+                    self.dataChanged.emit(self.index(row, start), self.index(row, col - 1),
+                                          sorted(roles))
+                    start, roles = -1, set()
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        item = self._item(index.row())
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(item, col)
-        if role == NameRole:
-            return self._name(item)
-        if role == StatusRole:
-            return self._status(item)
-        if role == SortRole:
-            return self._sort_key(item, col)
-        if col == COL_UPTIME and role == UptimeRole:
-            return self._bars(item)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tip(item, col)
-        if col == COL_STATUS and role == Qt.ItemDataRole.BackgroundRole:
-            return badge_for(self._status(item)).background
-        if col == COL_STATUS and role == Qt.ItemDataRole.ForegroundRole:
-            return badge_for(self._status(item)).foreground
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            if col in (COL_LATENCY, COL_5M, COL_1H):
-                return _RIGHT
-            if col == COL_STATUS:
-                return _CENTER
+        position = _POSITION.get(role)
+        if position is not None:
+            return self._cells[index.row()][index.column()][position]
+        if role == _TOOLTIP:
+            return self._tip(self._item(index.row()), index.column())
         return None
 
 
@@ -100,40 +143,50 @@ class TargetsModel(TargetTable[TargetState]):
         self._names = list(monitor.states)
         self._rows = {name: row for row, name in enumerate(self._names)}
         self._uptime: dict[str, list[tuple[int, int]]] = {}
-        self._rates_cache: dict[str, dict[str, float | None]] = {}  # until the next repaint
+        self._dirty: set[str] = set()  # results not shown yet (see ``on_result``)
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.setInterval(0)
+        self._flush.timeout.connect(self._update_dirty)
+        self._rebuild_cells()
 
     # --- updates -------------------------------------------------------------------
     def on_result(self, result: ProbeResult) -> None:
-        """A result for one target arrived: repaint that row only."""
-        row = self._rows.get(result.target)
-        self._rates_cache.pop(result.target, None)
-        if row is not None:
-            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        """A result for one target arrived: its row's changed cells are repainted once
+        control returns to the event loop (a burst of results makes one pass)."""
+        self._dirty.add(result.target)
+        if not self._flush.isActive():
+            self._flush.start()
 
     def set_uptime(self, bars: dict[str, list[tuple[int, int]]]) -> None:
-        """New uptime bars (per target, per slice: results, failures): repaint that column."""
+        """New uptime bars (per target, per slice: results, failures): repaint the cells
+        whose bars changed."""
+        changed = [row for row, name in enumerate(self._names)
+                   if bars.get(name) != self._uptime.get(name)]
         self._uptime = bars
-        if self._names:
-            self.dataChanged.emit(self.index(0, COL_UPTIME),
-                                  self.index(len(self._names) - 1, COL_UPTIME))
+        self._update_rows(changed, force=True)
 
     def reload(self) -> None:
         """The monitor's set of targets changed (an edited config): rebuild the rows."""
         self.beginResetModel()
-        self._rates_cache.clear()
+        self._dirty.clear()
         self._names = list(self.monitor.states)
         self._rows = {name: row for row, name in enumerate(self._names)}
+        self._rebuild_cells()
         self.endResetModel()
 
     def on_snapshot_changed(self, names: frozenset[str]) -> None:
         """The status snapshot's entries of ``names`` changed (``snapshot_changed``: a
-        result, a breaker, success rates moving on a minute): repaint those rows only."""
-        last = len(COLUMNS) - 1
-        for name in names:
-            row = self._rows.get(name)
-            self._rates_cache.pop(name, None)
-            if row is not None:
-                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
+        result, a breaker, success rates moving on a minute): repaint what changed of
+        those rows only."""
+        self._dirty.update(names)
+        self._update_dirty()
+
+    def _update_dirty(self) -> None:
+        names, self._dirty = self._dirty, set()
+        states = self.monitor.states  # a target removed but not reloaded yet is left alone
+        self._update_rows(self._rows[name] for name in names
+                          if name in self._rows and name in states)
 
     def row_of(self, name: str) -> int:
         """The row of target ``name`` (-1 when unknown)."""
@@ -148,6 +201,13 @@ class TargetsModel(TargetTable[TargetState]):
         return 0 if parent.isValid() else len(self._names)
 
     # --- cells ---------------------------------------------------------------------
+    def _row_key(self, row: int) -> object:
+        state = self.monitor.states.get(self._names[row])
+        if state is None:  # gone until ``reload``
+            return None
+        return (state.revision, state.windows.revision,
+                SuccessWindows.slot_key(self.monitor.clock.monotonic()))
+
     def _item(self, row: int) -> TargetState:
         return self.monitor.states[self._names[row]]
 
@@ -163,50 +223,26 @@ class TargetsModel(TargetTable[TargetState]):
     def _tip(self, state: TargetState, col: int) -> str:
         return self._uptime_tip(state.name) if col == COL_UPTIME else self._tooltip(state)
 
-    def _rates(self, state: TargetState) -> dict[str, float | None]:
-        # Computed once per refresh, not once per cell and role (a 50-row repaint spent
-        # most of its time here).
-        rates = self._rates_cache.get(state.name)
-        if rates is None:
-            rates = self._rates_cache[state.name] = state.windows.rates(
-                self.monitor.clock.monotonic())
-        return rates
-
-    def _display(self, state: TargetState, col: int) -> str:
-        last = state.last
-        if col == COL_TARGET:
-            return state.name
-        if col == COL_KIND:
-            return state.target.kind
-        if col == COL_STATUS:
-            return str(state.status)
-        if col == COL_LATENCY:
-            return fmt.latency(last.latency_ms if last is not None and last.ok else None)
-        if col == COL_5M:
-            return fmt.percent(self._rates(state)["5m"])
-        if col == COL_1H:
-            return fmt.percent(self._rates(state)["1h"])
-        if col == COL_UPTIME:
-            return "" if state.name in self._uptime else fmt.DASH
+    def _columns(self, state: TargetState) -> list[tuple[str, Any]]:
+        # Sort keys have the precision shown (ties keep config order): a result that moves
+        # a rate or a latency by less than its text shows repaints nothing.
+        last, name, kind, status = state.last, state.name, state.target.kind, str(state.status)
+        latency = last.latency_ms if last is not None and last.ok else None
+        rates = state.windows.rates(self.monitor.clock.monotonic())
+        bars = self._uptime.get(name)
+        total = sum(n for n, _ in bars or ())
+        uptime = (total - sum(f for _, f in bars or ())) / total if total else -1.0
         if last is None or last.ok:
-            return ""
-        kind = str(last.error_kind) if last.error_kind else "error"
-        return f"{kind}: {fmt.shorten(last.error or '', 60)}" if last.error else kind
-
-    def _sort_key(self, state: TargetState, col: int) -> Any:
-        last = state.last
-        if col == COL_STATUS:
-            return SEVERITY.get(str(state.status), 9)
-        if col == COL_LATENCY:
-            return last.latency_ms if last is not None and last.ok and last.latency_ms else -1.0
-        if col == COL_UPTIME:
-            bars = self._uptime.get(state.name) or []
-            total = sum(n for n, _ in bars)
-            return (total - sum(f for _, f in bars)) / total if total else -1.0
-        if col in (COL_5M, COL_1H):
-            rate = self._rates(state)["5m" if col == COL_5M else "1h"]
-            return -1.0 if rate is None else rate
-        return self._display(state, col).lower()
+            error = ""
+        else:
+            error = str(last.error_kind) if last.error_kind else "error"
+            error = f"{error}: {fmt.shorten(last.error, 60)}" if last.error else error
+        return [(name, name.lower()), (kind, kind.lower()),
+                (status, SEVERITY.get(status, 9)),
+                (fmt.latency(latency), _shown_latency(latency)),
+                *((fmt.percent(rate), -1.0 if rate is None else round(rate, 3))
+                  for rate in (rates["5m"], rates["1h"])),
+                ("" if bars is not None else fmt.DASH, uptime), (error, error.lower())]
 
     def _uptime_tip(self, name: str) -> str:
         bars = self._uptime.get(name) or []
@@ -227,3 +263,10 @@ class TargetsModel(TargetTable[TargetState]):
             if not last.ok:
                 lines.append(f"{last.error_kind or 'error'}: {last.error or 'no detail'}")
         return "\n".join(line for line in lines if line)
+
+
+def _shown_latency(ms: float | None) -> float:
+    """A latency rounded as ``fmt.latency`` shows it (-1 for none)."""
+    if not ms:
+        return -1.0
+    return round(ms, 1) if ms < 10 else float(round(ms)) if ms < 1000 else round(ms, -2)

@@ -10,7 +10,8 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from core.history import MemoryHistory
 from core.probes.base import ProbeResult
@@ -31,6 +32,8 @@ class LatencyPlot(QWidget):
         self.memory = memory
         self.target: str | None = None
         self.redraws = 0
+        self._stale = False  # a redraw was skipped while hidden
+        self._title: str | None = None
         self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")},
                                   background=None)
         item = self.plot.getPlotItem()
@@ -40,6 +43,11 @@ class LatencyPlot(QWidget):
         item.setMenuEnabled(False)
         item.hideButtons()
         item.setMouseEnabled(x=True, y=False)
+        # The grid is drawn by the axes. The latency axis draws about 70 faint lines over
+        # the whole plot: kept as a pixmap, redrawn only when the latency range or the size
+        # moves, not on every paint. The time axis moves every second (few lines): a pixmap
+        # of it would be redrawn each time, and costs more than drawing it.
+        item.getAxis("left").setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.legend = item.addLegend(offset=(-10, 10), labelTextSize="9pt")
         self.curve = item.plot([], [], name="latency",
                                pen=pg.mkPen(_LINE, width=2),
@@ -56,7 +64,7 @@ class LatencyPlot(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self.redraw)
+        self._timer.timeout.connect(self._redraw_if_shown)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.stack)
@@ -74,9 +82,23 @@ class LatencyPlot(QWidget):
             self.schedule()
 
     def schedule(self) -> None:
-        """Redraw within ``REDRAW_MS`` (several calls in that time make one redraw)."""
-        if not self._timer.isActive():
+        """Redraw within ``REDRAW_MS`` (several calls in that time make one redraw); while
+        the plot is hidden (another tab shown), when it is shown again."""
+        if not self.isVisible():
+            self._stale = True
+        elif not self._timer.isActive():
             self._timer.start()
+
+    def _redraw_if_shown(self) -> None:
+        if self.isVisible():
+            self.redraw()
+        else:
+            self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._stale:
+            self.redraw()
 
     def stop(self) -> None:
         """Stop the redraw timer (on close)."""
@@ -85,6 +107,7 @@ class LatencyPlot(QWidget):
     def redraw(self) -> None:
         """Rebuild the line and the failure markers from the memory ring."""
         self.redraws += 1
+        self._stale = False
         item = self.plot.getPlotItem()
         results = self.memory.recent(self.target) if self.target else []
         bad = [r for r in results if not r.ok]
@@ -98,7 +121,10 @@ class LatencyPlot(QWidget):
         top = max((y for y in ys if not math.isnan(y)), default=1.0) * 1.15 or 1.0
         self.failures.setData([r.checked_at.timestamp() for r in bad], [top] * len(bad),
                               data=[r.error_kind for r in bad])
-        item.setTitle(f"{self.target}: latency" if self.target else "")
+        title = f"{self.target}: latency" if self.target else ""
+        if title != self._title:  # setting it again lays the plot out again
+            self._title = title
+            item.setTitle(title)
         if not results:
             self.placeholder.setText("Select a target to see its latency" if not self.target
                                      else f"No results for {self.target} yet")

@@ -13,8 +13,16 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QRectF, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtCore import (
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRectF,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from core.history import HistoryStore, MemoryHistory
@@ -107,7 +115,14 @@ class UptimeFeed(QObject):
 
 
 class UptimeBarDelegate(QStyledItemDelegate):
-    """Paints the ``UptimeRole`` slices of a cell as a row of small bars."""
+    """Paints the ``UptimeRole`` slices of a cell as a row of small bars (each distinct
+    row of bars is drawn once into a pixmap per cell size, then copied)."""
+
+    CACHE_SIZE = 512  # pixmaps kept (several per target when cells change size)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pixmaps: dict[tuple[object, ...], QPixmap] = {}
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
@@ -116,15 +131,30 @@ class UptimeBarDelegate(QStyledItemDelegate):
             super().paint(painter, option, index)
             return
         rect = option.rect.adjusted(3, 5, -3, -5)
-        width = rect.width() / len(bars)
-        painter.save()
-        colors = [_NONE if not n else _OK if not f else _BAD if f == n else _PART
-                  for n, f in bars]
-        start = 0
-        for i in range(1, len(colors) + 1):  # one rectangle per run of one colour
-            if i < len(colors) and colors[i] is colors[start]:
-                continue
-            painter.fillRect(QRectF(rect.left() + start * width, rect.top(),
-                                    (i - start) * width, rect.height()), colors[start])
-            start = i
-        painter.restore()
+        if rect.width() <= 0 or rect.height() <= 0:
+            return
+        ratio = painter.device().devicePixelRatioF()
+        key = (tuple(bars), rect.width(), rect.height(), ratio)
+        pixmap = self._pixmaps.get(key)
+        if pixmap is None:
+            if len(self._pixmaps) >= self.CACHE_SIZE:
+                self._pixmaps.clear()
+            pixmap = self._pixmaps[key] = _draw_bars(bars, rect.width(), rect.height(), ratio)
+        painter.drawPixmap(rect.topLeft(), pixmap)
+
+
+def _draw_bars(bars: list[tuple[int, int]], width: int, height: int, ratio: float) -> QPixmap:
+    pixmap = QPixmap(round(width * ratio), round(height * ratio))
+    pixmap.setDevicePixelRatio(ratio)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    step = width / len(bars)
+    colors = [_NONE if not n else _OK if not f else _BAD if f == n else _PART for n, f in bars]
+    start = 0
+    for i in range(1, len(colors) + 1):  # one rectangle per run of one colour
+        if i < len(colors) and colors[i] is colors[start]:
+            continue
+        painter.fillRect(QRectF(start * step, 0, (i - start) * step, height), colors[start])
+        start = i
+    painter.end()
+    return pixmap

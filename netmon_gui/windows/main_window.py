@@ -461,8 +461,11 @@ class MainWindow(QMainWindow):
     def _on_result(self, result: ProbeResult) -> None:
         self.targets_model.on_result(result)
         self.plot.on_result(result)
+        if self.last_update is None or (result.checked_at.replace(microsecond=0)
+                                        != self.last_update.replace(microsecond=0)):
+            # the label shows seconds: a burst of results in one second formats it once
+            self.updated_label.setText(f"Last result {fmt.local_time(result.checked_at)}")
         self.last_update = result.checked_at
-        self.updated_label.setText(f"Last result {fmt.local_time(result.checked_at)}")
         self.schedule_refresh()
 
     def _on_action_finished(self, message: str) -> None:

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QAbstractItemModel, Qt
 from pytestqt.qtbot import QtBot
 
 from core.config import Config, HistorySettings, Target
 from core.runtime import NetmonCore
 from netmon_gui.colors import badge_for
 from netmon_gui.models.breakers import COL_STATE
-from netmon_gui.models.targets import COL_ERROR, COL_STATUS, StatusRole
+from netmon_gui.models.targets import (
+    COL_ERROR,
+    COL_KIND,
+    COL_STATUS,
+    COL_TARGET,
+    COL_UPTIME,
+    SortRole,
+    StatusRole,
+)
 from netmon_gui.widgets.tokens_panel import NOT_CONFIGURED
+from netmon_gui.widgets.uptime_bar import UptimeRole
 from netmon_gui.windows.main_window import MainWindow
 from tests.support.dns_server import DnsServer
 from tests.support.http_server import HttpServer
@@ -100,6 +110,7 @@ async def test_refresh_repaints_only_the_rows_whose_snapshot_entry_changed(
     window.refresh()  # nothing new
     assert changed == []
     await core.monitor.run_once(["billing"])
+    await core.monitor.run_once(["billing"])  # degraded -> down: its row shows a change
     await settle(lambda: bool(changed))
     window.refresh()
     row = window.targets_model.row_of("billing")
@@ -314,3 +325,79 @@ async def test_a_failed_recovery_action_says_failed_not_done(window: MainWindow)
                         "([database] target is empty)"]
     assert "failed" in window.statusBar().currentMessage()
     assert window.core.recovery.trail[-1].ok is False
+
+
+def _cells(model: QAbstractItemModel, roles: tuple[int, ...]) -> dict[tuple[int, int], list[Any]]:
+    return {(r, c): [model.index(r, c).data(role) for role in roles]
+            for r in range(model.rowCount()) for c in range(model.columnCount())}
+
+
+_PAINTED_ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.BackgroundRole,
+                  Qt.ItemDataRole.ForegroundRole, SortRole, StatusRole, UptimeRole)
+
+
+async def test_a_result_repaints_only_the_cells_whose_values_changed(
+        window: MainWindow, core: NetmonCore) -> None:
+    """A new result emits dataChanged for exactly the cells it changed (latency, rates...):
+    not the whole row, never a reset or a layout change."""
+    model = window.targets_model
+    window.refresh()
+    await settle()
+    before = _cells(model, _PAINTED_ROLES)
+    emitted: set[tuple[int, int]] = set()
+    resets: list[str] = []
+    model.dataChanged.connect(lambda top, bottom, *_: emitted.update(
+        (r, c) for r in range(top.row(), bottom.row() + 1)
+        for c in range(top.column(), bottom.column() + 1)))
+    model.modelReset.connect(lambda: resets.append("reset"))
+    model.layoutChanged.connect(lambda *_: resets.append("layout"))
+    await core.monitor.run_once(["api"])
+    await settle()
+    window.refresh()
+    after = _cells(model, _PAINTED_ROLES)
+    changed = {cell for cell in before if before[cell] != after[cell]}
+    row = model.row_of("api")
+    assert changed and all(r == row for r, _ in changed), changed
+    assert emitted == changed
+    assert (row, COL_TARGET) not in emitted and (row, COL_KIND) not in emitted
+    assert resets == []
+
+
+async def test_nothing_new_repaints_nothing(window: MainWindow) -> None:
+    """A snapshot change that the table does not show, and uptime bars equal to the last
+    ones, emit no dataChanged; new bars for one target repaint that one cell."""
+    model = window.targets_model
+    emitted: list[tuple[int, int, int, int]] = []
+    model.dataChanged.connect(lambda top, bottom, *_: emitted.append(
+        (top.row(), top.column(), bottom.row(), bottom.column())))
+    model.on_snapshot_changed(frozenset(core_names := [model.name_at(r)
+                                                       for r in range(model.rowCount())]))
+    bars = {name: [(2, 0)] * 48 for name in core_names}
+    model.set_uptime(bars)
+    emitted.clear()
+    model.set_uptime({name: list(b) for name, b in bars.items()})
+    model.on_snapshot_changed(frozenset(core_names))
+    assert emitted == []
+    bars["login"] = [(2, 1)] * 48
+    model.set_uptime(bars)
+    row = model.row_of("login")
+    assert emitted == [(row, COL_UPTIME, row, COL_UPTIME)]
+    assert model.index(row, COL_UPTIME).data(UptimeRole) == [(2, 1)] * 48
+
+
+async def test_the_latency_plot_is_not_redrawn_while_its_tab_is_hidden(
+        window: MainWindow, core: NetmonCore) -> None:
+    """Results for the plotted target redraw nothing while another tab is shown; showing
+    the Latency tab again draws them once."""
+    assert window.select_target("api")
+    await settle()
+    window.tabs.setCurrentIndex(window.tabs.indexOf(window.breakers_panel.parentWidget()))
+    before = window.plot.redraws
+    await core.monitor.run_once(["api"])
+    await core.monitor.run_once(["api"])
+    await settle(lambda: not window.plot._timer.isActive())  # a redraw due before: spent
+    assert window.plot.redraws == before
+    window.show_tab(0)
+    await settle()
+    assert window.plot.redraws == before + 1
+    assert window.plot.point_count()[0] == len(core.monitor.memory.recent("api"))
