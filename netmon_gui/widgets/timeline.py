@@ -278,11 +278,12 @@ class TimelineView(QWidget):
     def _show_current(self) -> None:
         """Draw the kept series of the target and range at once, if there is one, and
         read it again when it is due (or was never read)."""
-        kept = None if self.target is None else self._cache.get((self.target, self.range))
+        key = (self.target or "", self.range)
+        kept = self._cache.get(key)
         if kept is None:
             self.reload()
             return
-        self._cache.move_to_end((self.target, self.range))
+        self._cache.move_to_end(key)
         self._show(kept)
         if self._due(kept):
             self.reload()
