@@ -11,9 +11,10 @@ Hover shows the values under the pointer; drag pans and the wheel zooms the time
 Each recalled series is kept per (target, range) with its plot arrays, so switching back to
 a target or range draws at once without reading the store again. A kept series is read
 again (off the GUI thread) only when it is due: the target has a newer result than when it
-was read (checked every second: O(1), the memory ring's newest result) and the read is
-``NEW_DATA_S`` (raw ranges) or ``REFRESH_S`` (bucketed ranges) old, or, without new data,
-when the range has slid by about half a percent of its width (at least ``REFRESH_S``).
+was read (checked every second while shown: O(1), the memory ring's newest result) and
+the read is ``NEW_DATA_S`` (raw ranges) or ``REFRESH_S`` (bucketed ranges) old, or,
+without new data, when the range has slid by about half a percent of its width (at least
+``REFRESH_S``). Nothing is read while the view is hidden (another tab is shown).
 A redraw reuses the plot items (``setData``) and leaves ranges, bands and labels alone
 when they have not changed.
 """
@@ -35,6 +36,7 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
@@ -291,8 +293,9 @@ class TimelineView(QWidget):
             self._task.cancel()  # an older read of another target or range
 
     def tick(self) -> None:
-        """Read the shown series again if it is due (the timer calls this every second)."""
-        if self.target is None or self._closed:
+        """Read the shown series again if it is due (the timer calls this every second;
+        nothing is read while the view is hidden, e.g. on another tab)."""
+        if self.target is None or self._closed or not self.isVisible():
             return
         if self._task is not None and not self._task.done():
             return
@@ -302,6 +305,11 @@ class TimelineView(QWidget):
                 self.reload()
         elif self._due(kept):
             self.reload()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        """Catch up at once when shown again (the tab is chosen)."""
+        super().showEvent(event)
+        self.tick()
 
     def _due(self, kept: _Shown) -> bool:
         seconds, step, _ = RANGES[self.range]

@@ -127,6 +127,7 @@ async def test_switching_back_draws_the_kept_series_and_new_results_show_up(
         return await timeline(target, range_name, **kw)
 
     store.timeline = counted  # type: ignore[method-assign]  # the real store, counted
+    window.tabs.setCurrentWidget(view.parentWidget())  # the view reads only while shown
     window.select_target("api")
     view.set_range("1h")
     await view.wait_loaded()
@@ -152,3 +153,16 @@ async def test_switching_back_draws_the_kept_series_and_new_results_show_up(
     xs, ys = view.curve.getData()
     assert xs is not None and ys is not None and len(xs) == 81 and ys[-1] == 99.0
     assert "69/81 ok" in view.readout.text()
+
+    window.tabs.setCurrentIndex(0)  # another tab: the timeline is hidden
+    assert window.tabs.currentWidget() is not view.parentWidget()
+    later = result("api", datetime.now(UTC) - timedelta(seconds=2), True, 42.0)
+    window.core.monitor.memory.add(later)
+    store.add(later)
+    clock.advance(2.0)
+    view.tick()
+    await view.wait_loaded()
+    assert len(reads) == 3  # nothing read while hidden
+    window.tabs.setCurrentWidget(view.parentWidget())  # shown again: catches up at once
+    await view.wait_loaded()
+    assert len(reads) == 4 and sum(view.series.count) == 82
