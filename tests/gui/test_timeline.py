@@ -127,7 +127,9 @@ async def test_switching_back_draws_the_kept_series_and_new_results_show_up(
         return await timeline(target, range_name, **kw)
 
     store.timeline = counted  # type: ignore[method-assign]  # the real store, counted
-    window.tabs.setCurrentWidget(view.parentWidget())  # the view reads only while shown
+    tab = view.parentWidget()
+    assert tab is not None
+    window.tabs.setCurrentWidget(tab)  # the view reads only while shown
     window.select_target("api")
     view.set_range("1h")
     await view.wait_loaded()
@@ -155,7 +157,7 @@ async def test_switching_back_draws_the_kept_series_and_new_results_show_up(
     assert "69/81 ok" in view.readout.text()
 
     window.tabs.setCurrentIndex(0)  # another tab: the timeline is hidden
-    assert window.tabs.currentWidget() is not view.parentWidget()
+    assert window.tabs.currentWidget() is not tab
     later = result("api", datetime.now(UTC) - timedelta(seconds=2), True, 42.0)
     window.core.monitor.memory.add(later)
     store.add(later)
@@ -163,6 +165,6 @@ async def test_switching_back_draws_the_kept_series_and_new_results_show_up(
     view.tick()
     await view.wait_loaded()
     assert len(reads) == 3  # nothing read while hidden
-    window.tabs.setCurrentWidget(view.parentWidget())  # shown again: catches up at once
+    window.tabs.setCurrentWidget(tab)  # shown again: catches up at once
     await view.wait_loaded()
     assert len(reads) == 4 and sum(view.series.count) == 82
