@@ -481,8 +481,9 @@ class TimelineView(QWidget):
         if series is None or not series.ts:
             return
         pos = event[0]
-        if not self.canvas.sceneBoundingRect().contains(pos):
-            return
+        if not any(plot.getViewBox().sceneBoundingRect().contains(pos)
+                   for plot in (self.latency_plot, self.rate_plot, self.lane_plot)):
+            return  # over an axis or the margin
         x = self.lane_plot.getViewBox().mapSceneToView(pos).x()
         i = bisect.bisect_left(series.ts, x)
         if i > 0 and (i == len(series.ts) or x - series.ts[i - 1] < series.ts[i] - x):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QPointF
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
@@ -168,3 +169,19 @@ async def test_switching_back_draws_the_kept_series_and_new_results_show_up(
     window.tabs.setCurrentWidget(tab)  # shown again: catches up at once
     await view.wait_loaded()
     assert len(reads) == 4 and sum(view.series.count) == 82
+
+
+async def test_hover_reads_out_the_point_under_the_pointer(restarted: MainWindow) -> None:
+    window = restarted
+    view = window.timeline
+    window.select_target("api")
+    view.set_range("1h")
+    await view.wait_loaded()
+    series = view.series
+    assert series is not None
+    box = view.latency_plot.getViewBox()
+    wanted = series.ts[40]
+    pos = box.mapViewToScene(QPointF(wanted + 1.0, 10.0))
+    view._hover((pos,))
+    assert all(line.isVisible() and line.value() == wanted for line in view.cursors)
+    assert "ok, latency" in view.readout.text() or "FAILED" in view.readout.text()
