@@ -185,3 +185,36 @@ async def test_hover_reads_out_the_point_under_the_pointer(restarted: MainWindow
     view._hover((pos,))
     assert all(line.isVisible() and line.value() == wanted for line in view.cursors)
     assert "ok, latency" in view.readout.text() or "FAILED" in view.readout.text()
+
+
+async def test_a_refresh_keeps_the_users_zoom_and_choosing_the_range_resets_it(
+        restarted: MainWindow) -> None:
+    window = restarted
+    view = window.timeline
+    tab = view.parentWidget()
+    assert tab is not None
+    window.tabs.setCurrentWidget(tab)
+    view.clock = clock = FakeClock()
+    window.select_target("api")
+    view.set_range("1h")
+    await view.wait_loaded()
+    assert view.series is not None
+    box = view.lane_plot.getViewBox()
+    middle = (view.series.since + view.series.until) / 2
+    box.scaleBy(x=0.25, center=QPointF(middle, 1.0))  # what a wheel turn does, then says so
+    box.sigRangeChangedManually.emit([True, False])
+    zoomed = box.viewRange()[0]
+    assert zoomed[1] - zoomed[0] == pytest.approx(900, rel=0.01)
+    newest = result("api", datetime.now(UTC) - timedelta(seconds=5), True, 30.0)
+    window.core.monitor.memory.add(newest)
+    store = window.core.history
+    assert store is not None
+    store.add(newest)
+    clock.advance(2.0)
+    view.tick()  # new data is read and drawn ...
+    await view.wait_loaded()
+    assert view.series is not None and sum(view.series.count) == 81
+    assert box.viewRange()[0] == pytest.approx(zoomed, abs=1.0)  # ... inside the zoom
+    view.set_range("1h")  # the range button again: all of it
+    start, end = box.viewRange()[0]
+    assert end - start == pytest.approx(3600, rel=0.01)
