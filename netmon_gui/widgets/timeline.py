@@ -7,6 +7,16 @@ worker thread) or, without a history file, from the memory ring. A target that n
 succeeded in the range shows its failures in time and says so, with no latency scale.
 Hover shows the values under the pointer; drag pans and the wheel zooms the time axis;
 "PNG..." and "CSV..." export what is shown.
+
+Each recalled series is kept per (target, range) with its plot arrays, so switching back to
+a target or range draws at once without reading the store again. A kept series is read
+again (off the GUI thread) only when it is due: the target has a newer result than when it
+was read (checked every second while shown: O(1), the memory ring's newest result) and
+the read is ``NEW_DATA_S`` (raw ranges) or ``REFRESH_S`` (bucketed ranges) old, or,
+without new data, when the range has slid by about half a percent of its width (at least
+``REFRESH_S``). Nothing is read while the view is hidden (another tab is shown).
+A redraw reuses the plot items (``setData``) and leaves ranges, bands and labels alone
+when they have not changed.
 """
 
 from __future__ import annotations
@@ -16,7 +26,9 @@ import bisect
 import csv
 import logging
 import math
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +36,7 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
@@ -34,8 +47,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.clock import Clock, SystemClock
 from core.history import RANGES, HistoryStore, MemoryHistory, TimelineSeries
 from core.history.timeline import series_from_results
+from core.probes.base import ProbeResult
 
 from .. import fmt
 
@@ -44,11 +59,16 @@ __all__ = ["RANGE_LABELS", "TimelineView"]
 _log = logging.getLogger("netmon.gui")
 
 RANGE_LABELS = {"15m": "15 min", "1h": "1 h", "24h": "24 h", "7d": "7 d", "30d": "30 d"}
-REFRESH_MS = 15000
+TICK_MS = 1000  # how often the view looks for new data (a cheap check)
+NEW_DATA_S = 1.0  # raw ranges: new results show within about a second
+REFRESH_S = 15.0  # bucketed ranges: new results show within this; the least re-read age
+SLIDE_FRACTION = 200  # without new data, re-read once the range slid by 1/200 of its width
+CACHE_SIZE = 64  # recalled series kept, least recently shown dropped first
 _LINE = "#1e88e5"
 _WORST = "#90caf9"
 _OK = "#43a047"
 _FAIL = "#d32f2f"
+_EMPTY = np.zeros(0)
 _BANDS = {"outage": (211, 47, 47, 55), "open": (245, 124, 0, 150),
           "forced_open": (245, 124, 0, 150), "half_open": (251, 192, 45, 150)}
 
@@ -65,29 +85,76 @@ def _band(plot: pg.PlotItem, y0: float, height: float,
 
 def _set_spans(item: pg.BarGraphItem, spans: list[tuple[float, float]],
                height: float | None = None) -> None:
-    opts: dict[str, object] = {"x0": np.array([a for a, _ in spans], dtype=float),
-                               "x1": np.array([b for _, b in spans], dtype=float)}
+    """Give ``item`` these spans (and height); left alone when they are what it shows."""
+    opts = item.opts
+    if not spans and not len(opts["x0"]) and height in (None, opts["height"]):
+        return
+    x0 = np.array([a for a, _ in spans], dtype=float)
+    x1 = np.array([b for _, b in spans], dtype=float)
+    if (height in (None, opts["height"]) and np.array_equal(x0, opts["x0"])
+            and np.array_equal(x1, opts["x1"])):
+        return
+    new: dict[str, object] = {"x0": x0, "x1": x1}
     if height is not None:
-        opts["height"] = height
-    item.setOpts(**opts)
+        new["height"] = height
+    item.setOpts(**new)
+
+
+@dataclass(slots=True, eq=False)
+class _Shown:
+    """A recalled series with its plot arrays, and what it was read after."""
+
+    series: TimelineSeries
+    newest: ProbeResult | None  # the target's newest result in memory when it was read
+    read_at: float  # clock.monotonic() when it was read
+    xs: np.ndarray
+    latency: np.ndarray
+    worst: np.ndarray
+    rate: np.ndarray
+    fail_x: np.ndarray
+    fail_y: np.ndarray
+    top: float  # top of the latency scale (1 when nothing succeeded)
+    summary: str
+
+    @classmethod
+    def of(cls, series: TimelineSeries, newest: ProbeResult | None,
+           read_at: float) -> _Shown:
+        """Convert ``series`` once (None latencies become NaN gaps)."""
+        xs = np.asarray(series.ts, dtype=float)
+        latency = np.array(series.latency, dtype=float)  # None -> nan
+        worst = np.array(series.latency_max, dtype=float)
+        count = np.asarray(series.count, dtype=float)
+        failures = np.asarray(series.failures, dtype=float)
+        rate = np.where(count > 0, (count - failures) / np.maximum(count, 1) * 100, np.nan)
+        bad = failures > 0
+        top = 1.0
+        if series.ever_succeeded:
+            top = float(np.nanmax(worst if series.step else latency)) * 1.1 or 1.0
+        return cls(series, newest, read_at, xs, latency, worst, rate, xs[bad], rate[bad],
+                   top, TimelineView.summary(series))
 
 
 class TimelineView(QWidget):
     """Latency, success rate, outages and breaker periods of the selected target."""
 
-    loaded = Signal(object)  # the TimelineSeries just drawn
+    loaded = Signal(object)  # the TimelineSeries just read and drawn
 
     def __init__(self, history: HistoryStore | None, memory: MemoryHistory,
                  breaker_of: Callable[[str], str | None],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, clock: Clock | None = None) -> None:
         super().__init__(parent)
         self.history = history
         self.memory = memory
         self.breaker_of = breaker_of
+        self.clock: Clock = clock or SystemClock()
         self.target: str | None = None
         self.range = "1h"
         self.series: TimelineSeries | None = None
         self.redraws = 0
+        self.reads = 0  # series read (from the store or the memory ring)
+        self._cache: OrderedDict[tuple[str, str], _Shown] = OrderedDict()
+        self._zoomed = False  # the user dragged or zoomed the time axis of this view
+        self._retry_at = -math.inf  # after a failed read, the next tick that may try again
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -135,6 +202,7 @@ class TimelineView(QWidget):
             plot.hideButtons()
             plot.setMouseEnabled(x=True, y=False)
             plot.getAxis("left").setWidth(56)
+            plot.getViewBox().sigRangeChangedManually.connect(self._zoom)
             plot.setDownsampling(auto=True, mode="peak")  # at most ~2 points per pixel
             plot.setClipToView(True)
         # no grid: its translucent lines were most of a repaint
@@ -185,8 +253,8 @@ class TimelineView(QWidget):
         box.addWidget(self.placeholder, 1)
         self.canvas.hide()
         self._timer = QTimer(self)
-        self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(self.reload)
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(self.tick)
         self._timer.start()
 
     # --- what to show ----------------------------------------------------------------
@@ -196,7 +264,8 @@ class TimelineView(QWidget):
             return
         self.target = name
         self.series = None
-        self.reload()
+        self._zoomed = False
+        self._show_current()
 
     def set_range(self, key: str) -> None:
         """Show the range ``key`` (a ``RANGES`` key) and load it."""
@@ -205,7 +274,49 @@ class TimelineView(QWidget):
         self.range = key
         for button in self.range_buttons.buttons():
             button.setChecked(button.objectName() == f"range_{key}")
-        self.reload()
+        self._zoomed = False  # choosing a range (again) shows all of it
+        self._show_current()
+
+    def _show_current(self) -> None:
+        """Draw the kept series of the target and range at once, if there is one, and
+        read it again when it is due (or was never read)."""
+        key = (self.target or "", self.range)
+        kept = self._cache.get(key)
+        if kept is None:
+            self.reload()
+            return
+        self._cache.move_to_end(key)
+        self._show(kept)
+        if self._due(kept):
+            self.reload()
+        elif self._task is not None and not self._task.done():
+            self._task.cancel()  # an older read of another target or range
+
+    def tick(self) -> None:
+        """Read the shown series again if it is due (the timer calls this every second;
+        nothing is read while the view is hidden, e.g. on another tab)."""
+        if self.target is None or self._closed or not self.isVisible():
+            return
+        if self._task is not None and not self._task.done():
+            return
+        kept = self._cache.get((self.target, self.range))
+        if kept is None:
+            if self.clock.monotonic() >= self._retry_at:
+                self.reload()
+        elif self._due(kept):
+            self.reload()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        """Catch up at once when shown again (the tab is chosen)."""
+        super().showEvent(event)
+        self.tick()
+
+    def _due(self, kept: _Shown) -> bool:
+        seconds, step, _ = RANGES[self.range]
+        age = self.clock.monotonic() - kept.read_at
+        if self.memory.latest(kept.series.target) is not kept.newest:
+            return age >= (NEW_DATA_S if step == 0 else REFRESH_S)
+        return age >= max(REFRESH_S, seconds / SLIDE_FRACTION)
 
     def reload(self) -> asyncio.Task[None] | None:
         """Read the series again (on the store's worker thread) and redraw; returns the
@@ -233,6 +344,8 @@ class TimelineView(QWidget):
 
     async def _load(self, target: str, range_name: str) -> None:
         seconds = RANGES[range_name][0]
+        newest = self.memory.latest(target)  # what the read below includes, at least
+        read_at = self.clock.monotonic()
         try:
             if self.history is not None:
                 series = await self.history.timeline(target, range_name,
@@ -246,56 +359,90 @@ class TimelineView(QWidget):
         except Exception as exc:  # a closed or unreadable store: say so, keep running
             _log.warning("timeline of %s could not be read: %s", target, exc)
             self.readout.setText(f"History could not be read: {exc}")
+            self._retry_at = self.clock.monotonic() + REFRESH_S
             return
+        self.reads += 1
+        kept = self._keep(range_name, _Shown.of(series, newest, read_at))
         if target == self.target and range_name == self.range:
-            self.draw(series)
+            self._show(kept)
             self.loaded.emit(series)
+
+    def _keep(self, range_name: str, shown: _Shown) -> _Shown:
+        key = (shown.series.target, range_name)
+        self._cache[key] = shown
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return shown
 
     # --- drawing ---------------------------------------------------------------------
     def draw(self, series: TimelineSeries | None) -> None:
         """Draw ``series`` (None: the placeholder)."""
-        self.redraws += 1
-        self.series = series
         if series is None:
+            self.redraws += 1
+            self.series = None
             self.placeholder.setText("Select a target to see its timeline")
             self.canvas.hide()
             self.placeholder.show()
             self.readout.setText("")
             return
+        self._show(_Shown.of(series, self.memory.latest(series.target),
+                             self.clock.monotonic()))
+
+    def _show(self, shown: _Shown) -> None:
+        """Put ``shown`` on the plots, reusing their items; ranges, bands, labels and
+        texts are set only when they change."""
+        self.redraws += 1
+        series = self.series = shown.series
         self.placeholder.hide()
         self.canvas.show()
-        xs = np.asarray(series.ts, dtype=float)
-        lat = np.array([math.nan if v is None else v for v in series.latency], dtype=float)
-        worst = np.array([math.nan if v is None else v for v in series.latency_max],
-                         dtype=float)
-        count = np.asarray(series.count, dtype=float)
-        failures = np.asarray(series.failures, dtype=float)
-        rate = np.where(count > 0, (count - failures) / np.maximum(count, 1) * 100, np.nan)
-        self.curve.setData(xs, lat, connect="finite")
-        self.worst.setData(xs, worst if series.step else np.full_like(lat, np.nan),
-                           connect="finite")
-        self.rate.setData(xs, rate, connect="finite")
-        bad = failures > 0
-        self.fail_marks.setData(xs[bad], rate[bad])
-        top = 1.0
+        xs = shown.xs
+        self.curve.setData(xs, shown.latency, connect="finite")
+        if series.step:
+            self.worst.setData(xs, shown.worst, connect="finite")
+        else:  # raw points: average and worst are the same
+            self.worst.setData(_EMPTY, _EMPTY)
+        self.rate.setData(xs, shown.rate, connect="finite")
+        self.fail_marks.setData(shown.fail_x, shown.fail_y)
+        self._set_range(self.latency_plot, 1, 0.0, shown.top)
         if series.ever_succeeded:
-            top = float(np.nanmax(worst if series.step else lat)) * 1.1 or 1.0
-            self.latency_plot.setYRange(0, top, padding=0)
             self._latency_scale(True)
-            if self.never.textItem.toPlainText():
-                self.never.setText("")
+            self._set_text("")
         else:
-            failed = int(failures.sum())
-            self.latency_plot.setYRange(0, 1, padding=0)
+            failed = int(sum(series.failures))
             self._latency_scale(False)
-            self.never.setText(
+            self._set_text(
                 f"No successful probe in this range: {failed} failure"
                 f"{'s' if failed != 1 else ''}, shown below" if failed else
                 "No results in this range")
             self.never.setPos((series.since + series.until) / 2, 0.5)
-        self._draw_bands(series, top)
-        self.lane_plot.setXRange(series.since, series.until, padding=0)
-        self.readout.setText(self._summary(series))
+        self._draw_bands(series, shown.top)
+        if not self._zoomed:  # a refresh keeps what the user zoomed into
+            self._set_range(self.lane_plot, 0, series.since, series.until)
+        if self.readout.text() != shown.summary:
+            self.readout.setText(shown.summary)
+
+    def _zoom(self, *_: object) -> None:
+        self._zoomed = True
+
+    def _set_text(self, text: str) -> None:
+        if self.never.textItem.toPlainText() != text:
+            self.never.setText(text)
+
+    @staticmethod
+    def _set_range(plot: pg.PlotItem, axis: int, low: float, high: float) -> None:
+        """Set one axis's range unless it is already within half a pixel of it (a new
+        range re-lays the axis and every linked plot out)."""
+        box = plot.getViewBox()
+        now_low, now_high = box.viewRange()[axis]
+        pixels = box.width() if axis == 0 else box.height()
+        slack = (high - low) / pixels / 2 if pixels >= 2 else 0.0
+        if abs(now_low - low) <= slack and abs(now_high - high) <= slack:
+            return
+        if axis == 0:
+            plot.setXRange(low, high, padding=0)
+        else:
+            plot.setYRange(low, high, padding=0)
 
     def _latency_scale(self, shown: bool) -> None:
         """Show or hide the latency scale (changed only when needed: relabelling an axis
@@ -316,7 +463,8 @@ class TimelineView(QWidget):
             _set_spans(item, [(p.start, p.end) for p in series.breaker if p.state == state])
 
     @staticmethod
-    def _summary(series: TimelineSeries) -> str:
+    def summary(series: TimelineSeries) -> str:
+        """The one-line read-out of ``series`` (results, success, latency, outages)."""
         total, failed = sum(series.count), sum(series.failures)
         if not total:
             return f"{series.target}: no results in this range"
@@ -333,8 +481,9 @@ class TimelineView(QWidget):
         if series is None or not series.ts:
             return
         pos = event[0]
-        if not self.canvas.sceneBoundingRect().contains(pos):
-            return
+        if not any(plot.getViewBox().sceneBoundingRect().contains(pos)
+                   for plot in (self.latency_plot, self.rate_plot, self.lane_plot)):
+            return  # over an axis or the margin
         x = self.lane_plot.getViewBox().mapSceneToView(pos).x()
         i = bisect.bisect_left(series.ts, x)
         if i > 0 and (i == len(series.ts) or x - series.ts[i - 1] < series.ts[i] - x):
