@@ -24,6 +24,10 @@ _LINE = "#1e88e5"
 _FAIL = "#d32f2f"
 
 
+#: Below this many pixels per probe, the line is drawn without a dot per probe.
+MIN_DOT_SPACING_PX = 6
+
+
 class LatencyPlot(QWidget):
     """A PlotWidget over ``memory.recent(target)`` with a coalesced redraw."""
 
@@ -117,6 +121,11 @@ class LatencyPlot(QWidget):
               for r in results]
         if len(bad) == len(results):  # nothing but failures: no line at all
             xs, ys = [], []
+        # a dot per probe while they are apart; a dense line of dots says nothing more
+        # than the line (and rebuilding hundreds of symbols costs ~6 ms per redraw)
+        symbol = "o" if len(xs) * MIN_DOT_SPACING_PX <= max(self.plot.width(), 1) else None
+        if symbol != self.curve.opts["symbol"]:
+            self.curve.setSymbol(symbol)
         self.curve.setData(xs, ys, connect="finite")
         top = max((y for y in ys if not math.isnan(y)), default=1.0) * 1.15 or 1.0
         self.failures.setData([r.checked_at.timestamp() for r in bad], [top] * len(bad),

@@ -23,6 +23,7 @@ from netmon_gui.models.targets import (
     SortRole,
     StatusRole,
 )
+from netmon_gui.widgets.latency_plot import MIN_DOT_SPACING_PX
 from netmon_gui.widgets.tokens_panel import NOT_CONFIGURED
 from netmon_gui.widgets.uptime_bar import UptimeRole
 from netmon_gui.windows.main_window import MainWindow
@@ -400,4 +401,18 @@ async def test_the_latency_plot_is_not_redrawn_while_its_tab_is_hidden(
     window.show_tab(0)
     await settle()
     assert window.plot.redraws == before + 1
+    assert window.plot.point_count()[0] == len(core.monitor.memory.recent("api"))
+
+
+async def test_the_latency_line_has_a_dot_per_probe_only_while_they_are_apart(
+        window: MainWindow, core: NetmonCore) -> None:
+    assert window.select_target("api")
+    await core.monitor.run_once(["api"])
+    window.plot.redraw()
+    assert window.plot.curve.opts["symbol"] == "o"  # a few probes: each one a dot
+    width = window.plot.plot.width()
+    for _ in range(width // MIN_DOT_SPACING_PX + 1):
+        await core.monitor.run_once(["api"])
+    window.plot.redraw()
+    assert window.plot.curve.opts["symbol"] is None  # denser than one per 6 px: the line
     assert window.plot.point_count()[0] == len(core.monitor.memory.recent("api"))
