@@ -29,7 +29,7 @@ import heapq
 import logging
 import random
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -486,7 +486,7 @@ class HealthMonitor:
         state.revision += 1
         state.windows.add(self.clock.monotonic(), result.ok)
         # The ring keeps compact copies (details can be kilobytes); state.last keeps all.
-        self.memory.add(replace(result, details={}) if result.details else result)
+        self.memory.add(_without_details(result) if result.details else result)
         if self.history is not None:
             self.history.add(result)
         new, reason = self._judge(state, result)
@@ -577,6 +577,14 @@ class HealthMonitor:
     def _judge_local_network(self) -> tuple[bool, str]:
         unpaused = [s for s in self.states.values() if not s.paused]
         return judge_local_network(unpaused, canaries=self._canaries)
+
+
+def _without_details(result: ProbeResult) -> ProbeResult:
+    """``result`` with empty ``details`` (what ``dataclasses.replace`` gives, for a third
+    of its CPU: it runs for every result)."""
+    return ProbeResult(result.target, result.kind, result.ok, result.latency_ms,
+                       result.checked_at, result.phases, result.error_kind, result.error,
+                       result.degraded)
 
 
 def _who_said_what(result: ProbeResult) -> str:
