@@ -83,8 +83,10 @@ class ResolutionError(NetmonError):
         self.answer = answer
 
 
+@functools.lru_cache(maxsize=1024)
 def is_ip_literal(host: str) -> bool:
-    """True for ``10.0.0.1`` or ``::1`` (nothing to resolve)."""
+    """True for ``10.0.0.1`` or ``::1`` (nothing to resolve). Cached: every DNS and HTTP
+    probe asks, and for a name ``ipaddress`` raises and catches two exceptions."""
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:
