@@ -43,6 +43,7 @@ from .local_network import Evidence, evidence, judge_local_network
 from .log import PREFIX_NETWORK
 from .probes.base import Probe, ProbeContext, ProbeResult, describe
 from .probes.registry import make_probe
+from .slots import Slots
 from .stats import SuccessWindows
 from .target_state import (
     Condition,
@@ -130,7 +131,7 @@ class HealthMonitor:
         self._tasks: set[asyncio.Task[None]] = set()
         self._scheduler: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self._semaphore = asyncio.Semaphore(config.monitor.concurrency)
+        self._slots = Slots(config.monitor.concurrency)
         self.local_network: Condition | None = None
         self._answered: set[str] = set()  # targets whose last result shows a server answered
         self._silent: set[str] = set()    # targets whose last result shows nothing answered
@@ -248,7 +249,7 @@ class HealthMonitor:
         self.config = config
         self.context.default_timeout_s = config.monitor.timeout_s
         if config.monitor.concurrency != old.monitor.concurrency:
-            self._semaphore = asyncio.Semaphore(config.monitor.concurrency)
+            self._slots = Slots(config.monitor.concurrency)
         wanted = {t.name: t for t in config.targets if t.enabled}
         before = set(self.states)
         rebuilt: list[str] = []
@@ -450,7 +451,7 @@ class HealthMonitor:
     async def _probe(self, state: TargetState) -> ProbeResult:
         state.in_flight += 1
         try:
-            async with self._semaphore:
+            async with self._slots:
                 result = await self._bounded(state)
         finally:
             state.in_flight -= 1
