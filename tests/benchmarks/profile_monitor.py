@@ -157,8 +157,96 @@ def profiled(enabled: bool) -> Iterator[Callable[[], cProfile.Profile | None]]:
 
 
 # =========================================================================== worker
+async def bare_serve(conn: Any, targets: list[Any], timeout_s: float) -> None:
+    """The floor for ``workers._serve``: the same requests and batched answers, each probe
+    replaced by the bare library calls the real one makes (an OS getaddrinfo beside a
+    dnspython query; a getaddrinfo then an httpx GET on one keep-alive client per target)."""
+    import socket
+
+    import dns.asyncresolver
+    import httpx
+
+    from core.probes.dns import parse_nameserver
+
+    loop = asyncio.get_running_loop()
+    by_name = {t.name: t for t in targets}
+    resolvers: dict[str, Any] = {}
+    clients: dict[str, httpx.AsyncClient] = {}
+    for t in targets:
+        if t.kind == "dns":
+            ip, port = parse_nameserver(t.nameservers[0])
+            r = dns.asyncresolver.Resolver(configure=False)
+            r.nameservers, r.port, r.lifetime, r.cache = [ip], port, timeout_s, None
+            resolvers[t.name] = r
+        else:
+            clients[t.name] = httpx.AsyncClient()
+    outbox: list[tuple[int, tuple[Any, ...]]] = []
+    flushing = False
+    stop = asyncio.Event()
+    tasks: set[asyncio.Task[None]] = set()
+
+    def flush() -> None:
+        nonlocal flushing
+        flushing = False
+        batch = outbox[:]
+        outbox.clear()
+        with contextlib.suppress(OSError, ValueError):
+            conn.send((time.process_time(), batch))
+
+    async def gai(host: str) -> None:
+        await loop.getaddrinfo(host, 80, type=socket.SOCK_STREAM)
+
+    async def probe(rid: int, name: str) -> None:
+        nonlocal flushing
+        target = by_name[name]
+        ok = True
+        try:
+            if target.kind == "dns":
+                await asyncio.gather(gai(target.host), resolvers[name].resolve(
+                    target.host, "A", search=False))
+            else:
+                await gai("localhost")
+                response = await clients[name].get(target.url)
+                ok = response.status_code == 200
+        except Exception:
+            ok = False
+        outbox.append((rid, (name, target.kind, ok)))
+        if not flushing:
+            flushing = True
+            loop.call_soon(flush)
+
+    def start(batch: list[tuple[int, str]] | None) -> None:
+        if batch is None:
+            stop.set()
+            return
+        for rid, name in batch:
+            task = loop.create_task(probe(rid, name))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    def read() -> None:
+        while True:
+            try:
+                batch = conn.recv()
+            except (OSError, EOFError):
+                batch = None
+            loop.call_soon_threadsafe(start, batch)
+            if batch is None:
+                return
+
+    threading.Thread(target=read, daemon=True, name="netmon-worker-read").start()
+    conn.send((time.process_time(), []))
+    await stop.wait()
+    for task in list(tasks):
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for client in clients.values():
+        await client.aclose()
+
+
 def run_worker(servers: Servers, n: int, probes: int, with_profile: bool,
                switch_s: float | None = None, executor: int = 0, warmup_s: float = 5.0,
+               bare: bool = False,
                ) -> tuple[int, dict[str, float], tuple[pstats.Stats, float] | None]:
     from core import workers
 
@@ -229,7 +317,8 @@ def run_worker(servers: Servers, n: int, probes: int, with_profile: bool,
         if executor:
             asyncio.get_running_loop().set_default_executor(
                 concurrent.futures.ThreadPoolExecutor(executor, thread_name_prefix="asyncio"))
-        task = asyncio.create_task(workers._serve(child, targets, 2.0))
+        serving = bare_serve if bare else workers._serve
+        task = asyncio.create_task(serving(child, targets, 2.0))
         await asyncio.get_running_loop().run_in_executor(None, ready.wait)
         # profile from the end of warm-up to the last counted result
         while "before" not in marks:
@@ -313,6 +402,8 @@ def main() -> int:
                         help="worker mode: threads of the default executor (default: asyncio's)")
     parser.add_argument("--no-cprofile", action="store_true", help="skip the cProfile run")
     parser.add_argument("--warmup", type=float, default=5.0, help="worker mode: seconds")
+    parser.add_argument("--bare", action="store_true",
+                        help="worker mode: bare library calls instead of the probes (the floor)")
     args = parser.parse_args()
     for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",
                 "ALL_PROXY"):
@@ -323,14 +414,16 @@ def main() -> int:
         if args.mode == "worker":
             n = args.targets or 500
             probes, threads, _ = run_worker(servers, n, args.probes, False, args.switch,
-                                            args.executor, args.warmup)
-            report(f"worker, {n} targets/s, no profiler", probes, threads, None,
+                                            args.executor, args.warmup, args.bare)
+            report(f"worker{' (bare calls)' if args.bare else ''}, {n} targets/s, no profiler",
+                   probes, threads, None,
                    WORKER_PARTS, False)
             if args.no_cprofile:
                 return 0
             probes, threads, stats = run_worker(servers, n, args.probes, True, args.switch,
-                                                args.executor, args.warmup)
-            report(f"worker, {n} targets/s, under cProfile", probes, threads, stats,
+                                                args.executor, args.warmup, args.bare)
+            report(f"worker{' (bare calls)' if args.bare else ''}, {n} targets/s, under cProfile",
+                   probes, threads, stats,
                    WORKER_PARTS, args.profile)
         else:
             n = args.targets or 1000
