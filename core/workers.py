@@ -39,16 +39,21 @@ from typing import Any
 from .clock import SystemClock
 from .config import Target
 from .errors import ErrorKind, classify
-from .probes.base import Probe, ProbeContext, ProbeResult, describe
+from .probes.base import _EMPTY, Probe, ProbeContext, ProbeResult, describe
 from .probes.registry import make_probe
 
 __all__ = ["ProbeWorkerError", "ProbeWorkers", "WorkerStats"]
 
 _log = logging.getLogger("netmon.workers")
 
-#: A request: (request id, target name). A result: (request id, pickled result fields).
+#: A request: (request id, target name). A result: (request id, the result's fields as a
+#: plain tuple: target, kind, ok, latency_ms, checked_at, phases or None, error kind value
+#: or None, error, degraded, details or None). One pipe message carries a batch of them
+#: (one pickle per batch, not one per result inside it).
 _Request = tuple[int, str]
-_Result = tuple[int, bytes]
+_Fields = tuple[str, str, bool, float | None, datetime, dict[str, float] | None, str | None,
+                str | None, bool, dict[str, Any] | None]
+_Result = tuple[int, _Fields]
 
 
 #: The GIL switch interval in worker processes (the interpreter's default is 5 ms).
@@ -85,9 +90,10 @@ class ProbeWorkers:
         self.count = count
         self.default_timeout_s = default_timeout_s
         self._targets = {t.name: t for t in targets}
+        self._index = {t.name: _worker_of(t.name, count) for t in targets}
         self._shares: list[list[Target]] = [[] for _ in range(count)]
         for target in targets:
-            self._shares[_worker_of(target.name, count)].append(target)
+            self._shares[self._index[target.name]].append(target)
         self._workers: list[_Worker | None] = [None] * count
         self._cpu = [0.0] * count
         self.stats = WorkerStats()
@@ -115,7 +121,11 @@ class ProbeWorkers:
         """Wait until ``target``'s worker has started (a fresh interpreter importing the
         probes takes a second or more; that is not the probe's time). Raises
         ``ProbeWorkerError`` if it does not start within ``START_TIMEOUT_S``."""
-        await self._ready(_worker_of(target.name, self.count))
+        index = self._of(target)
+        worker = self._workers[index]
+        if (worker is None or not worker.alive or not worker.ready.done()
+                or worker.ready.exception() is not None):
+            await self._ready(index)  # else started and alive: nothing to wait for
 
     async def _ready(self, index: int) -> None:
         worker = self._worker(index)
@@ -129,7 +139,11 @@ class ProbeWorkers:
     async def run(self, target: Target) -> ProbeResult:
         """Run ``target``'s probe in its worker and wait for the result (the caller bounds
         the wait; a cancelled wait leaves the worker's probe to finish and be dropped)."""
-        return await self._worker(_worker_of(target.name, self.count)).request(target.name)
+        return await self._worker(self._of(target)).request(target.name)
+
+    def _of(self, target: Target) -> int:
+        index = self._index.get(target.name)
+        return _worker_of(target.name, self.count) if index is None else index
 
     def _reported(self, index: int, cpu_s: float) -> None:
         self._cpu[index] = cpu_s
@@ -226,16 +240,18 @@ class _Worker:
 
     def _deliver(self, message: tuple[float, list[_Result]]) -> None:
         cpu_s, results = message
+        stats = self.owner.stats
         self.owner._reported(self.index, cpu_s)
         if not self.ready.done():
             self.ready.set_result(None)
-        for rid, payload in results:
-            future = self.pending.pop(rid, None)
+        pending = self.pending
+        for rid, fields in results:
+            future = pending.pop(rid, None)
             if future is None or future.done():
-                self.owner.stats.late += 1
+                stats.late += 1
                 continue
-            self.owner.stats.answered += 1
-            future.set_result(_decode(payload))
+            stats.answered += 1
+            future.set_result(_decode(fields))
 
     def _died(self) -> None:
         if not self.alive:
@@ -272,28 +288,42 @@ class _Worker:
 
 
 # --- the worker process -----------------------------------------------------------------
-def _encode(result: ProbeResult) -> bytes:
-    fields = (result.target, result.kind, result.ok, result.latency_ms, result.checked_at,
-              dict(result.phases), result.error_kind, result.error, result.degraded,
-              dict(result.details))
+def _encode(result: ProbeResult) -> _Fields:
+    """A result as plain values (the error kind by its string value)."""
+    kind = result.error_kind
+    return (result.target, result.kind, result.ok, result.latency_ms, result.checked_at,
+            dict(result.phases) if result.phases else None,
+            None if kind is None else kind.value, result.error, result.degraded,
+            dict(result.details) if result.details else None)
+
+
+def _decode(fields: _Fields) -> ProbeResult:
+    target, kind, ok, latency, checked_at, phases, error_kind, error, degraded, details = fields
+    return ProbeResult(target, kind, ok, latency, checked_at, phases or _EMPTY,
+                       None if error_kind is None else ErrorKind(error_kind), error, degraded,
+                       details or _EMPTY)
+
+
+def _send_results(conn: Connection, cpu_s: float, batch: list[_Result]) -> None:
+    """Send one batch of results; a result whose details the pipe cannot carry (not
+    picklable) goes without them, with a note saying so. A closed pipe is ignored (the
+    monitor is gone or replaced this worker)."""
     try:
-        return pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:  # details the pipe cannot carry: send the verdict without them
-        return pickle.dumps((*fields[:9], {"worker": f"details not sent: {exc!r}"}),
-                            protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _decode(payload: bytes) -> ProbeResult:
-    target, kind, ok, latency, checked_at, phases, error_kind, error, degraded, details = (
-        pickle.loads(payload))
-    assert isinstance(checked_at, datetime)
-    extra: dict[str, Any] = {}
-    if phases:
-        extra["phases"] = phases
-    if details:
-        extra["details"] = details
-    return ProbeResult(target, kind, ok, latency, checked_at, error_kind=error_kind,
-                       error=error, degraded=degraded, **extra)
+        conn.send((cpu_s, batch))
+        return
+    except (OSError, ValueError):
+        return
+    except Exception:  # pickling failed before anything was written: find the culprits
+        pass
+    portable: list[_Result] = []
+    for rid, fields in batch:
+        try:
+            pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            fields = (*fields[:9], {"worker": f"details not sent: {exc!r}"})
+        portable.append((rid, fields))
+    with contextlib.suppress(OSError, ValueError):
+        conn.send((cpu_s, portable))
 
 
 def _worker_main(conn: Connection, targets: list[Target], timeout_s: float) -> None:
@@ -327,8 +357,7 @@ async def _serve(conn: Connection, targets: list[Target], timeout_s: float) -> N
         batch = outbox[:]
         outbox.clear()
         if batch:
-            with contextlib.suppress(OSError, ValueError):
-                conn.send((time.process_time(), batch))
+            _send_results(conn, time.process_time(), batch)
 
     async def probe(rid: int, name: str) -> None:
         nonlocal flushing

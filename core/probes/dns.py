@@ -83,8 +83,10 @@ class ResolutionError(NetmonError):
         self.answer = answer
 
 
+@functools.lru_cache(maxsize=1024)
 def is_ip_literal(host: str) -> bool:
-    """True for ``10.0.0.1`` or ``::1`` (nothing to resolve)."""
+    """True for ``10.0.0.1`` or ``::1`` (nothing to resolve). Cached: every DNS and HTTP
+    probe asks, and for a name ``ipaddress`` raises and catches two exceptions."""
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:
@@ -128,10 +130,17 @@ async def resolve_direct(
     ip, port = parse_nameserver(nameserver)
     name = label or nameserver
     started = time.perf_counter()
-    outcomes: list[dns.resolver.Answer | BaseException] = list(await asyncio.gather(
-        *(_query(host, rtype, ip, port, timeout) for rtype in record_types),
-        return_exceptions=True,
-    ))
+    outcomes: list[dns.resolver.Answer | BaseException]
+    if len(record_types) == 1:  # no task and gather for one query
+        try:
+            outcomes = [await _query(host, record_types[0], ip, port, timeout)]
+        except Exception as failed:
+            outcomes = [failed]
+    else:
+        outcomes = list(await asyncio.gather(
+            *(_query(host, rtype, ip, port, timeout) for rtype in record_types),
+            return_exceptions=True,
+        ))
     latency = _ms(started)
     addresses: list[str] = []
     cnames: list[str] = []

@@ -251,6 +251,34 @@ async def test_http_latency_excludes_building_the_client(
     assert ticks >= 10  # the loop kept running while the trust store loaded
 
 
+async def test_first_probes_of_many_http_targets_load_the_trust_store_once(
+    http_server: HttpServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each target has its own client, and their first probes start together: each used to
+    load the CA store itself (~100 ms of CPU each; 250 targets in a probe worker kept every
+    core busy for many seconds after start). One load per ``ca_file``, shared."""
+    http_server.route("/", body="ok")
+    real = ssl.create_default_context
+    loads = 0
+
+    def counting_trust_store(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        nonlocal loads
+        loads += 1
+        time.sleep(0.05)  # long enough for every first probe to be waiting on it
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting_trust_store)
+    context = ProbeContext(default_timeout_s=5.0)
+    try:
+        results = await asyncio.gather(*(
+            make_probe(Target(name=f"web-{i}", kind="http", url=http_server.url + "/"),
+                       context).run() for i in range(20)))
+    finally:
+        await context.aclose()
+    assert all(r.ok for r in results)
+    assert loads == 1
+
+
 @pytest.mark.parametrize(
     ("status", "kind"),
     [(500, K.HTTP_SERVER_ERROR), (503, K.HTTP_SERVER_ERROR), (404, K.HTTP_CLIENT_ERROR),

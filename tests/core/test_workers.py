@@ -5,17 +5,21 @@ nothing (its probes are recorded as failed) and is started again."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import signal
+import threading
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
 from core.config import Config, MonitorSettings, Target
 from core.errors import ErrorKind
 from core.monitor import HealthMonitor
+from core.probes.base import ProbeResult
 from core.testing import seeded_rng
-from core.workers import ProbeWorkers
+from core.workers import ProbeWorkers, _decode, _encode, _send_results
 from tests.support.http_server import HttpServer, Request, Response
 from tests.support.netutil import free_tcp_port
 
@@ -119,3 +123,28 @@ async def test_a_config_change_lets_probes_in_flight_finish_on_the_old_workers(
         assert monitor.states["api"].consecutive_failures == 0
     finally:
         await monitor.stop()
+
+
+def test_results_cross_the_pipe_whole_and_details_it_cannot_carry_are_named() -> None:
+    """A batch travels as plain tuples in one message; a result whose details cannot be
+    pickled arrives with its verdict and a note instead of breaking the whole batch."""
+    at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    ok = ProbeResult("dns-0", "dns", True, 1.25, at, phases={"dns": 1.25},
+                     details={"resolvers": [{"resolver": "os", "ok": True}]})
+    bare = ProbeResult("tcp-0", "tcp", True, 0.5, at)
+    broken = ProbeResult("web", "http", False, None, at, error_kind=ErrorKind.TIMEOUT,
+                         error="slow", degraded=True, details={"lock": threading.Lock()})
+    parent, child = multiprocessing.Pipe()
+    try:
+        _send_results(child, 1.5, [(1, _encode(ok)), (2, _encode(bare)), (3, _encode(broken))])
+        cpu_s, batch = parent.recv()
+    finally:
+        parent.close()
+        child.close()
+    assert cpu_s == 1.5
+    got = {rid: _decode(fields) for rid, fields in batch}
+    assert got[1] == ok
+    assert got[2] == bare and not got[2].phases and not got[2].details
+    assert got[3].error_kind is ErrorKind.TIMEOUT
+    assert (got[3].ok, got[3].error, got[3].degraded) == (False, "slow", True)
+    assert "details not sent" in got[3].details["worker"]
