@@ -15,7 +15,9 @@ without a record ("loose" entries) are only admitted while every loose entry in 
 belongs to the current generation, so all loose entries in flight share one generation.
 Otherwise (a state change happened while loose entries were in flight, or the entry is
 nested in a recorded entry of the same task) the entry's generation is kept in a context
-variable (a ``_Permit``) until its exit.
+variable (a ``_Permit``) until its exit. While the breaker is closed with no failure
+streak and every entry in flight is loose (``_fast``), an entry and its successful exit only
+count themselves, so ``async with`` stays close to the protocol's own cost.
 """
 
 from __future__ import annotations
@@ -161,9 +163,9 @@ class CircuitBreaker:
     __slots__ = (
         "__weakref__", "_calls", "_consecutive_failures", "_entered", "_failures", "_fast",
         "_gen", "_half_open_successes", "_half_open_timer", "_last_trial_progress",
-        "_loose_gen", "_loose_in", "_loose_out", "_monotonic", "_open_until", "_opened_at", "_permits",
-        "_recorded", "_rejected", "_resets", "_retry_at", "_state", "_trials_in_flight",
-        "clock", "failure_threshold", "half_open_max_calls", "is_failure",
+        "_loose_gen", "_loose_in", "_loose_out", "_monotonic", "_open_until", "_opened_at",
+        "_permits", "_recorded", "_rejected", "_resets", "_retry_at", "_state",
+        "_trials_in_flight", "clock", "failure_threshold", "half_open_max_calls", "is_failure",
         "max_half_open_wait", "name", "rejected", "reset_timeout", "state_changed",
         "success_threshold",
     )
