@@ -123,16 +123,31 @@ async def inner(key: str, n: int) -> None:
             except exc:
                 pass
 
-    async def reject_call(call: Callable[[], Awaitable[Any]], exc: type[BaseException]) -> None:
+    async def reject_call(breaker: CircuitBreaker) -> None:
         for _ in range(n):
             try:  # noqa: SIM105 - suppress() would add its own cost
-                await call()
-            except exc:
+                await breaker.call(fn)
+            except CircuitOpenError:
                 pass
 
-    async def loop(call: Callable[[], Awaitable[Any]]) -> None:
+    async def r_floor_call() -> None:
         for _ in range(n):
-            await call()
+            try:  # noqa: SIM105 - suppress() would add its own cost
+                await raiser()
+            except RejectedError:
+                pass
+
+    async def bare() -> None:
+        for _ in range(n):
+            await fn()
+
+    async def floor_call() -> None:
+        for _ in range(n):
+            await wrap(fn)
+
+    async def ours_call() -> None:
+        for _ in range(n):
+            await ours.call(fn)
 
     async def r_bare() -> None:
         for _ in range(n):
@@ -142,18 +157,18 @@ async def inner(key: str, n: int) -> None:
                 pass
 
     runs: dict[str, Callable[[], Awaitable[None]]] = {
-        "bare": lambda: loop(fn),
+        "bare": bare,
         "floor_cm": lambda: cm(floor),
         "ours_cm": lambda: cm(ours),
-        "floor_call": lambda: loop(lambda: wrap(fn)),
-        "ours_call": lambda: loop(lambda: ours.call(fn)),
+        "floor_call": floor_call,
+        "ours_call": ours_call,
         "r_bare": r_bare,
         "r_floor_cm": lambda: reject_cm(rejecting, RejectedError),
         "r_ours_cm_forced": lambda: reject_cm(forced, CircuitOpenError),
         "r_ours_cm_open": lambda: reject_cm(opened, CircuitOpenError),
-        "r_floor_call": lambda: reject_call(raiser, RejectedError),
-        "r_ours_call_forced": lambda: reject_call(lambda: forced.call(fn), CircuitOpenError),
-        "r_ours_call_open": lambda: reject_call(lambda: opened.call(fn), CircuitOpenError),
+        "r_floor_call": r_floor_call,
+        "r_ours_call_forced": lambda: reject_call(forced),
+        "r_ours_call_open": lambda: reject_call(opened),
     }
     await runs[key]()
 
