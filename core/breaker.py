@@ -15,7 +15,9 @@ without a record ("loose" entries) are only admitted while every loose entry in 
 belongs to the current generation, so all loose entries in flight share one generation.
 Otherwise (a state change happened while loose entries were in flight, or the entry is
 nested in a recorded entry of the same task) the entry's generation is kept in a context
-variable (a ``_Permit``) until its exit.
+variable (a ``_Permit``) until its exit. While the breaker is closed with no failure
+streak and every entry in flight is loose (``_fast``), an entry and its successful exit only
+count themselves, so ``async with`` stays close to the protocol's own cost.
 """
 
 from __future__ import annotations
@@ -156,6 +158,18 @@ def counts_as_network_failure(exc: BaseException) -> bool:
 class CircuitBreaker:
     """Guards calls to one dependency; use ``async with``, ``await call(...)`` or decorate."""
 
+    # slots: the hot paths read and write a dozen attributes per call, and an instance dict
+    # with this many keys is no longer a shared-key dict (slower attribute access)
+    __slots__ = (
+        "__weakref__", "_calls", "_consecutive_failures", "_entered", "_failures", "_fast",
+        "_gen", "_half_open_successes", "_half_open_timer", "_last_trial_progress",
+        "_loose_gen", "_loose_in", "_loose_out", "_monotonic", "_open_until", "_opened_at",
+        "_permits", "_recorded", "_rejected", "_resets", "_retry_at", "_state",
+        "_trials_in_flight", "clock", "failure_threshold", "half_open_max_calls", "is_failure",
+        "max_half_open_wait", "name", "rejected", "reset_timeout", "state_changed",
+        "success_threshold",
+    )
+
     def __init__(
         self,
         name: str,
@@ -203,10 +217,13 @@ class CircuitBreaker:
         # `async with` bookkeeping (see the module docstring)
         self._permits: ContextVar[_Permit | None] = ContextVar(f"breaker:{name}")
         self._recorded = 0  # entries in flight with a live _Permit
-        self._loose = 0  # entries in flight without one ...
+        self._loose_in = 0  # entries without one, ever (counted as calls; not in _calls) ...
+        self._loose_out = 0  # ... and their exits: the difference is in flight ...
         self._loose_gen = 0  # ... all admitted in this generation (the current one if none)
-        self._fast = True  # closed, no stale loose entry, no permit: the cheap path is exact
         self._entered: asyncio.Future[CircuitBreaker] | None = None  # what __aenter__ returns
+        # closed, no failure streak, no stale loose entry, no permit, _entered made: the
+        # cheap path of async with is exact (only counts a loose entry and its exit)
+        self._fast = False
 
     # --- public API --------------------------------------------------------------------
     @property
@@ -226,7 +243,8 @@ class CircuitBreaker:
         plain attributes; a caller that caches must compare them too.)
         """
         _ = self.state  # an expired open state turns half-open on reading
-        return self._calls + self._failures + self._rejected + self._gen + self._resets
+        return (self._calls + self._loose_in + self._failures + self._rejected + self._gen
+                + self._resets)
 
     def stats(self) -> BreakerStats:
         """Counters and timestamps for the status snapshot."""
@@ -239,7 +257,7 @@ class CircuitBreaker:
             reset_timeout_s=self.reset_timeout,
             opened_at=self._opened_at,
             retry_at=self._retry_at if state in (_OPEN, _FORCED_OPEN) else None,
-            calls=self._calls,
+            calls=self._calls + self._loose_in,
             failures=self._failures,
             rejected=self._rejected,
         )
@@ -264,6 +282,7 @@ class CircuitBreaker:
             gen = self._admit()
             if gen == _REJECTED:
                 raise self._reject(self._retry_after())
+            self._calls += 1
         try:
             result = await fn(*args)
         except BaseException as exc:
@@ -271,8 +290,7 @@ class CircuitBreaker:
             raise
         if self._state is _CLOSED:  # a success while closed always clears the count
             if self._consecutive_failures:
-                self._consecutive_failures = 0
-                self._resets += 1
+                self._clear_streak()
         else:
             self._settle_success(gen)
         return result
@@ -290,9 +308,8 @@ class CircuitBreaker:
 
     def __aenter__(self) -> Awaitable[CircuitBreaker]:
         if self._fast:
-            self._calls += 1
-            self._loose += 1
-            return self._entered or self._first_entry()
+            self._loose_in += 1
+            return self._entered  # type: ignore[return-value]  # set while _fast
         state = self._state  # as in call()
         if state is _OPEN:
             wait = self._open_until - self._monotonic()
@@ -304,8 +321,9 @@ class CircuitBreaker:
         if gen == _REJECTED:
             raise self._reject(self._retry_after())
         if self._loose_gen == gen and not (self._recorded and self._live_permit()):
-            self._loose += 1
+            self._loose_in += 1
         else:
+            self._calls += 1
             permit = _Permit(gen)
             permit.token = self._permits.set(permit)
             self._recorded += 1
@@ -315,17 +333,14 @@ class CircuitBreaker:
     def __aexit__(
         self, exc_type: object, exc: BaseException | None, tb: object
     ) -> Awaitable[None]:
-        if self._fast and exc is None:  # a loose entry of this (closed) generation
-            self._loose -= 1
-            if self._consecutive_failures:
-                self._consecutive_failures = 0
-                self._resets += 1
+        if exc is None and self._fast:  # a success of a loose entry, closed, no streak
+            self._loose_out += 1
             return _FINISHED
         permit = self._live_permit() if self._recorded else None
         if permit is None:
-            self._loose -= 1
+            self._loose_out += 1
             gen = self._loose_gen
-            if not self._loose and gen != self._gen:  # the last stale loose entry ended
+            if self._loose_out == self._loose_in and gen != self._gen:  # the last stale one
                 self._loose_gen = self._gen
                 self._refresh_fast()
         else:
@@ -385,6 +400,7 @@ class CircuitBreaker:
             return
         self._failures += 1
         self._consecutive_failures += 1
+        self._fast = False
         if state is _HALF_OPEN:
             self._open(f"health probe failed ({kind})")
         elif self._consecutive_failures >= self.failure_threshold:
@@ -393,7 +409,9 @@ class CircuitBreaker:
 
     # --- state machine -----------------------------------------------------------------
     def _admit(self) -> int:
-        """Admit a call outside the closed fast path: its generation, or ``_REJECTED``."""
+        """Admit a call outside the closed fast path: its generation, or ``_REJECTED``.
+
+        The caller counts the call (in ``_calls`` or ``_loose_in``)."""
         state = self._state
         if state is _OPEN:
             if self._monotonic() < self._open_until:
@@ -407,20 +425,21 @@ class CircuitBreaker:
             elif self._trials_in_flight < self.half_open_max_calls:
                 self._trials_in_flight += 1
                 self._last_trial_progress = now
-                self._calls += 1
                 return self._gen
         elif state is _CLOSED:  # a state-changed receiver may have closed it
-            self._calls += 1
             return self._gen
         return _REJECTED
 
     def _first_entry(self) -> asyncio.Future[CircuitBreaker]:
-        self._entered = _finished_future(self)
-        return self._entered
+        self._entered = entered = _finished_future(self)
+        self._refresh_fast()
+        return entered
 
     def _refresh_fast(self) -> None:
         self._fast = (
-            self._state is _CLOSED and self._loose_gen == self._gen and not self._recorded
+            self._state is _CLOSED and not self._consecutive_failures
+            and self._loose_gen == self._gen and not self._recorded
+            and self._entered is not None
         )
 
     def _live_permit(self) -> _Permit | None:
@@ -454,6 +473,7 @@ class CircuitBreaker:
         if self._consecutive_failures:
             self._consecutive_failures = 0
             self._resets += 1
+            self._refresh_fast()
 
     def _half_open_success(self, reason: str) -> None:
         self._half_open_successes += 1
@@ -473,6 +493,7 @@ class CircuitBreaker:
         if gen != self._gen:
             return
         self._consecutive_failures += 1
+        self._fast = False
         if self._state is _HALF_OPEN:
             self._open(f"trial call failed ({classify(exc)})")
         elif self._state is _CLOSED and self._consecutive_failures >= self.failure_threshold:
@@ -504,7 +525,7 @@ class CircuitBreaker:
         old = self._state
         self._state = new
         self._gen += 1
-        if not self._loose:
+        if self._loose_in == self._loose_out:
             self._loose_gen = self._gen
         self._refresh_fast()
         if self._half_open_timer is not None and new is not _OPEN:

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import traceback
 import tracemalloc
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -570,3 +571,130 @@ async def test_changes_moves_whenever_stats_change(clock: FakeClock) -> None:
     breaker.failure_threshold = 7  # runtime.apply_config changes thresholds in place
     entry = build(breakers=[breaker], clock=clock)["breakers"][0]
     assert entry["failure_threshold"] == 7
+
+
+# --- `async with` and `call` account for every outcome the same way -----------------------
+class _Stop(BaseException):
+    """A BaseException that is neither a cancellation nor an Exception."""
+
+
+_OUTCOMES: dict[str, BaseException | None] = {
+    "ok": None,
+    "refused": ConnectionRefusedError(111, "Connection refused"),
+    "value": ValueError("not a network failure"),
+    "cancelled": asyncio.CancelledError(),
+    "stop": _Stop(),
+}
+# closed: a streak, broken by a success, by a non-network error, survives cancellations;
+# then it opens and rejects, a half-open trial is cancelled (slot freed), one fails
+# (reopens), and the success_threshold'th success closes it; a BaseException that is not a
+# cancellation settles like call() settles it (not a failure)
+_SCRIPT = [
+    "refused", "refused", "ok", "refused", "refused", "value", "refused", "cancelled", "stop",
+    "refused", "refused", "refused", "OPEN", "reject", "ADVANCE", "cancelled", "refused",
+    "OPEN", "reject", "ADVANCE", "ok", "stop", "ok", "refused", "ok",
+]
+
+
+async def _through(
+    breaker: CircuitBreaker, use_cm: bool, body: Callable[[], Awaitable[None]]
+) -> None:
+    if use_cm:
+        async with breaker:
+            await body()
+    else:
+        await breaker.call(body)
+
+
+async def _run_script(clock: FakeClock, use_cm: bool) -> list[tuple[object, ...]]:
+    breaker = CircuitBreaker("db", clock=clock, failure_threshold=3, success_threshold=3)
+    seen: list[tuple[object, ...]] = []
+    for step in _SCRIPT:
+        if step == "ADVANCE":
+            clock.advance(30)
+        elif step == "OPEN":
+            assert breaker.state is S.OPEN
+        else:
+            outcome = _OUTCOMES.get(step)
+            ran = False
+
+            async def body(outcome: BaseException | None = outcome) -> None:
+                nonlocal ran
+                ran = True
+                if outcome is not None:
+                    raise outcome
+
+            try:
+                await _through(breaker, use_cm, body)
+            except CircuitOpenError:
+                assert step == "reject" and not ran
+            except BaseException as exc:
+                assert exc is outcome and ran, step
+            else:
+                assert outcome is None and ran and step == "ok"
+        stats = breaker.stats()
+        seen.append((step, stats.state, stats.calls, stats.failures, stats.rejected,
+                     stats.consecutive_failures))
+    return seen
+
+
+async def test_async_with_settles_every_outcome_like_call() -> None:
+    """Errors (network or not), cancellations and other BaseExceptions in the body propagate
+    unchanged and are counted exactly as ``call`` counts them, closed and half-open."""
+    by_call = await _run_script(FakeClock(), use_cm=False)
+    by_cm = await _run_script(FakeClock(), use_cm=True)
+    assert by_cm == by_call
+    closed = [s for s in by_call if s[1] is S.CLOSED]
+    assert [s[5] for s in closed[:5]] == [1, 2, 0, 1, 2]  # the streak, cleared by a success
+    assert [s[4] for s in by_call if s[0] == "reject"] == [1, 2]
+    assert by_call[-1][1] is S.CLOSED  # success_threshold successes closed it again
+
+
+@pytest.mark.parametrize("forced", [False, True])
+async def test_async_with_on_an_open_breaker_raises_without_running_the_body(
+    breaker: CircuitBreaker, clock: FakeClock, forced: bool
+) -> None:
+    if forced:
+        breaker.force_open()
+    else:
+        await trip(breaker)
+        clock.advance(10)
+    rejections: list[CircuitOpenError] = []
+    breaker.rejected.connect(rejections.append)
+    ran = False
+    with pytest.raises(CircuitOpenError) as caught:
+        async with breaker:
+            ran = True
+    assert not ran
+    error = caught.value
+    assert rejections == [error]
+    assert error.breaker == error.target == "db"
+    if forced:
+        assert error.retry_at is None and error.retry_after == float("inf")
+        assert str(error) == "circuit 'db' is held open by hand; reset it to allow calls"
+    else:
+        assert error.retry_at == breaker.stats().retry_at
+        assert error.retry_after == pytest.approx(20.0)
+        assert str(error) == "circuit 'db' is open; retry in 20.0s"
+    stats = breaker.stats()
+    assert (stats.calls, stats.rejected) == (0 if forced else 3, 1)
+
+
+async def test_async_with_cancelled_in_the_body_while_closed_gives_no_verdict(
+    breaker: CircuitBreaker,
+) -> None:
+    await trip(breaker, 2)
+
+    async def hang() -> None:
+        async with breaker:
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(hang())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    stats = breaker.stats()
+    assert (stats.calls, stats.failures, stats.consecutive_failures) == (3, 2, 2)
+    await trip(breaker, 1)  # the streak was neither cleared nor lengthened
+    assert breaker.state is S.OPEN
