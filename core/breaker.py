@@ -482,7 +482,7 @@ class CircuitBreaker:
             self._transition(_CLOSED, reason)
 
     def _settle_error(self, gen: int, exc: BaseException) -> None:
-        if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+        if not isinstance(exc, Exception):  # cancelled, Ctrl+C, exit: nothing answered
             if gen == self._gen and self._state is _HALF_OPEN:
                 self._trials_in_flight -= 1  # no verdict: free the slot
             return

@@ -587,12 +587,12 @@ _OUTCOMES: dict[str, BaseException | None] = {
 }
 # closed: a streak, broken by a success, by a non-network error, survives cancellations;
 # then it opens and rejects, a half-open trial is cancelled (slot freed), one fails
-# (reopens), and the success_threshold'th success closes it; a BaseException that is not a
-# cancellation settles like call() settles it (not a failure)
+# (reopens), and the success_threshold'th success closes it; a BaseException that is not an
+# Exception (Ctrl+C, exit) gives no verdict, as a cancellation
 _SCRIPT = [
     "refused", "refused", "ok", "refused", "refused", "value", "refused", "cancelled", "stop",
-    "refused", "refused", "refused", "OPEN", "reject", "ADVANCE", "cancelled", "refused",
-    "OPEN", "reject", "ADVANCE", "ok", "stop", "ok", "refused", "ok",
+    "refused", "refused", "OPEN", "reject", "ADVANCE", "cancelled", "refused",
+    "OPEN", "reject", "ADVANCE", "ok", "stop", "ok", "ok", "refused", "ok",
 ]
 
 
@@ -698,3 +698,27 @@ async def test_async_with_cancelled_in_the_body_while_closed_gives_no_verdict(
     assert (stats.calls, stats.failures, stats.consecutive_failures) == (3, 2, 2)
     await trip(breaker, 1)  # the streak was neither cleared nor lengthened
     assert breaker.state is S.OPEN
+
+
+@pytest.mark.parametrize("use_cm", [False, True])
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])
+async def test_an_interrupted_call_gives_no_verdict(
+    breaker: CircuitBreaker, clock: FakeClock, use_cm: bool, interrupt: type[BaseException]
+) -> None:
+    """Ctrl+C or an exit inside a half-open trial used to count as a success: with
+    success_threshold 1 it closed the breaker though nothing had answered."""
+    await trip(breaker)
+    clock.advance(30)
+
+    async def interrupted() -> None:
+        raise interrupt
+
+    with pytest.raises(interrupt):
+        await _through(breaker, use_cm, interrupted)
+    assert breaker.state is S.HALF_OPEN  # no verdict, and its trial slot is free again:
+    assert await breaker.call(ok) == "ok"
+    assert breaker.state is S.CLOSED
+    await trip(breaker, 2)  # closed: an interruption neither clears nor lengthens a streak
+    with pytest.raises(interrupt):
+        await _through(breaker, use_cm, interrupted)
+    assert breaker.stats().consecutive_failures == 2
