@@ -512,11 +512,15 @@ class MainWindow(QMainWindow):
         self._split()
 
     def _split(self) -> None:
-        """Until the user drags the divider: the table gets room for its columns (up to
-        720 px), the tabs at least 400 px."""
+        """Until the user drags the divider: the tabs get room for every tab's title when
+        the table can still have 560 px (its columns); the table gets at most 720 px and
+        the tabs at least 400 px."""
         if not self._user_split:
             total = max(self.width() - 32, 600)
-            left = min(720, max(int(total * 0.53), min(560, total - 400)))
+            corner = self.tabs.cornerWidget()
+            all_tabs = self.tabs.tabBar().sizeHint().width() + (
+                corner.sizeHint().width() if corner is not None else 0) + 8
+            left = min(720, max(total - all_tabs, min(560, total - 400)))
             self.splitter.setSizes([left, total - left])
 
     # --- shutdown ------------------------------------------------------------------

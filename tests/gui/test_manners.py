@@ -285,3 +285,14 @@ async def test_long_log_lines_keep_their_start_in_view(window: MainWindow) -> No
     panel.level.setCurrentText("Warning")  # re-rendered with a filter
     assert scroll.value() == 0
     assert panel.view.toPlainText().count("NETWORK: line") == 3
+
+
+async def test_a_wide_window_shows_every_tab_title(window: MainWindow) -> None:
+    """At 1600 px the table took 720 px and the tab bar still scrolled ("Envir...")."""
+    window.resize(1600, 1000)
+    await settle(lambda: window.width() == 1600)
+    bar = window.tabs.tabBar()
+    await settle(lambda: bar.width() >= bar.sizeHint().width())
+    last = bar.tabRect(bar.count() - 1)
+    assert last.right() <= bar.width()  # the last title is whole: no scrolling needed
+    assert window.splitter.sizes()[0] >= 560  # and the table keeps room for its columns
