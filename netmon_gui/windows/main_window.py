@@ -518,8 +518,11 @@ class MainWindow(QMainWindow):
         if not self._user_split:
             total = max(self.width() - 32, 600)
             corner = self.tabs.cornerWidget()
-            all_tabs = self.tabs.tabBar().sizeHint().width() + (
-                corner.sizeHint().width() if corner is not None else 0) + 8
+            bar = self.tabs.tabBar()
+            # room too for a count in a title ("Suggestions (12)") and the open tab's bold
+            reserve = bar.fontMetrics().horizontalAdvance(" (99)") + 24
+            all_tabs = bar.sizeHint().width() + reserve + (
+                corner.sizeHint().width() if corner is not None else 0)
             left = min(720, max(total - all_tabs, min(560, total - 400)))
             self.splitter.setSizes([left, total - left])
 
