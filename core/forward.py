@@ -33,7 +33,8 @@ from .notify import Notice
 from .probes.base import iso_utc
 from .secrets import SecretRef
 
-__all__ = ["ForwardResult", "Forwarder", "apprise_available", "lookup_url", "send_url"]
+__all__ = ["ForwardResult", "Forwarder", "apprise_available", "lookup_url", "send_url",
+           "usable_services"]
 
 _log = logging.getLogger("netmon.forward")
 
@@ -94,6 +95,14 @@ def _apprise() -> Any:
         logger.addHandler(logging.NullHandler())
         logger.setLevel(logging.DEBUG)
     return apprise
+
+
+def usable_services() -> int:
+    """Blocking: how many services apprise can send to here (its plug-ins whose requirements
+    are met); 0 without apprise."""
+    if not apprise_available():
+        return 0
+    return len(_apprise().Apprise().details()["schemas"])
 
 
 def send_url(url: str, title: str, body: str, severity: str, timeout_s: float) -> str:

@@ -266,8 +266,9 @@ async def check_http() -> str:
 
 async def check_forward() -> str:
     """Forwarding notices (the console's, with the notify extra): apprise finds its plug-ins
-    (a bundle that misses them knows no URL) and posts to a loopback server."""
-    from .forward import apprise_available, send_url
+    (a bundle that misses them knows no URL; the count of usable services shows one that
+    misses some) and posts to a loopback server."""
+    from .forward import apprise_available, send_url, usable_services
 
     if not apprise_available():
         raise CheckWarning("apprise is not installed: notices are not forwarded "
@@ -277,7 +278,8 @@ async def check_forward() -> str:
         reason = await asyncio.to_thread(send_url, url, "netmon self-test", "ok", "info", 5.0)
     if reason:
         raise CheckFailedError(f"json://127.0.0.1:{port}/: {reason}")
-    return f"apprise posted a notice to json://127.0.0.1:{port}/"
+    services = await asyncio.to_thread(usable_services)
+    return f"apprise ({services} services usable) posted a notice to json://127.0.0.1:{port}/"
 
 
 async def check_breaker() -> str:

@@ -210,3 +210,16 @@ def test_netmon_does_not_import_apprise_until_a_send() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=30)
     assert out.stdout.strip() == "False"
+
+
+async def test_self_test_forward_check_names_how_many_services_apprise_can_use() -> None:
+    """A plug-in module missing from the bundle's archive imports as an empty marker file and
+    drops out silently: the check names the count, which the bundle's must match."""
+    import apprise
+
+    from core.selftest import check_forward
+
+    usable = len(apprise.Apprise().details()["schemas"])
+    message = await check_forward()
+    assert usable > 100  # json, form, xml, mailto, slack, discord, ntfy, ...
+    assert message.startswith(f"apprise ({usable} services usable) posted a notice to json://")
