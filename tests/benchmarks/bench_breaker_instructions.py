@@ -31,6 +31,12 @@ if str(ROOT) not in sys.path:
 
 from core.breaker import CircuitBreaker  # noqa: E402
 from core.errors import CircuitOpenError  # noqa: E402
+from tests.benchmarks.bench_breaker import (  # noqa: E402 (the same floors and baselines)
+    EmptyPlainCM,
+    RejectedError,
+    RejectingPlainCM,
+    fn,
+)
 
 N1, N2 = 2_000, 12_000
 # contender -> its baseline (None: a baseline itself)
@@ -56,33 +62,6 @@ NOTES = {
 }
 
 
-async def fn() -> int:
-    return 1
-
-
-class RejectedError(Exception):
-    """What the bare-raise baselines raise and catch."""
-
-
-class FloorCM:
-    def __init__(self, entered: Awaitable[Any], exited: Awaitable[None]) -> None:
-        self.entered, self.exited = entered, exited
-
-    def __aenter__(self) -> Awaitable[Any]:
-        return self.entered
-
-    def __aexit__(self, *exc: object) -> Awaitable[None]:
-        return self.exited
-
-
-class RejectingCM:
-    def __aenter__(self) -> Awaitable[None]:
-        raise RejectedError()
-
-    def __aexit__(self, *exc: object) -> Awaitable[None]:
-        raise AssertionError("unreachable")
-
-
 async def wrap(f: Callable[[], Awaitable[int]]) -> int:
     return await f()
 
@@ -102,13 +81,13 @@ async def inner(key: str, n: int) -> None:
     ours = CircuitBreaker("closed")
     async with ours:
         pass
-    floor = FloorCM(ours.__aenter__(), ours.__aexit__(None, None, None))
+    floor = EmptyPlainCM(ours.__aenter__(), ours.__aexit__(None, None, None))
     forced = CircuitBreaker("forced")
     forced.force_open()
     opened = CircuitBreaker("open", failure_threshold=1, reset_timeout=3600)
     with contextlib.suppress(ConnectionRefusedError):
         await opened.call(refuse)
-    rejecting = RejectingCM()
+    rejecting = RejectingPlainCM()
 
     async def cm(target: Any) -> None:
         for _ in range(n):
