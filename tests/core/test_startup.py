@@ -42,6 +42,19 @@ def test_version_and_help_load_no_heavy_library() -> None:
         assert _loaded_after(code) == [], argv
 
 
+def test_version_reads_only_its_own_module() -> None:
+    """``--version`` used to read package metadata (importlib.metadata: email, zipfile, csv)
+    and build the whole parser; now it loads core, core.cli and core.version, no argparse."""
+    probe = ("import sys, json\nfrom core.cli import main\nmain(['--version'])\n"
+             "print(json.dumps(sorted(m for m in sys.modules if m == 'core'\n"
+             "    or m.startswith(('core.', 'argparse', 'importlib.metadata', 'typing')))))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60, check=True, env=env)
+    assert out.stdout.splitlines()[0].startswith("netmon ")
+    assert json.loads(out.stdout.splitlines()[-1]) == ["core", "core.cli", "core.version"]
+
+
 def test_classify_imports_no_library() -> None:
     code = ("from core.errors import classify\n"
             "assert classify(ConnectionRefusedError(111, 'refused')) == 'connection_refused'\n"
