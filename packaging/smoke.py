@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -106,10 +107,18 @@ def timings(bundle: Path, home: Path, runs: int) -> None:
     def median(*command: str) -> float:
         times = []
         for _ in range(runs):
+            # waited for without a timeout (with one, Popen.wait polls with sleeps of up to
+            # 50 ms, which rounds every time up to the next poll); a timer kills a hang
             started = time.perf_counter()
-            subprocess.run(list(command), env=s.env, capture_output=True, check=True,
-                           timeout=120)
+            proc = subprocess.Popen(list(command), env=s.env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            watchdog = threading.Timer(120, proc.kill)
+            watchdog.start()
+            code = proc.wait()
             times.append(time.perf_counter() - started)
+            watchdog.cancel()
+            if code != 0:
+                raise subprocess.CalledProcessError(code, list(command))
         return statistics.median(times)
 
     version = median(s.exe("netmon"), "--version")

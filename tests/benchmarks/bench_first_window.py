@@ -89,6 +89,10 @@ timeout_s = 30
 
 async def one_run(config: Path, home: Path) -> tuple[float, float]:
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    # as installed programs run: with compiled bytecode cached (pip compiles at install, a
+    # frozen bundle ships it); a machine that sets PYTHONDONTWRITEBYTECODE would otherwise
+    # time the compiler on every start
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME",
