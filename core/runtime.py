@@ -3,14 +3,17 @@
 The CLI, the HTTP service and the console all build one of these: a breaker per
 dependency (settings from ``[breaker]``), the health monitor, the auth service (when
 ``[auth]`` names a server or a secret), the database layer (when ``[database] target`` names
-a postgres target), the history store, the recovery actions over all of them, and the
-forwarder that sends notices to ``[notifications] forward`` destinations.
+a postgres target), the history store, the recovery actions over all of them, the
+notices (``[notifications]``: when to tell the operator, for every front end) and the
+forwarder that sends them to ``[notifications] forward`` destinations.
 ``start()`` returns at once: the database layer connects in the background (``ready()``
 waits for it), so a service answers ``/health`` while a database is slow or silent.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 from typing import Any
 
@@ -22,11 +25,16 @@ from .db import DatabaseResilience
 from .forward import Forwarder
 from .history import HistoryStore, Retention
 from .monitor import HealthMonitor, breaker_for
+from .notice_feed import NoticeFeed
+from .notify import NotifyPolicy
 from .recovery import RecoveryActions
 from .retry import policy_from_settings
 from .status import build
 
 __all__ = ["NetmonCore"]
+
+#: How often held-back notices and reminders are checked while the core runs.
+REMIND_EVERY_S = 5.0
 
 
 class NetmonCore:
@@ -72,6 +80,9 @@ class NetmonCore:
         notifications = config.notifications
         self.forwarder = Forwarder(list(notifications.forward), notifications.forward_timeout_s,
                                    clock=self.clock, history=self.history)
+        self.notices = NoticeFeed(self.monitor, self.forwarder,
+                                  NotifyPolicy.from_settings(notifications), self.clock)
+        self._reminders: asyncio.Task[None] | None = None
 
     def breaker(self, name: str) -> CircuitBreaker:
         """The breaker called ``name`` (created with the configured settings if new)."""
@@ -99,10 +110,11 @@ class NetmonCore:
         store's next maintenance (within a minute). Breakers no target, the auth service or
         the database layer uses any more are dropped. ``[retry]``, ``[auth]``,
         ``[database]``, ``[service]`` and the rest of ``[history]`` take effect at the next
-        start. ``[notifications]`` forwarding applies from the next notice.
+        start. ``[notifications]`` (policy and forwarding) applies from the next notice.
         """
         self.forwarder.configure(config.notifications.forward,
                                  config.notifications.forward_timeout_s)
+        self.notices.notifier.policy = NotifyPolicy.from_settings(config.notifications)
         settings = config.breaker
         for breaker in self.breakers.values():
             breaker.failure_threshold = settings.failure_threshold
@@ -135,6 +147,13 @@ class NetmonCore:
             self.database.begin()
         if schedule:
             await self.monitor.start()
+            self._reminders = asyncio.get_running_loop().create_task(
+                self._remind_forever(), name="netmon-notice-reminders")
+
+    async def _remind_forever(self) -> None:
+        while True:
+            await asyncio.sleep(REMIND_EVERY_S)
+            self.notices.remind()
 
     async def ready(self) -> None:
         """Wait for the database layer's start attempt (bounded by its target's timeout)."""
@@ -143,6 +162,11 @@ class NetmonCore:
 
     async def stop(self) -> None:
         """Stop everything that was started, newest first; bounded."""
+        if self._reminders is not None:
+            self._reminders.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reminders
+            self._reminders = None
         await self.monitor.stop()
         await self.forwarder.aclose()
         if self.database is not None:

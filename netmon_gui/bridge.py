@@ -31,6 +31,7 @@ class CoreBridge(QObject):
     breakerChanged = Signal(object)  # noqa: N815
     auditRecorded = Signal(object)  # noqa: N815
     forwardRecorded = Signal(object)  # noqa: N815 - a ForwardResult
+    noticePublished = Signal(object)  # noqa: N815 - a Notice
     authChanged = Signal(object)  # noqa: N815
     snapshotChanged = Signal(object)  # noqa: N815 - frozenset of target names
 
@@ -45,6 +46,7 @@ class CoreBridge(QObject):
         self._link(monitor.snapshot_changed, self._on_snapshot)
         self._link(core.recovery.audited, self._on_audit)
         self._link(core.forwarder.sent, self._on_forward)
+        self._link(core.notices.published, self._on_notice)
         if core.auth is not None:
             for event in (core.auth.cached, core.auth.evicted, core.auth.failed):
                 self._link(event, self._on_auth)
@@ -92,6 +94,9 @@ class CoreBridge(QObject):
 
     def _on_forward(self, value: object) -> None:
         self.forwardRecorded.emit(value)
+
+    def _on_notice(self, value: object) -> None:
+        self.noticePublished.emit(value)
 
     def _on_auth(self, value: object) -> None:
         self.authChanged.emit(value)

@@ -1,5 +1,6 @@
 """The tray icon (coloured by overall status, with Show / Probe all / Pause / Quit) and the
-notifications it shows. What deserves a notification is decided in ``core.notify``."""
+notifications it shows. What deserves a notification is decided in the core
+(``core.notify``, published by ``core.notice_feed``); the tray only shows it."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from core.monitor import Condition, StatusChange
-from core.notify import Notice, Notifier
+from core.notify import Notice
 
 from .colors import badge_for
 
@@ -36,7 +36,7 @@ def status_icon(status: str) -> QIcon:
 
 
 class StatusTray(QObject):
-    """Owns the tray icon and the ``Notifier``; ``noticeShown`` carries each ``Notice``."""
+    """Owns the tray icon; ``show()`` puts the core's notices up as tray messages."""
 
     showRequested = Signal()  # noqa: N815 - Qt signal naming
     probeAllRequested = Signal()  # noqa: N815
@@ -44,9 +44,8 @@ class StatusTray(QObject):
     quitRequested = Signal()  # noqa: N815
     noticeShown = Signal(object)  # noqa: N815
 
-    def __init__(self, notifier: Notifier, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.notifier = notifier
         self.status = "unknown"
         self.icon = QSystemTrayIcon(status_icon(self.status), self)
         self.icon.setToolTip("netmon")
@@ -79,26 +78,13 @@ class StatusTray(QObject):
             self.icon.setIcon(status_icon(status))
         self.icon.setToolTip(title)
 
-    def on_status(self, change: StatusChange) -> None:
-        """Slot for ``CoreBridge.statusChanged``."""
-        self._show(self.notifier.on_status(change))
-
-    def on_condition(self, condition: Condition) -> None:
-        """Slot for ``CoreBridge.conditionChanged``."""
-        self._show(self.notifier.on_condition(condition))
-
-    def remind(self) -> None:
-        """Show the reminders that are due (call it every few seconds)."""
-        for notice in self.notifier.due_reminders():
-            self._show(notice)
-
     def close(self) -> None:
         """Hide the icon."""
         self.icon.hide()
 
-    def _show(self, notice: Notice | None) -> None:
-        if notice is None:
-            return
+    def show(self, notice: Notice) -> None:
+        """Slot for ``CoreBridge.noticePublished``: a tray message (where the desktop shows
+        them); ``noticeShown`` follows."""
         if self.icon.isVisible() and QSystemTrayIcon.supportsMessages():
             icon = _ICONS.get(notice.severity, QSystemTrayIcon.MessageIcon.Information)
             self.icon.showMessage(notice.title, notice.body, icon, 10000)

@@ -163,9 +163,10 @@ class HistorySettings:
 
 @dataclass(frozen=True)
 class NotificationSettings:
-    """The console's tray notifications (see ``core.notify.NotifyPolicy``), and where they
-    are forwarded (``core.forward``): ``forward`` lists destination names, each an apprise
-    URL kept in the OS keyring (entry ``netmon/forward/<name>``), never the URL itself."""
+    """When to tell the operator (``core.notify.NotifyPolicy``; the console's tray shows the
+    notices) and where they are forwarded (``core.forward``): ``forward`` lists destination
+    names, each an apprise URL kept in the OS keyring (entry ``netmon/forward/<name>``),
+    never the URL itself."""
 
     enabled: bool = True
     quiet_s: float = _spec(300.0, min=0, max=86400)  # hold a repeat down notice this long

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 
 from core.config import Config, config_path
 from core.log import log_dir
-from core.notify import Notifier, NotifyPolicy
 from core.probes.base import ProbeResult
 from core.runtime import NetmonCore
 
@@ -151,8 +150,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._padded(self.events_panel), "Events")
         self.tabs.addTab(self._padded(self.log_panel), "Log")
         self.log_bridge = LogBridge(self)
-        self.tray = StatusTray(Notifier(NotifyPolicy.from_settings(self.config.notifications),
-                                        clock=core.clock), self)
+        self.tray = StatusTray(self)
         self.find_box = QLineEdit(self)
         self.find_box.setPlaceholderText("Find target (Ctrl+F)")
         self.find_box.setClearButtonEnabled(True)
@@ -317,10 +315,8 @@ class MainWindow(QMainWindow):
         for signal in (bridge.statusChanged, bridge.breakerChanged, bridge.auditRecorded,
                        bridge.conditionChanged, bridge.forwardRecorded):
             signal.connect(self.events_panel.add)
-        bridge.statusChanged.connect(self.tray.on_status)
-        bridge.conditionChanged.connect(self.tray.on_condition)
-        self.tray.noticeShown.connect(self.events_panel.add)
-        self.tray.noticeShown.connect(self.core.forwarder.submit)  # to chat or mail, if any
+        bridge.noticePublished.connect(self.tray.show)  # decided (and forwarded) by the core
+        bridge.noticePublished.connect(self.events_panel.add)
         self.tray.showRequested.connect(self.bring_to_front)
         self.tray.probeAllRequested.connect(self.probe_action.trigger)
         self.tray.pauseToggled.connect(self.pause_action.setChecked)
@@ -388,7 +384,6 @@ class MainWindow(QMainWindow):
         selected = self.selected_target()
         self.core.apply_config(config)
         self.config = config
-        self.tray.notifier.policy = NotifyPolicy.from_settings(config.notifications)
         self.targets_model.reload()
         self.uptime.refresh()
         self.source_label.setText(f"Config: {config.source}")
@@ -444,7 +439,6 @@ class MainWindow(QMainWindow):
             title = fmt.window_title(snapshot)
             self.setWindowTitle(title)
             self.tray.update_status(snapshot, title)
-        self.tray.remind()
         if "suggestions" in changed or "status" in changed:
             suggestions = snapshot["suggestions"]
             self.suggestions.set_suggestions(suggestions, str(snapshot.get("status")))

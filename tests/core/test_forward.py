@@ -12,12 +12,21 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from core.config import forward_entry, parse_config
+from core.config import (
+    Config,
+    HistorySettings,
+    MonitorSettings,
+    NotificationSettings,
+    Target,
+    forward_entry,
+    parse_config,
+)
 from core.errors import ConfigError
 from core.forward import Forwarder, ForwardResult
 from core.history import HistoryStore
 from core.monitor import Condition, StatusChange, TargetStatus
 from core.notify import LOCAL_NETWORK, Notice, Notifier, NotifyPolicy
+from core.runtime import NetmonCore
 from core.secrets import store_secret
 from core.testing import FakeClock
 from tests.support.http_server import HttpServer
@@ -35,7 +44,7 @@ def closed_port() -> int:
 
 
 class Console:
-    """What the console does with each status change: Notifier decides, Forwarder sends."""
+    """A Notifier deciding and a Forwarder sending, as NoticeFeed wires them in the core."""
 
     def __init__(self, forwarder: Forwarder, clock: FakeClock) -> None:
         self.notifier = Notifier(NotifyPolicy(quiet_s=60, reminder_s=3600), clock)
@@ -223,3 +232,34 @@ async def test_self_test_forward_check_names_how_many_services_apprise_can_use()
     message = await check_forward()
     assert usable > 100  # json, form, xml, mailto, slack, discord, ntfy, ...
     assert message.startswith(f"apprise ({usable} services usable) posted a notice to json://")
+
+
+async def test_the_core_forwards_without_a_console(hook: HttpServer) -> None:
+    """Only the console's tray used to decide and forward notices: `netmon serve` on a
+    server, the same NetmonCore without a window, alerted nobody."""
+
+    config = Config(
+        targets=[Target(name="api", kind="tcp", host="127.0.0.1", port=closed_port())],
+        monitor=MonitorSettings(down_after=2),
+        notifications=NotificationSettings(
+            forward=[destination("ops", f"json://127.0.0.1:{hook.port}/hook")]),
+        history=HistorySettings(enabled=False))
+    core = NetmonCore(config)
+    published: list[Notice] = []
+    core.notices.published.connect(published.append)
+    await core.start(schedule=False)
+    try:
+        for _ in range(2):  # refused twice: down
+            await core.monitor.run_once(["api"])
+        assert [n.title for n in published] == ["api is down"]
+        async with asyncio.timeout(10):
+            while not hook.requests:
+                await asyncio.sleep(0.02)
+        body = hook.requests[0].json()
+        assert (body["title"], body["type"]) == ("api is down", "failure")
+        core.notices.notifier.policy = NotifyPolicy(reminder_s=0)
+        core.notices.remind()  # what the core's reminder task does every few seconds
+        assert [n.title for n in published][-1] == "api is still down"
+    finally:
+        await core.stop()
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "netmon-notice-reminders"]

@@ -173,10 +173,11 @@ async def test_settings_refuse_bad_values_and_apply_good_ones(
     assert load_config(path).breaker.failure_threshold == 6
 
 
-async def test_notifications_page_validates_inline_and_save_sets_the_tray_policy(
+async def test_notifications_page_validates_inline_and_save_sets_the_notice_policy(
         setup: tuple[MainWindow, NetmonCore, Path]) -> None:
     window, _core, path = setup
-    assert window.tray.notifier.policy == NotifyPolicy()  # the file has no [notifications]
+    notifier = window.core.notices.notifier  # the core decides; the tray only shows
+    assert notifier.policy == NotifyPolicy()  # the file has no [notifications]
     dialog = window.edit_settings()
     [page] = [p for p in dialog.pages if p.section == "notifications"]
     assert isinstance(page, SectionPage)
@@ -194,12 +195,12 @@ async def test_notifications_page_validates_inline_and_save_sets_the_tray_policy
     enabled.setChecked(False)
     assert save.isEnabled() and dialog.tabs.tabText(index) == "Notifications"
     assert dialog.save()
-    await settle(lambda: window.tray.notifier.policy == NotifyPolicy(False, 0.0, 120.0))
+    await settle(lambda: notifier.policy == NotifyPolicy(False, 0.0, 120.0))
     assert load_config(path).notifications.reminder_s == 120
-    # the tray's notifier now keeps quiet about a target going down
+    # the core's notifier now keeps quiet about a target going down
     change = StatusChange("api", TargetStatus.UP, TargetStatus.DOWN, "refused",
                           datetime(2026, 1, 1, tzinfo=UTC))
-    assert window.tray.notifier.on_status(change) is None
+    assert notifier.on_status(change) is None
 
 
 async def test_history_page_edits_retention_with_the_loaders_rules(

@@ -95,10 +95,13 @@ async def test_add_destination_send_test_shows_sent_and_save_keeps_only_the_name
     assert 'forward = ["ops-chat"]' in text and url not in text and "127.0.0.1" not in text
     await settle(lambda: window.core.forwarder.destinations == ["ops-chat"])
 
-    # the tray's next notice goes there too
-    window.tray.on_status(StatusChange("api", TargetStatus.UP, TargetStatus.DOWN, "refused",
-                                       datetime(2026, 1, 1, tzinfo=UTC)))
+    # the core's next notice goes there too, and to the tray
+    shown: list[object] = []
+    window.tray.noticeShown.connect(shown.append)
+    window.core.monitor.status_changed.emit(StatusChange(
+        "api", TargetStatus.UP, TargetStatus.DOWN, "refused", datetime(2026, 1, 1, tzinfo=UTC)))
     await settle(lambda: len(http_server.requests) == 2)
+    assert [n.title for n in shown] == ["api is down"]  # type: ignore[attr-defined]
     body = http_server.requests[1].json()
     assert (body["title"], body["message"], body["type"]) == ("api is down", "refused",
                                                               "failure")
