@@ -58,7 +58,6 @@ from .recall import Recall, read_recall
 from .rollups import BREAKER_INSERT, INSERT, Marks, load_marks, rewind, rollup_and_prune
 from .rows import (
     AGG_FIELDS,
-    RAW_COLUMNS,
     RAW_FIELDS,
     AggregateRow,
     ExportFormat,
@@ -68,11 +67,9 @@ from .rows import (
     Retention,
     default_history_path,
     epoch,
-    floor_to,
-    history_row,
     to_row,
-    utc,
 )
+from .tiers import read_success_rate, read_tier
 from .timeline import TimelineSeries, read_series, read_uptime
 
 __all__ = ["HistoryStore"]
@@ -281,8 +278,9 @@ class HistoryStore:
         ``since`` the start is the oldest stored data.
         """
         check_resolution(resolution)
-        return await self._submit(lambda conn: self._query(conn, target, since, until,
-                                                           resolution))
+        return await self._submit(lambda conn: read_tier(
+            conn, target, since, until, resolution, now=epoch(self._clock.now()),
+            retention=self.retention)[1])
 
     async def count(self, target: str | None = None) -> int:
         """Number of raw rows stored (for one target, or all)."""
@@ -320,24 +318,8 @@ class HistoryStore:
 
         ``None`` when there is nothing in the range.
         """
-        def run(conn: sqlite3.Connection) -> float | None:
-            resolution = self._auto(conn, target, since)
-            lo = epoch(since) if since is not None else -math.inf
-            if resolution == "raw":
-                row = conn.execute(
-                    "SELECT COUNT(*), SUM(ok) FROM results WHERE target = ? AND ts >= ?",
-                    (target, lo)).fetchone()
-            else:
-                step = 60 if resolution == "1m" else 3600
-                row = conn.execute(
-                    f"SELECT SUM(count), SUM(count - failures) FROM agg_{resolution} "
-                    "WHERE target = ? AND bucket >= ?",
-                    (target, floor_to(lo, step) if since is not None else lo)).fetchone()
-            total, good = row
-            if not total:
-                return None
-            return float(good) / float(total)
-        return await self._submit(run)
+        return await self._submit(lambda conn: read_success_rate(
+            conn, target, since, now=epoch(self._clock.now()), retention=self.retention))
 
     async def export(
         self,
@@ -360,7 +342,8 @@ class HistoryStore:
         check_resolution(resolution)
 
         def run(conn: sqlite3.Connection) -> int:
-            tier, rows = self._query_tier(conn, target, since, until, resolution)
+            tier, rows = read_tier(conn, target, since, until, resolution,
+                                   now=epoch(self._clock.now()), retention=self.retention)
             fields = RAW_FIELDS if tier == "raw" else AGG_FIELDS
             if isinstance(fp_or_path, str | os.PathLike):
                 with open(fp_or_path, "w", encoding="utf-8", newline="") as fp:
@@ -723,73 +706,3 @@ class HistoryStore:
         with self._transaction(conn):
             return rollup_and_prune(conn, self._marks, epoch(self._clock.now()),
                                     self.retention)
-
-    # ------------------------------------------------------------------ reading
-
-    def _auto(self, conn: sqlite3.Connection, target: str | None,
-              since: datetime | None) -> Literal["raw", "1m", "1h"]:
-        now = epoch(self._clock.now())
-        if since is not None:
-            start: float | None = epoch(since)
-        else:
-            where, args = ("WHERE target = ?", (target,)) if target is not None else ("", ())
-            values = [conn.execute(f"SELECT MIN({col}) FROM {table} {where}", args).fetchone()[0]
-                      for table, col in (("results", "ts"), ("agg_1m", "bucket"),
-                                         ("agg_1h", "bucket"))]
-            found = [float(v) for v in values if v is not None]
-            start = min(found) if found else None
-        if start is None or start >= now - self.retention.raw.total_seconds():
-            return "raw"
-        if start >= now - self.retention.minute.total_seconds():
-            return "1m"
-        return "1h"
-
-    def _resolve(self, conn: sqlite3.Connection, resolution: Resolution, target: str | None,
-                 since: datetime | None) -> Literal["raw", "1m", "1h"]:
-        if resolution == "auto":
-            return self._auto(conn, target, since)
-        return resolution
-
-    def _query(self, conn: sqlite3.Connection, target: str | None, since: datetime | None,
-               until: datetime | None,
-               resolution: Resolution) -> list[HistoryRow] | list[AggregateRow]:
-        return self._query_tier(conn, target, since, until, resolution)[1]
-
-    def _query_tier(
-        self, conn: sqlite3.Connection, target: str | None, since: datetime | None,
-        until: datetime | None, resolution: Resolution,
-    ) -> tuple[str, list[HistoryRow] | list[AggregateRow]]:
-        tier = self._resolve(conn, resolution, target, since)
-        clauses: list[str] = []
-        args: list[Any] = []
-        if target is not None:
-            clauses.append("target = ?")
-            args.append(target)
-        if tier == "raw":
-            if since is not None:
-                clauses.append("ts >= ?")
-                args.append(epoch(since))
-            if until is not None:
-                clauses.append("ts < ?")
-                args.append(epoch(until))
-            where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-            cursor = conn.execute(
-                f"SELECT {RAW_COLUMNS} FROM results {where} ORDER BY ts, target, id", args)
-            return tier, [history_row(*row) for row in cursor]
-        step = 60 if tier == "1m" else 3600
-        if since is not None:
-            clauses.append("bucket >= ?")
-            args.append(floor_to(epoch(since), step))
-        if until is not None:
-            clauses.append("bucket < ?")
-            args.append(epoch(until))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        cursor = conn.execute(
-            "SELECT target, bucket, count, failures, latency_min, latency_avg, latency_max, "
-            f"latency_p95 FROM agg_{tier} {where} ORDER BY bucket, target", args)
-        return tier, [
-            AggregateRow(target=t, bucket=utc(b), count=int(n), failures=int(f),
-                         latency_min=mn, latency_avg=av, latency_max=mx, latency_p95=p95)
-            for t, b, n, f, mn, av, mx, p95 in cursor
-        ]
-
