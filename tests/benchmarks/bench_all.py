@@ -40,6 +40,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PY = sys.executable
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.benchmarks.child_env import child_env  # noqa: E402
 
 
 @dataclass
@@ -62,15 +66,6 @@ class Row:
         return "OK" if self.ratio <= self.aim else "MISS"
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    # as installed programs run: with compiled bytecode cached (pip compiles at install, a
-    # frozen bundle ships it); a machine that sets PYTHONDONTWRITEBYTECODE would otherwise
-    # time the compiler on every start
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPATH"] = str(ROOT)
-    env.setdefault("QT_QPA_PLATFORM", "offscreen")
-    return env
 
 
 def _run_json(script: str, args: list[str], timeout: float) -> dict[str, Any]:
@@ -78,8 +73,8 @@ def _run_json(script: str, args: list[str], timeout: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
         proc = subprocess.run([PY, str(HERE / script), *args, "--json", str(out)], cwd=ROOT,
-                              env=_env(), stdout=sys.stderr, stderr=sys.stderr, timeout=timeout,
-                              check=False)
+                              env=child_env(), stdout=sys.stderr, stderr=sys.stderr,
+                              timeout=timeout, check=False)
         if proc.returncode != 0 or not out.exists():
             raise RuntimeError(f"{script} exited {proc.returncode}")
         data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
@@ -245,8 +240,9 @@ def part_console(full: bool) -> tuple[list[Row], dict[str, Any]]:
         walls, inner = [], []
         for _ in range(runs):  # the first run is the coldest; min is "warm"
             t0 = time.perf_counter()
-            proc = subprocess.run([PY, "-c", _CONSOLE_CHILD, str(config)], cwd=ROOT, env=_env(),
-                                  capture_output=True, text=True, timeout=120, check=False)
+            proc = subprocess.run([PY, "-c", _CONSOLE_CHILD, str(config)], cwd=ROOT,
+                                  env=child_env(), capture_output=True, text=True, timeout=120,
+                                  check=False)
             wall = time.perf_counter() - t0
             if proc.returncode != 0:
                 raise RuntimeError(f"console child failed: {proc.stderr.strip()[-500:]}")
@@ -271,7 +267,7 @@ def _min_wall(cmd: list[str], runs: int) -> float:
     best = float("inf")
     for _ in range(runs):
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=child_env(), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         watchdog = threading.Timer(60, proc.kill)
         watchdog.start()

@@ -38,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.benchmarks.child_env import child_env  # noqa: E402
 from tests.support.fault_proxy import FaultProxy  # noqa: E402
 
 CHILD = """
@@ -88,13 +89,7 @@ timeout_s = 30
 
 
 async def one_run(config: Path, home: Path) -> tuple[float, float]:
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    # as installed programs run: with compiled bytecode cached (pip compiles at install, a
-    # frozen bundle ships it); a machine that sets PYTHONDONTWRITEBYTECODE would otherwise
-    # time the compiler on every start
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.setdefault("QT_QPA_PLATFORM", "offscreen")
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env = child_env()
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME",
                 "APPDATA", "LOCALAPPDATA"):
         env[var] = str(home / var.lower())
