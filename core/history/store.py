@@ -91,6 +91,18 @@ class _Job:
 _STOP: Final = object()
 
 
+def _rows(results: Iterable[ProbeResult]) -> list[tuple[Any, ...]]:
+    """The ``results`` rows of ``results``, skipping (and logging) malformed ones."""
+    rows = []
+    for result in results:
+        try:
+            rows.append(to_row(result))
+        except Exception as exc:  # one malformed result must not sink the others
+            _log.warning("%s history skipped a malformed result of %r: %s",
+                         PREFIX_RESILIENT, getattr(result, "target", "?"), exc)
+    return rows
+
+
 class HistoryStore:
     """Probe history in SQLite with tiered retention; all SQLite work on one worker thread.
 
@@ -505,13 +517,7 @@ class HistoryStore:
     def _insert(self, batch: list[ProbeResult]) -> None:
         conn = self._conn
         assert conn is not None
-        rows = []
-        for result in batch:
-            try:
-                rows.append(to_row(result))
-            except Exception as exc:  # one malformed result must not sink the batch
-                _log.warning("%s history skipped a malformed result of %r: %s",
-                             PREFIX_RESILIENT, getattr(result, "target", "?"), exc)
+        rows = _rows(batch)
         if not rows:
             return
         oldest = min(row[2] for row in rows)
@@ -533,7 +539,7 @@ class HistoryStore:
 
     def _keep_in_side_file(self) -> None:
         """Still locked at close: write what is kept to a side file the next writer merges."""
-        rows = [to_row(r) for r in self._pending]
+        rows = _rows(self._pending)
         try:
             side = files.write_side_file(self.path, self._clock.now().astimezone(UTC), rows)
         except (sqlite3.Error, OSError) as exc:
