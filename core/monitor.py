@@ -12,14 +12,7 @@ and only their results come back to this loop; scheduling, state, breakers and h
 stay here. ``snapshot()`` is incremental (entries rebuilt only for targets that changed)
 and ``snapshot_changed`` names the targets whose entries changed.
 
-Status rules (``down_after`` / ``up_after`` from the config):
-
-- ``unknown`` until the first result;
-- ``up`` on success within the latency threshold (after ``up_after`` successes when
-  coming back from a failure);
-- ``degraded`` when slow, when only the OS resolver fails while direct resolvers answer,
-  or while failing fewer than ``down_after`` times in a row;
-- ``down`` after ``down_after`` consecutive failures.
+Status rules: see ``core.status_rules``.
 """
 
 from __future__ import annotations
@@ -45,6 +38,7 @@ from .probes.base import Probe, ProbeContext, ProbeResult, describe
 from .probes.registry import make_probe
 from .slots import Slots
 from .stats import SuccessWindows
+from .status_rules import judge_status
 from .target_state import (
     Condition,
     StatusChange,
@@ -490,7 +484,7 @@ class HealthMonitor:
         self.memory.add(_without_details(result) if result.details else result)
         if self.history is not None:
             self.history.add(result)
-        new, reason = self._judge(state, result)
+        new, reason = judge_status(state, result, self.config.monitor)
         old = state.status
         state.status, state.reason = new, reason
         breaker = self.breakers.get(state.breaker)
@@ -506,37 +500,6 @@ class HealthMonitor:
             self.status_changed.emit(StatusChange(state.name, old, new, reason,
                                                   result.checked_at))
         self._check_local_network(result)
-
-    def _judge(self, state: TargetState, result: ProbeResult) -> tuple[TargetStatus, str]:
-        settings = self.config.monitor
-        if result.ok:
-            state.consecutive_failures = 0
-            state.consecutive_successes += 1
-            threshold = state.target.latency_threshold_ms or settings.latency_threshold_ms
-            latency = result.latency_ms or 0.0
-            if result.degraded:
-                return TargetStatus.DEGRADED, f"partial: {_who_said_what(result)}"
-            if latency > threshold:
-                return TargetStatus.DEGRADED, f"slow: {latency:.0f} ms > {threshold:.0f} ms"
-            recovering = state.status in (TargetStatus.DOWN, TargetStatus.DEGRADED)
-            if recovering and state.consecutive_successes < settings.up_after:
-                return TargetStatus.DEGRADED, (
-                    f"recovering: {state.consecutive_successes} of {settings.up_after} "
-                    "successes")
-            return TargetStatus.UP, f"ok in {latency:.0f} ms"
-        state.consecutive_successes = 0
-        state.consecutive_failures += 1
-        kind = result.error_kind or ErrorKind.UNKNOWN
-        said = result.details.get("summary")
-        seen = f": {said}" if said else ""
-        if result.degraded:
-            return TargetStatus.DEGRADED, f"partial: {_who_said_what(result)}"
-        if state.consecutive_failures >= settings.down_after:
-            return TargetStatus.DOWN, (
-                f"{state.consecutive_failures} consecutive failures ({kind}){seen}")
-        return TargetStatus.DEGRADED, (
-            f"failing ({kind}): {state.consecutive_failures} of {settings.down_after} "
-            f"before down{seen}")
 
     def _check_local_network(self, result: ProbeResult) -> None:
         """One "local network down" condition instead of N separate outages, on evidence
@@ -586,11 +549,6 @@ def _without_details(result: ProbeResult) -> ProbeResult:
     return ProbeResult(result.target, result.kind, result.ok, result.latency_ms,
                        result.checked_at, result.phases, result.error_kind, result.error,
                        result.degraded)
-
-
-def _who_said_what(result: ProbeResult) -> str:
-    summary = result.details.get("summary")
-    return str(summary) if summary else (result.error or str(result.error_kind))
 
 
 def breaker_for(target: Target, config: Config) -> str:

@@ -4,6 +4,7 @@
 - ``store``: ``HistoryStore``, results in one SQLite file on a worker thread.
 - ``rows``: the stored row types, tiers and retention.
 - ``rollups``: the schema, minute/hour rollups and retention.
+- ``db_file``: ``DbFile``, which file a store uses: locked out, corrupt, in memory only.
 - ``files``: opening for writing or reading, locks, corrupt files, side files.
 - ``recall``: what a monitor reads back at start (success counts, newest results).
 - ``export``: CSV / JSON writing.

@@ -11,19 +11,9 @@ The file is ``<platformdirs user data dir>/history.sqlite3`` unless another path
   long as ``retention`` says (by default 48 h, 30 days, 400 days; ``[history]`` sets them);
   rollups and retention run on the worker at most once a minute and on ``maintain()``,
   judged on the injected clock.
-- **Readers** (``read_only=True``, e.g. ``netmon history export``) open the file with
-  ``mode=ro``: they never lock it for writing, create, repair or move it; when it cannot be
-  read ``start()`` raises ``HistoryUnavailableError`` saying why.
-- **A locked file** (another process holds the write lock past ``busy_timeout``) is never
-  moved: the writer reads what it can, keeps new results in memory (``locked`` is True, a
-  ``RESILIENT:`` warning says so) and tries the file again every ``lock_retry`` seconds,
-  writing everything kept once it is free. If it is still locked at ``close()`` the kept
-  results go to a side file that the next writer merges in (see ``files``).
-- **A corrupt file** is renamed to ``<name>.corrupt-<UTC stamp>`` (with its side files) and
-  a fresh one started; when it cannot be renamed (Windows cannot rename an open file) a
-  fresh ``<stem>-<pid><suffix>`` next to it is used. A folder or file that cannot be
-  written at all leaves history in memory only (``persistent`` is False). Each case logs a
-  ``RESILIENT:`` warning on ``netmon.history`` naming the paths.
+- **The file** (see ``db_file``): readers never lock, create, repair or move it; a writer
+  shut out by another process's lock keeps new results in memory and retries, a corrupt
+  file is moved aside, an unusable one leaves history in memory only.
 - No secrets: only the result columns are stored (error text is redacted again on write;
   result ``details`` are never stored).
 """
@@ -53,6 +43,7 @@ from ..clock import Clock, SystemClock
 from ..log import PREFIX_RESILIENT, redact
 from ..probes.base import ProbeResult, iso_utc
 from . import files
+from .db_file import DbFile
 from .export import FORMATS, check_resolution, write_rows
 from .recall import Recall, read_recall
 from .rollups import BREAKER_INSERT, INSERT, Marks, load_marks, rewind, rollup_and_prune
@@ -91,6 +82,18 @@ class _Job:
 _STOP: Final = object()
 
 
+def _rows(results: Iterable[ProbeResult]) -> list[tuple[Any, ...]]:
+    """The ``results`` rows of ``results``, skipping (and logging) malformed ones."""
+    rows = []
+    for result in results:
+        try:
+            rows.append(to_row(result))
+        except Exception as exc:  # one malformed result must not sink the others
+            _log.warning("%s history skipped a malformed result of %r: %s",
+                         PREFIX_RESILIENT, getattr(result, "target", "?"), exc)
+    return rows
+
+
 class HistoryStore:
     """Probe history in SQLite with tiered retention; all SQLite work on one worker thread.
 
@@ -117,23 +120,17 @@ class HistoryStore:
     ) -> None:
         if flush_interval <= 0 or batch_size < 1 or max_pending < batch_size:
             raise ValueError("need flush_interval > 0 and 1 <= batch_size <= max_pending")
-        self._requested = Path(path) if path is not None else default_history_path()
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._flush_interval = flush_interval
         self._batch_size = batch_size
-        self._busy_timeout = busy_timeout
         self._close_timeout = close_timeout
-        self._lock_retry = lock_retry
         #: How long each tier is kept (read by the worker at each maintenance).
         self.retention = retention if retention is not None else Retention()
         #: Readers never write, create, repair or move the file.
         self.read_only = read_only
-        #: The database file actually in use (differs from the requested one after a fallback).
-        self.path: Path = self._requested
-        #: Where a corrupt database was moved, if it was.
-        self.moved_aside: Path | None = None
-        #: False when no file could be used at all and history lives in memory only.
-        self.persistent = True
+        self._file = DbFile(Path(path) if path is not None else default_history_path(),
+                            clock=self._clock, busy_timeout=busy_timeout,
+                            lock_retry=lock_retry, on_open=self._adopt)
         self._pending: deque[ProbeResult] = deque(maxlen=max_pending)
         self._dropped = 0
         self._jobs: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
@@ -144,17 +141,30 @@ class HistoryStore:
         self._closing = False
         self._warned_closed = False
         # worker-thread state
-        self._conn: sqlite3.Connection | None = None
         self._marks: Marks = {}
         self._last_maintain: float | None = None
         self._last_write_warning = -math.inf
-        self._locked_since: float | None = None  # time.monotonic() when shut out by a lock
-        self._next_lock_try = 0.0
+
+    @property
+    def path(self) -> Path:
+        """The database file actually in use (differs from the requested one after a
+        fallback)."""
+        return self._file.path
+
+    @property
+    def moved_aside(self) -> Path | None:
+        """Where a corrupt database was moved, if it was."""
+        return self._file.moved_aside
+
+    @property
+    def persistent(self) -> bool:
+        """False when no file could be used at all and history lives in memory only."""
+        return self._file.persistent
 
     @property
     def locked(self) -> bool:
         """True while another process's lock keeps new results from the file."""
-        return self._locked_since is not None
+        return self._file.locked
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -428,7 +438,7 @@ class HistoryStore:
     def _run(self) -> None:
         assert self._started is not None
         try:
-            self._open()
+            self._file.open(read_only=self.read_only)
         except BaseException as exc:  # a reader that cannot read (a writer falls back)
             self._started.set_exception(exc)
             return
@@ -462,29 +472,30 @@ class HistoryStore:
             return
         try:
             self._write_pending()
-            assert self._conn is not None
-            job.future.set_result(job.fn(self._conn))
+            assert self._file.conn is not None
+            job.future.set_result(job.fn(self._file.conn))
         except BaseException as exc:
             job.future.set_exception(exc)
 
     def _shutdown(self) -> None:
         try:
             self._write_pending(closing=True)
-            if self._pending and self.locked:
-                self._keep_in_side_file()
+            if self._pending and self.locked and self._file.keep_in_side_file(
+                    _rows(self._pending)):
+                self._pending.clear()
             if self._pending:
                 _log.warning("%s history closed with %d results unwritten", PREFIX_RESILIENT,
                              len(self._pending))
         except Exception:
             _log.exception("%s history writer error on close", PREFIX_RESILIENT)
         finally:
-            self._close_conn()
+            self._file.close()
             assert self._stopped is not None
             self._stopped.set_result(None)
 
     def _write_pending(self, *, closing: bool = False) -> None:
         """Write queued results in transactions of at most ``batch_size`` rows."""
-        if self.locked and not self._retry_lock(force=closing):
+        if self.locked and not self._file.retry_lock(kept=len(self._pending), force=closing):
             return  # kept in memory until the file is free
         if self._dropped:
             dropped, self._dropped = self._dropped, 0
@@ -503,15 +514,9 @@ class HistoryStore:
                 return
 
     def _insert(self, batch: list[ProbeResult]) -> None:
-        conn = self._conn
+        conn = self._file.conn
         assert conn is not None
-        rows = []
-        for result in batch:
-            try:
-                rows.append(to_row(result))
-            except Exception as exc:  # one malformed result must not sink the batch
-                _log.warning("%s history skipped a malformed result of %r: %s",
-                             PREFIX_RESILIENT, getattr(result, "target", "?"), exc)
+        rows = _rows(batch)
         if not rows:
             return
         oldest = min(row[2] for row in rows)
@@ -525,25 +530,7 @@ class HistoryStore:
             self._last_write_warning = now
             _log.warning("%s history write failed (%s); %d results kept for retry",
                          PREFIX_RESILIENT, exc, len(self._pending))
-        if files.is_corrupt(exc) and self.persistent:
-            # the file went bad under us: move it aside and carry on with a fresh one
-            self._close_conn()
-            self._requested = self.path
-            self._recover(self.path, exc)
-
-    def _keep_in_side_file(self) -> None:
-        """Still locked at close: write what is kept to a side file the next writer merges."""
-        rows = [to_row(r) for r in self._pending]
-        try:
-            side = files.write_side_file(self.path, self._clock.now().astimezone(UTC), rows)
-        except (sqlite3.Error, OSError) as exc:
-            _log.warning("%s history database %s is still locked and %d results cannot be "
-                         "kept beside it (%s)", PREFIX_RESILIENT, self.path, len(rows), exc)
-            return
-        self._pending.clear()
-        _log.warning("%s history database %s is still locked at close; %d results kept in %s "
-                     "are merged in by the next start", PREFIX_RESILIENT, self.path, len(rows),
-                     side)
+        self._file.write_failed(exc)
 
     @contextlib.contextmanager
     def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
@@ -558,27 +545,12 @@ class HistoryStore:
             self._marks = load_marks(conn)
             raise
 
-    # ------------------------------------------------------------------ open / repair
-
-    def _close_conn(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
-            self._conn = None
-
-    def _connect(self, path: Path | str) -> sqlite3.Connection:
-        """Open ``path`` for writing and take in results kept in side files."""
-        conn = files.connect_writer(path, self._busy_timeout)
-        try:
-            self._marks = load_marks(conn)
-            if isinstance(path, Path):
-                self._merge_side_files(conn, path)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _merge_side_files(self, conn: sqlite3.Connection, path: Path) -> None:
+    def _adopt(self, conn: sqlite3.Connection, path: Path | None) -> None:
+        """A new writer connection: read its rollup marks, take in results kept in side
+        files next to ``path``."""
+        self._marks = load_marks(conn)
+        if path is None:
+            return
         with self._transaction(conn):
             merged, count, oldest = files.merge_side_files(conn, path)
             if oldest is not None:
@@ -588,106 +560,6 @@ class HistoryStore:
             _log.warning("%s history took in %d results kept in %s while %s was locked",
                          PREFIX_RESILIENT, count, ", ".join(map(str, merged)), path)
 
-    def _open(self) -> None:
-        wanted = self._requested
-        if self.read_only:
-            self._conn = files.connect_reader(wanted, self._busy_timeout)
-            self.path = wanted
-            return
-        try:
-            wanted.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = self._connect(wanted)
-            self.path = wanted
-            return
-        except (sqlite3.Error, OSError) as exc:
-            error = exc if isinstance(exc, sqlite3.Error) else sqlite3.OperationalError(
-                f"unable to open database file: {exc}")
-        if files.is_locked(error):
-            self._lock_out(wanted, error)
-        else:
-            self._recover(wanted, error)
-
-    def _lock_out(self, path: Path, error: sqlite3.Error) -> None:
-        """Another process holds the lock: read what we can, keep new results in memory."""
-        self.path = path
-        self._locked_since = time.monotonic()
-        self._next_lock_try = self._locked_since + self._lock_retry
-        try:
-            self._conn = files.connect_reader(path, self._busy_timeout)
-            seen = "its history stays readable"
-        except files.HistoryUnavailableError:
-            self._conn = self._memory()
-            seen = "its history cannot be read meanwhile"
-        _log.warning("%s history database %s is locked by another process (%s); new results "
-                     "are kept in memory and written there once it is free (retrying every "
-                     "%g s); %s", PREFIX_RESILIENT, path, error, self._lock_retry, seen)
-
-    def _retry_lock(self, *, force: bool = False) -> bool:
-        """Try the locked file again when due (or ``force``); True once it is ours."""
-        now = time.monotonic()
-        if not force and now < self._next_lock_try:
-            return False
-        self._next_lock_try = now + self._lock_retry
-        try:
-            conn = self._connect(self.path)
-        except sqlite3.Error as exc:
-            if not files.is_locked(exc):
-                _log.warning("%s history database %s cannot be opened again: %s",
-                             PREFIX_RESILIENT, self.path, exc)
-            return False
-        self._close_conn()
-        self._conn = conn
-        self._locked_since = None
-        _log.warning("%s history database %s is free again; writing %d results kept in memory",
-                     PREFIX_RESILIENT, self.path, len(self._pending))
-        return True
-
-    def _recover(self, wanted: Path, error: sqlite3.Error) -> None:
-        """The file cannot be used: a corrupt one is moved aside, otherwise keep to memory."""
-        if files.is_corrupt(error) and wanted.is_file():
-            now = self._clock.now().astimezone(UTC)
-            moved, clean = files.move_aside(wanted, now, error)
-            if moved is not None:
-                self.moved_aside = moved
-                if clean:
-                    try:
-                        self._conn = self._connect(wanted)
-                    except sqlite3.Error as exc:
-                        error = exc
-                    else:
-                        self.path = wanted
-                        _log.warning("%s history database %s was corrupt (%s); moved it aside "
-                                     "to %s and started a fresh one", PREFIX_RESILIENT, wanted,
-                                     error, moved)
-                        return
-            for candidate in self._fallback_names(wanted):
-                try:
-                    self._conn = self._connect(candidate)
-                except (sqlite3.Error, OSError):
-                    continue
-                self.path = candidate
-                _log.warning("%s history database %s is corrupt (%s)%s; using %s instead",
-                             PREFIX_RESILIENT, wanted, error,
-                             f", its old file is at {self.moved_aside}" if self.moved_aside
-                             else "", candidate)
-                return
-        self._conn = self._memory()
-        self.persistent = False
-        _log.warning("%s history database %s is unusable (%s); keeping history in memory "
-                     "only until restart", PREFIX_RESILIENT, wanted, error)
-
-    def _memory(self) -> sqlite3.Connection:
-        conn = files.connect_writer(":memory:", self._busy_timeout)
-        self._marks = load_marks(conn)
-        return conn
-
-    @staticmethod
-    def _fallback_names(path: Path) -> list[Path]:
-        pid = os.getpid()
-        names = [path.with_name(f"{path.stem}-{pid}{path.suffix}")]
-        names += [path.with_name(f"{path.stem}-{pid}-{n}{path.suffix}") for n in range(1, 4)]
-        return names
-
     # ------------------------------------------------------------------ rollups
 
     def _maybe_maintain(self) -> None:
@@ -696,7 +568,7 @@ class HistoryStore:
         now = self._clock.monotonic()
         if self._last_maintain is None or now - self._last_maintain >= _MAINTAIN_EVERY_S:
             try:
-                self._maintain(self._conn)
+                self._maintain(self._file.conn)
             except sqlite3.Error as exc:
                 self._write_failed(exc)
 

@@ -240,3 +240,27 @@ async def test_only_a_corrupt_file_is_moved_aside(db_path: Path, clock: FakeCloc
     assert store.moved_aside is not None and content(store.moved_aside) == b"garbage" * 1000
     [message] = warnings(caplog)
     assert str(db_path) in message and str(store.moved_aside) in message
+
+
+async def test_a_malformed_result_does_not_sink_the_results_kept_at_a_locked_close(
+        db_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    await make_history(db_path, clock, 3)
+    caplog.set_level(logging.WARNING, logger="netmon.history")
+    bad = ProbeResult(target="bad", kind="http", ok=True, latency_ms=1.0, checked_at=T0,
+                      phases={"dns": "fast"})  # type: ignore[dict-item]
+    holder = hold(db_path)
+    try:
+        store = HistoryStore(db_path, clock=clock, busy_timeout=0.05, lock_retry=0.05)
+        await store.start()
+        store.add_many([result(3), bad, result(4)])
+        await store.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert any("skipped a malformed result of 'bad'" in m for m in warnings(caplog))
+    again = HistoryStore(db_path, clock=clock)  # the good kept results are taken in
+    await again.start()
+    try:
+        assert await again.count() == 5
+    finally:
+        await again.close()
