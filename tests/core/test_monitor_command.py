@@ -90,3 +90,36 @@ async def test_jsonl_and_text_output_are_redacted(tmp_path: Path,
                       map(json.loads, out.decode().splitlines())}
             assert finals["query"] is not None and "apikey=***" in finals["query"]
             assert finals["query"].endswith("&x=1")  # only the secret is masked
+
+
+async def test_history_survives_kill_9_and_the_next_run_goes_on_writing(
+        tmp_path: Path, http_server: HttpServer) -> None:
+    # kill -9 (TerminateProcess on Windows) while the writer runs: the file stays sound,
+    # what was committed is kept, and the next run takes the same file and adds to it.
+    http_server.route("/ok", body="ok")
+    history = tmp_path / "history.sqlite3"
+    config = write_config(tmp_path, "[monitor]\ninterval_s = 1\n[logging]\nfile = false\n"
+                          f"[history]\npath = '{history}'\n"
+                          + "".join(http_target(f"api{i}", http_server.url + "/ok")
+                                    for i in range(8)))
+    proc = await start_monitor(config, "--jsonl")
+    try:
+        printed = await read_lines(proc, 24)  # three rounds: the first is 2 s old
+    finally:
+        proc.kill()
+        await proc.wait()
+    with sqlite3.connect(history) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        killed = conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    assert 8 <= killed <= len(printed)
+    kept = os.listdir(tmp_path)
+
+    again = await start_monitor(config, "--jsonl", "--duration", "2.5")
+    out, err = await asyncio.wait_for(again.communicate(), 20)
+    assert again.returncode == 0, err.decode()
+    assert "RESILIENT" not in err.decode()  # neither locked out nor moved aside
+    assert set(os.listdir(tmp_path)) <= set(kept)  # nothing moved aside, no new file
+    with sqlite3.connect(history) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        stored = conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    assert stored == killed + len(out.splitlines()) > killed
