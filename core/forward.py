@@ -1,8 +1,11 @@
 """Forwarding notices to chat or mail through apprise (the optional ``notify`` extra).
 
 A destination is a name (``[notifications] forward = ["ops-chat"]``); its apprise URL, with
-whatever token the service puts in it, lives only in the OS keyring (entry
-``netmon/forward/<name>``, see ``core.config.forward_entry``). apprise (about half a second
+whatever token the service puts in it, lives in the OS keyring (entry ``netmon/forward/<name>``,
+see ``core.config.forward_entry``) or, for a service account without a keyring, in an
+environment variable (``NETMON_FORWARD_OPS_CHAT``, see ``core.config.forward_env``): the
+keyring is asked first, the variable serves when the keyring holds nothing or no keyring
+backend exists. Results and the log say which of the two was used, never the URL. apprise (about half a second
 to import, more to load its plug-ins) is imported on the first send, in a worker thread: a
 console that forwards nothing never loads it, and a send never blocks the event loop.
 
@@ -25,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from .clock import Clock, SystemClock
-from .config import forward_entry
+from .config import forward_entry, forward_env
 from .events import Event
 from .history import HistoryStore
 from .log import printable, redact
@@ -49,7 +52,8 @@ _MISSING = "apprise is not installed; install netmon's notify extra (pip install
 
 @dataclass(frozen=True, slots=True)
 class ForwardResult:
-    """What became of one notice sent to one destination (``service``: the URL's scheme)."""
+    """What became of one notice sent to one destination (``service``: the URL's scheme;
+    ``source``: where the URL came from, "" when nowhere)."""
 
     destination: str
     service: str
@@ -57,10 +61,12 @@ class ForwardResult:
     reason: str  # "" when ok
     title: str
     at: datetime
+    source: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"destination": self.destination, "service": self.service, "ok": self.ok,
-                "reason": self.reason, "title": self.title, "at": iso_utc(self.at)}
+                "reason": self.reason, "title": self.title, "at": iso_utc(self.at),
+                "source": self.source}
 
 
 def apprise_available() -> bool:
@@ -68,9 +74,19 @@ def apprise_available() -> bool:
     return importlib.util.find_spec("apprise") is not None
 
 
-def lookup_url(name: str) -> str | None:
-    """Destination ``name``'s apprise URL from the keyring (blocking), or None."""
-    return SecretRef(keyring=forward_entry(name)).get()
+def lookup_url(name: str) -> tuple[str, str] | None:
+    """Blocking: destination ``name``'s apprise URL and where it was found (its keyring
+    entry first, else its environment variable), or None."""
+    return SecretRef(keyring=forward_entry(name), env=forward_env(name)).find()
+
+
+def _missing_url(name: str) -> str:
+    """Why destination ``name`` cannot be sent to when no URL was found, and the fix."""
+    entry, env = forward_entry(name), forward_env(name)
+    return (f"no URL for destination '{name}': neither keyring entry '{entry}' nor "
+            f"environment variable {env} holds one; store it in Settings > Notifications "
+            f"(or: keyring set {entry.rpartition('/')[0]} {name}), or set {env} where there "
+            "is no keyring (a service account)")
 
 
 def _scrub(text: str, url: str) -> str:
@@ -146,7 +162,7 @@ class Forwarder:
     timeout_s: float = 15.0
     clock: Clock = field(default_factory=SystemClock)
     history: HistoryStore | None = None
-    lookup: Callable[[str], str | None] = lookup_url
+    lookup: Callable[[str], tuple[str, str] | None] = lookup_url
     sent: Event[ForwardResult] = field(default_factory=lambda: Event("forward.sent"))
     trail: deque[ForwardResult] = field(default_factory=lambda: deque(maxlen=500))
     _tasks: set[asyncio.Task[list[ForwardResult]]] = field(default_factory=set, init=False,
@@ -186,14 +202,14 @@ class Forwarder:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _send(self, name: str, title: str, body: str, severity: str) -> ForwardResult:
-        service = ""
+        service = source = ""
 
         def run() -> str:
-            nonlocal service
-            url = self.lookup(name)
-            if not url:
-                return (f"no URL stored in keyring entry {forward_entry(name)}; add the "
-                        "destination again (Settings > Notifications)")
+            nonlocal service, source
+            found = self.lookup(name)
+            if found is None:
+                return _missing_url(name)
+            url, source = found
             service = _service(url)
             return send_url(url, title, body, severity, self.timeout_s)
 
@@ -203,12 +219,14 @@ class Forwarder:
             reason = f"no answer within {self.timeout_s + 30:g} s"
         except Exception as exc:  # apprise or keyring failing must not break notices
             reason = printable(redact(f"{type(exc).__name__}: {exc}"))[:300]
-        result = ForwardResult(name, service, not reason, reason, title, self.clock.now())
+        result = ForwardResult(name, service, not reason, reason, title, self.clock.now(),
+                               source)
         await self._record(result)
         return result
 
     async def _record(self, result: ForwardResult) -> None:
-        where = f"{result.destination} ({result.service or 'unknown service'})"
+        where = f"{result.destination} ({result.service or 'unknown service'}"
+        where += f", URL from {result.source})" if result.source else ")"
         if result.ok:
             _log.info("%s forwarded %r to %s: sent", PREFIX, printable(result.title), where)
         else:

@@ -32,6 +32,7 @@ __all__ = [
     "ServiceSettings",
     "Target",
     "forward_entry",
+    "forward_env",
 ]
 
 #: ``icmp``: is ``host`` there (ICMP echo, else TCP); ``gateway``: is the current default
@@ -47,6 +48,12 @@ FORWARD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 def forward_entry(name: str) -> str:
     """The keyring entry holding destination ``name``'s apprise URL (its secrets with it)."""
     return f"netmon/forward/{name}"
+
+
+def forward_env(name: str) -> str:
+    """The environment variable that may hold destination ``name``'s apprise URL where no
+    keyring exists (a service account): ``ops-chat`` -> ``NETMON_FORWARD_OPS_CHAT``."""
+    return "NETMON_FORWARD_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
 def _spec(
