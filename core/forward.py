@@ -193,10 +193,13 @@ class Forwarder:
         """Send a test message to destination ``name`` (configured or not)."""
         return await self._send(name, TEST_TITLE, TEST_BODY, "info")
 
-    async def aclose(self) -> None:
-        """Cancel and await the sends in flight (a worker thread finishes on its own,
-        bounded by the send's timeout)."""
+    async def aclose(self, grace_s: float = 0.0) -> None:
+        """Give the sends in flight up to ``grace_s`` to finish (their results recorded),
+        then cancel and await the rest (a worker thread finishes on its own, bounded by the
+        send's timeout)."""
         tasks = list(self._tasks)
+        if tasks and grace_s > 0:
+            await asyncio.wait(tasks, timeout=grace_s)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
