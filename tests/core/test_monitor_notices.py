@@ -142,3 +142,27 @@ async def test_reminders_come_while_it_runs_and_no_task_is_left(
     notices = [line.split(" ", 1)[1] for line in printed if " NOTICE " in line]
     assert notices[0].startswith("NOTICE critical api is down: ")
     assert any(n.startswith("NOTICE warning api is still down: down since ") for n in notices[1:]), printed
+
+
+async def test_a_send_in_flight_when_the_duration_ends_finishes_and_is_printed(
+        http_server: HttpServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """The hook answers after 2 s, the run lasts 1.3 s: without a grace period the send was
+    cancelled and what became of the notice never shown."""
+    from core.config import forward_entry
+    from core.secrets import store_secret
+
+    http_server.route("/slow", delay=2)
+    store_secret(forward_entry("ops"), f"json://127.0.0.1:{http_server.port}/slow")
+    config = Config(
+        targets=[Target(name="api", kind="tcp", host="127.0.0.1", port=closed_port())],
+        monitor=MonitorSettings(interval_s=1, down_after=1, timeout_s=2),  # first probe <= 1 s
+        notifications=NotificationSettings(forward=["ops"], forward_timeout_s=5),
+        history=HistorySettings(enabled=False))
+    before = asyncio.all_tasks()
+    args = argparse.Namespace(duration=1.3, jsonl=True, no_history=True)
+    await monitor_command._monitor(config, args)
+    assert asyncio.all_tasks() == before
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["destination"], r["ok"], r["title"], r["source"]) for r in records
+            if r["record"] == "forward"] == [("ops", True, "api is down",
+                                              "keyring entry 'netmon/forward/ops'")]
