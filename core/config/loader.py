@@ -126,7 +126,8 @@ def _check_notifications(notifications: NotificationSettings, label: str) -> Non
             raise ConfigError(
                 f"{describe_value(name)} is a URL: {what}. Store the URL in the OS keyring "
                 "under a name (Settings > Notifications > Add, or: keyring set "
-                f"{forward_entry('')[:-1]} NAME) and list the name: forward = [\"NAME\"]",
+                f"{forward_entry('')[:-1]} NAME; without a keyring, in the environment "
+                "variable NETMON_FORWARD_NAME) and list the name: forward = [\"NAME\"]",
                 path=label, field=field)
         if not FORWARD_NAME.fullmatch(name):
             raise ConfigError(f"{describe_value(name)} is not a destination name", path=label,

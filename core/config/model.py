@@ -172,13 +172,14 @@ class HistorySettings:
 class NotificationSettings:
     """When to tell the operator (``core.notify.NotifyPolicy``; the console's tray shows the
     notices) and where they are forwarded (``core.forward``): ``forward`` lists destination
-    names, each an apprise URL kept in the OS keyring (entry ``netmon/forward/<name>``),
-    never the URL itself."""
+    names, each an apprise URL kept in the OS keyring (entry ``netmon/forward/<name>``) or,
+    without a keyring, in ``NETMON_FORWARD_<NAME>`` (``forward_env``), never the URL
+    itself."""
 
     enabled: bool = True
     quiet_s: float = _spec(300.0, min=0, max=86400)  # hold a repeat down notice this long
     reminder_s: float = _spec(3600.0, min=60, max=604800)  # remind of a target still down
-    forward: list[str] = field(default_factory=list)  # keyring names of apprise URLs
+    forward: list[str] = field(default_factory=list)  # names of apprise URLs (keyring / env)
     forward_timeout_s: float = _spec(15.0, min=1, max=300)  # one destination's send, at most
 
 
