@@ -5,9 +5,11 @@ whatever token the service puts in it, lives in the OS keyring (entry ``netmon/f
 see ``core.config.forward_entry``) or, for a service account without a keyring, in an
 environment variable (``NETMON_FORWARD_OPS_CHAT``, see ``core.config.forward_env``): the
 keyring is asked first, the variable serves when the keyring holds nothing or no keyring
-backend exists. Results and the log say which of the two was used, never the URL. apprise (about half a second
-to import, more to load its plug-ins) is imported on the first send, in a worker thread: a
-console that forwards nothing never loads it, and a send never blocks the event loop.
+backend exists. Results and the log say which of the two was used, never the URL.
+
+apprise (about half a second to import, more to load its plug-ins) is imported on the first
+send, in a worker thread: a console that forwards nothing never loads it, and a send never
+blocks the event loop.
 
 Each send has a deadline and ends in a ``ForwardResult`` (ok, or failed with a reason):
 logged by name and service (the URL never is), kept in ``trail``, emitted on ``sent`` for
@@ -22,10 +24,10 @@ import importlib.util
 import logging
 import re
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from .clock import Clock, SystemClock
 from .config import forward_entry, forward_env
@@ -47,6 +49,7 @@ TEST_BODY = "If you can read this, netmon can reach this destination."
 _TYPES = {"critical": "failure", "warning": "warning", "info": "success"}
 _ERRNO = re.compile(r"\[Errno -?\d+\] [A-Za-z][A-Za-z ]*")
 _URL_PIECES = re.compile(r"[/:@?&=#,]+")
+_T = TypeVar("_T")
 _MISSING = "apprise is not installed; install netmon's notify extra (pip install netmon[notify])"
 
 
@@ -165,8 +168,7 @@ class Forwarder:
     lookup: Callable[[str], tuple[str, str] | None] = lookup_url
     sent: Event[ForwardResult] = field(default_factory=lambda: Event("forward.sent"))
     trail: deque[ForwardResult] = field(default_factory=lambda: deque(maxlen=500))
-    _tasks: set[asyncio.Task[list[ForwardResult]]] = field(default_factory=set, init=False,
-                                                            repr=False)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False, repr=False)
 
     def configure(self, destinations: Iterable[str], timeout_s: float) -> None:
         """Take the ``[notifications]`` forwarding settings (from the next notice on)."""
@@ -177,8 +179,33 @@ class Forwarder:
         """Forward ``notice`` in a task this forwarder owns (None: no destinations)."""
         if not self.destinations:
             return None
-        task = asyncio.get_running_loop().create_task(self.forward(notice),
-                                                      name=f"forward-{notice.key}")
+        return self._own(self.forward(notice), f"forward-{notice.key}")
+
+    def check_soon(self) -> asyncio.Task[list[tuple[str, str]]] | None:
+        """``check()`` in a task this forwarder owns (None: no destinations)."""
+        return self._own(self.check(), "forward-check") if self.destinations else None
+
+    async def check(self) -> list[tuple[str, str]]:
+        """Look every destination's URL up now and log where it was found (never the URL),
+        or warn why it cannot be sent to and the fix; (name, source or "") for each."""
+        async def one(name: str) -> tuple[str, str]:
+            try:  # a keyring waiting for an unlock prompt must not hold this forever
+                found = await asyncio.wait_for(asyncio.to_thread(self.lookup, name),
+                                               self.timeout_s)
+            except Exception as exc:
+                _log.warning("%s destination %s: URL not looked up: %s", PREFIX, name,
+                             printable(redact(f"{type(exc).__name__}: {exc}"))[:300])
+                return name, ""
+            if found is None:
+                _log.warning("%s %s", PREFIX, _missing_url(name))
+                return name, ""
+            _log.info("%s destination %s: URL from %s", PREFIX, name, found[1])
+            return name, found[1]
+
+        return list(await asyncio.gather(*(one(name) for name in self.destinations)))
+
+    def _own(self, coro: Coroutine[Any, Any, _T], name: str) -> asyncio.Task[_T]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

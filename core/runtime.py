@@ -145,6 +145,7 @@ class NetmonCore:
             await self.monitor.seed_from(self.history)
         if self.database is not None:
             self.database.begin()
+        self.forwarder.check_soon()  # logs where each destination's URL is, or the fix
         if schedule:
             await self.monitor.start()
             self._reminders = asyncio.get_running_loop().create_task(

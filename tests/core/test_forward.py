@@ -325,3 +325,27 @@ async def test_destination_with_no_url_anywhere_names_both_places_and_the_fix(
         "nor environment variable NETMON_FORWARD_OPS_CHAT holds one; store it in Settings > "
         "Notifications (or: keyring set netmon/forward ops-chat), or set "
         "NETMON_FORWARD_OPS_CHAT where there is no keyring (a service account)")
+
+
+async def test_check_logs_where_each_destination_url_comes_from_or_the_fix(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """At start the core says where each destination's URL is (never the URL), so a service
+    account missing one hears of it before the first outage."""
+    monkeypatch.setenv("NETMON_FORWARD_OPS_CHAT", "json://127.0.0.1:9/envsecret77")
+    monkeypatch.delenv("NETMON_FORWARD_NOWHERE", raising=False)
+    forwarder = Forwarder([destination("ops", "json://127.0.0.1:9/keysecret77"), "ops-chat",
+                           "nowhere"], timeout_s=5)
+    with caplog.at_level(logging.INFO, logger="netmon.forward"):
+        found = await forwarder.check()
+    assert found == [("ops", "keyring entry 'netmon/forward/ops'"),
+                     ("ops-chat", "environment variable NETMON_FORWARD_OPS_CHAT"),
+                     ("nowhere", "")]
+    logged = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert ("INFO", "NOTIFY: destination ops-chat: URL from environment variable "
+                    "NETMON_FORWARD_OPS_CHAT") in logged
+    assert ("WARNING", "NOTIFY: no URL for destination 'nowhere': neither keyring entry "
+                       "'netmon/forward/nowhere' nor environment variable NETMON_FORWARD_NOWHERE "
+                       "holds one; store it in Settings > Notifications (or: keyring set "
+                       "netmon/forward nowhere), or set NETMON_FORWARD_NOWHERE where there is no "
+                       "keyring (a service account)") in logged
+    assert "secret77" not in str(logged)
