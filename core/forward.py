@@ -66,6 +66,16 @@ class ForwardResult:
     at: datetime
     source: str = ""
 
+    @property
+    def where(self) -> str:
+        """``ops-chat (json)``: the destination and its service, as shown to the operator."""
+        return f"{self.destination} ({self.service})" if self.service else self.destination
+
+    @property
+    def detail(self) -> str:
+        """The notice's title, and why the send failed."""
+        return self.title if self.ok else f"{self.title}: {self.reason}"
+
     def as_dict(self) -> dict[str, Any]:
         return {"destination": self.destination, "service": self.service, "ok": self.ok,
                 "reason": self.reason, "title": self.title, "at": iso_utc(self.at),

@@ -141,12 +141,9 @@ class _Printer:
 
     def forward(self, result: ForwardResult) -> None:
         """As the Events tab shows it: destination (service), sent or failed, and why."""
-        where = f"{result.destination} ({result.service})" if result.service else \
-            result.destination
-        outcome = "sent" if result.ok else "failed"
-        detail = result.title if result.ok else f"{result.title}: {result.reason}"
         self._write("forward", result.as_dict(), result.at,
-                    f"FORWARD {where} {outcome}: {detail}")
+                    f"FORWARD {result.where} {'sent' if result.ok else 'failed'}: "
+                    f"{result.detail}")
 
     def _write(self, record: str, data: dict[str, Any], at: datetime, text: str) -> None:
         from ..log import redact, redact_data
