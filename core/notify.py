@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from .clock import Clock, SystemClock
 from .config import NotificationSettings
 from .monitor import Condition, StatusChange, TargetStatus
+from .probes.base import iso_utc
 
 __all__ = ["LOCAL_NETWORK", "Notice", "Notifier", "NotifyPolicy"]
 
@@ -35,6 +37,10 @@ class Notice:
     title: str
     body: str
     at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "severity": self.severity, "title": self.title,
+                "body": self.body, "at": iso_utc(self.at)}
 
 
 @dataclass(frozen=True, slots=True)

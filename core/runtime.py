@@ -145,6 +145,7 @@ class NetmonCore:
             await self.monitor.seed_from(self.history)
         if self.database is not None:
             self.database.begin()
+        self.forwarder.check_soon()  # logs where each destination's URL is, or the fix
         if schedule:
             await self.monitor.start()
             self._reminders = asyncio.get_running_loop().create_task(
@@ -160,15 +161,16 @@ class NetmonCore:
         if self.database is not None:
             await self.database.ready()
 
-    async def stop(self) -> None:
-        """Stop everything that was started, newest first; bounded."""
+    async def stop(self, *, forward_grace_s: float = 0.0) -> None:
+        """Stop everything that was started, newest first; bounded. Notices being forwarded
+        get up to ``forward_grace_s`` to finish before they are cancelled."""
         if self._reminders is not None:
             self._reminders.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reminders
             self._reminders = None
         await self.monitor.stop()
-        await self.forwarder.aclose()
+        await self.forwarder.aclose(forward_grace_s)
         if self.database is not None:
             await self.database.close()
         if self.auth is not None:

@@ -81,6 +81,14 @@ class SecretRef:
 
     def get(self) -> str | None:
         """The secret, or None when neither place holds it (the keyring is tried first)."""
+        found = self.find()
+        return found[0] if found is not None else None
+
+    def find(self) -> tuple[str, str] | None:
+        """The secret and where it was found (``"keyring entry 'netmon/db'"`` or
+        ``"environment variable NETMON_DB_PASSWORD"``), or None. The keyring is tried first;
+        the environment variable serves when it holds nothing or no keyring backend exists
+        (a service account on a headless server)."""
         if self.keyring:
             import keyring
             from keyring.errors import KeyringError
@@ -91,9 +99,9 @@ class SecretRef:
             except KeyringError:
                 value = None
             if value:
-                return value
-        if self.env:
-            return os.environ.get(self.env) or None
+                return value, f"keyring entry '{self.keyring}'"
+        if self.env and (value := os.environ.get(self.env)):
+            return value, f"environment variable {self.env}"
         return None
 
     def require(self) -> str:

@@ -1,7 +1,14 @@
 """``netmon monitor``: run the monitor, one line per result, history written.
 
+It runs on ``NetmonCore`` like ``netmon serve`` and the console, so it decides and forwards
+the same notices (``[notifications]``): each notice is a line (``NOTICE``; with ``--jsonl`` a
+record ``"record": "notice"``), and so is what became of each forwarded one (``FORWARD``,
+sent or failed with the reason; ``"record": "forward"``), as in the console's Events tab.
+Probe results are ``"record": "result"``.
+
 Ctrl+C, SIGTERM and (on Windows) Ctrl+Break or closing the console window all stop it the
-same way: the monitor stops, pending history is written, and the exit code is 0. A second
+same way: the monitor stops, notices being forwarded get up to ``forward_timeout_s`` to
+finish (their results are printed), pending history is written, and the exit code is 0. A second
 signal while stopping ends the process at once.
 """
 
@@ -20,9 +27,12 @@ from .common import UsageError, command
 
 if TYPE_CHECKING:
     import asyncio
+    from datetime import datetime
     from types import FrameType
 
     from ..config import Config
+    from ..forward import ForwardResult
+    from ..notify import Notice
     from ..probes.base import ProbeResult
 
 
@@ -30,7 +40,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("monitor", help="probe targets on their schedule until stopped")
     parser.add_argument("--duration", type=float, metavar="SECONDS",
                         help="stop after this long (default: until Ctrl+C)")
-    parser.add_argument("--jsonl", action="store_true", help="one JSON object per result")
+    parser.add_argument("--jsonl", action="store_true",
+                        help="one JSON object per result, notice and forward result")
     parser.add_argument("--no-history", action="store_true", help="do not write history")
     command(parser, run)
 
@@ -88,53 +99,65 @@ async def _monitor(config: Config, args: argparse.Namespace) -> str | None:
     """
     import asyncio
 
-    from ..history import HistoryStore, Retention
-    from ..monitor import HealthMonitor
+    from ..runtime import NetmonCore
     from ..status import build
 
-    history = None
-    if config.history.enabled and not args.no_history:
-        history = HistoryStore(config.history.path or None,
-                               retention=Retention.from_settings(config.history))
-        await history.start()
-    monitor = HealthMonitor(config, history=history)
-    if history is not None:
-        await monitor.seed_from(history)
+    core = NetmonCore(config, with_history=not args.no_history, with_database=False)
     stop, signalled = asyncio.Event(), asyncio.Event()
-    monitor.result_recorded.connect(_printer(args.jsonl, stop))
+    printer = _Printer(args.jsonl, stop)
+    core.monitor.result_recorded.connect(printer.result)
+    core.notices.published.connect(printer.notice)
+    core.forwarder.sent.connect(printer.forward)
     try:
         with _stop_on_signals(stop, signalled):
-            await monitor.start()
+            await core.start()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(args.duration):
                     await stop.wait()  # until the duration ends, a signal or `| head` exits
-        return None if signalled.is_set() else str(build(monitor=monitor)["status"])
+        return None if signalled.is_set() else str(build(monitor=core.monitor)["status"])
     finally:
-        await monitor.stop()
-        if history is not None:
-            await history.close()
+        await core.stop(forward_grace_s=config.notifications.forward_timeout_s)
 
 
-def _printer(jsonl: bool, reader_gone: asyncio.Event) -> Any:
-    from ..log import redact, redact_data
-    from ..render import format_ms, shown
+class _Printer:
+    """Writes one line per probe result, notice and forward result to stdout (redacted)."""
 
-    def show(result: ProbeResult) -> None:
-        if reader_gone.is_set():
-            return
+    def __init__(self, jsonl: bool, reader_gone: asyncio.Event) -> None:
+        self.jsonl = jsonl
+        self.reader_gone = reader_gone
+
+    def result(self, result: ProbeResult) -> None:
+        from ..render import format_ms
+
+        state = "ok  " if result.ok else ("WARN" if result.degraded else "FAIL")
+        detail = "" if result.ok else f" {result.error_kind}: {result.error}"
         # details carry URLs (a redirect's final_url) and error texts: redact them all
-        if jsonl:
-            line = json.dumps(redact_data(result.as_dict()), ensure_ascii=True)
+        self._write("result", result.as_dict(), result.checked_at,
+                    f"{state} {result.target} {format_ms(result.latency_ms)}{detail}")
+
+    def notice(self, notice: Notice) -> None:
+        self._write("notice", notice.as_dict(), notice.at,
+                    f"NOTICE {notice.severity} {notice.title}: {notice.body}")
+
+    def forward(self, result: ForwardResult) -> None:
+        """As the Events tab shows it: destination (service), sent or failed, and why."""
+        self._write("forward", result.as_dict(), result.at,
+                    f"FORWARD {result.where} {'sent' if result.ok else 'failed'}: "
+                    f"{result.detail}")
+
+    def _write(self, record: str, data: dict[str, Any], at: datetime, text: str) -> None:
+        from ..log import redact, redact_data
+        from ..render import shown
+
+        if self.reader_gone.is_set():
+            return
+        if self.jsonl:
+            line = json.dumps(redact_data({"record": record, **data}), ensure_ascii=True)
         else:
-            state = "ok  " if result.ok else ("WARN" if result.degraded else "FAIL")
-            detail = "" if result.ok else f" {result.error_kind}: {result.error}"
-            line = redact(shown(f"{result.checked_at:%H:%M:%S} {state} {result.target} "
-                                f"{format_ms(result.latency_ms)}{detail}"))
+            line = redact(shown(f"{at:%H:%M:%S} {text}"))
         try:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
         except BrokenPipeError:  # the reader (e.g. `| head`) has gone: stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            reader_gone.set()
-
-    return show
+            self.reader_gone.set()

@@ -34,6 +34,7 @@ from .model import (
     ServiceSettings,
     Target,
     forward_entry,
+    forward_env,
 )
 from .save import save_config
 from .urls import is_http_url, url_has_credentials
@@ -59,6 +60,7 @@ __all__ = [
     "config_path",
     "default_config_text",
     "forward_entry",
+    "forward_env",
     "is_http_url",
     "load_config",
     "parse_config",

@@ -27,6 +27,7 @@ from .model import (
     RemoteSettings,
     Target,
     forward_entry,
+    forward_env,
 )
 from .urls import is_http_url, url_has_credentials
 
@@ -115,7 +116,8 @@ def _check_history(history: HistorySettings, label: str) -> None:
 def _check_notifications(notifications: NotificationSettings, label: str) -> None:
     """``forward`` names keyring entries, never URLs: an apprise URL may carry a token in
     its host or path (``tgram://bottoken/chat``), which no check can tell from a host."""
-    field, seen = "notifications.forward", set()
+    field = "notifications.forward"
+    envs: dict[str, str] = {}  # environment variable -> the destination it serves
     for name in notifications.forward:
         if "://" in name or ":" in name or "@" in name:
             what = ("credentials never go in the config file" if url_has_credentials(name)
@@ -124,16 +126,21 @@ def _check_notifications(notifications: NotificationSettings, label: str) -> Non
             raise ConfigError(
                 f"{describe_value(name)} is a URL: {what}. Store the URL in the OS keyring "
                 "under a name (Settings > Notifications > Add, or: keyring set "
-                f"{forward_entry('')[:-1]} NAME) and list the name: forward = [\"NAME\"]",
+                f"{forward_entry('')[:-1]} NAME; without a keyring, in the environment "
+                "variable NETMON_FORWARD_NAME) and list the name: forward = [\"NAME\"]",
                 path=label, field=field)
         if not FORWARD_NAME.fullmatch(name):
             raise ConfigError(f"{describe_value(name)} is not a destination name", path=label,
                               field=field, allowed="letters, digits, '.', '_' or '-' (up to "
                                                    "64), starting with a letter or digit")
-        if name in seen:
+        env = forward_env(name)
+        if envs.get(env) == name:
             raise ConfigError(f"{name!r} is listed twice; list each destination once",
                               path=label, field=field)
-        seen.add(name)
+        if env in envs:
+            raise ConfigError(f"{envs[env]!r} and {name!r} would share the environment "
+                              f"variable {env}; rename one", path=label, field=field)
+        envs[env] = name
 
 
 #: Checks across the fields of one section, shared by ``parse_config`` and

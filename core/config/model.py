@@ -32,6 +32,7 @@ __all__ = [
     "ServiceSettings",
     "Target",
     "forward_entry",
+    "forward_env",
 ]
 
 #: ``icmp``: is ``host`` there (ICMP echo, else TCP); ``gateway``: is the current default
@@ -47,6 +48,12 @@ FORWARD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 def forward_entry(name: str) -> str:
     """The keyring entry holding destination ``name``'s apprise URL (its secrets with it)."""
     return f"netmon/forward/{name}"
+
+
+def forward_env(name: str) -> str:
+    """The environment variable that may hold destination ``name``'s apprise URL where no
+    keyring exists (a service account): ``ops-chat`` -> ``NETMON_FORWARD_OPS_CHAT``."""
+    return "NETMON_FORWARD_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
 def _spec(
@@ -165,13 +172,14 @@ class HistorySettings:
 class NotificationSettings:
     """When to tell the operator (``core.notify.NotifyPolicy``; the console's tray shows the
     notices) and where they are forwarded (``core.forward``): ``forward`` lists destination
-    names, each an apprise URL kept in the OS keyring (entry ``netmon/forward/<name>``),
-    never the URL itself."""
+    names, each an apprise URL kept in the OS keyring (entry ``netmon/forward/<name>``) or,
+    without a keyring, in ``NETMON_FORWARD_<NAME>`` (``forward_env``), never the URL
+    itself."""
 
     enabled: bool = True
     quiet_s: float = _spec(300.0, min=0, max=86400)  # hold a repeat down notice this long
     reminder_s: float = _spec(3600.0, min=60, max=604800)  # remind of a target still down
-    forward: list[str] = field(default_factory=list)  # keyring names of apprise URLs
+    forward: list[str] = field(default_factory=list)  # names of apprise URLs (keyring / env)
     forward_timeout_s: float = _spec(15.0, min=1, max=300)  # one destination's send, at most
 
 

@@ -71,10 +71,8 @@ def row_for(value: object) -> EventRow | None:
         state = {"critical": "down", "warning": "degraded"}.get(value.severity, "up")
         return EventRow(value.at, "notice", value.key, value.title, value.body, state)
     if isinstance(value, ForwardResult):
-        where = f"{value.destination} ({value.service})" if value.service else value.destination
-        detail = value.title if value.ok else f"{value.title}: {value.reason}"
-        return EventRow(value.at, "forward", where, "sent" if value.ok else "failed", detail,
-                        "up" if value.ok else "down")
+        return EventRow(value.at, "forward", value.where, "sent" if value.ok else "failed",
+                        value.detail, "up" if value.ok else "down")
     return None
 
 

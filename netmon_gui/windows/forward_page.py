@@ -62,7 +62,11 @@ class NotificationsPage(SectionPage):
         self.status.setWordWrap(True)
         note = QLabel("Each URL is stored in the OS keyring only; the config file keeps its "
                       "name. Removing a name leaves its keyring entry (keyring del "
-                      "netmon/forward NAME deletes it).", box)
+                      "netmon/forward NAME deletes it). Where there is no keyring (a service "
+                      "account running netmon serve or monitor), the environment variable "
+                      "NETMON_FORWARD_NAME (upper case, other characters as _: ops-chat -> "
+                      "NETMON_FORWARD_OPS_CHAT) can hold the URL; the keyring entry wins.",
+                      box)
         note.setWordWrap(True)
         entry = QHBoxLayout()
         entry.addWidget(self.name_edit, 1)

@@ -19,6 +19,7 @@ from core.config import (
     NotificationSettings,
     Target,
     forward_entry,
+    forward_env,
     parse_config,
 )
 from core.errors import ConfigError
@@ -155,7 +156,8 @@ async def test_refusing_destination_is_recorded_failed_and_later_notices_still_g
     failed = next(a for a in audit if not a["ok"])
     assert "Connection refused" in str(failed["detail"])
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    assert "forwarding 'api is down' to dead (json) failed" in logged
+    assert ("forwarding 'api is down' to dead (json, URL from keyring entry "
+            "'netmon/forward/dead') failed") in logged
     assert "token-path-abc123" not in logged and dead_url not in logged
 
 
@@ -263,3 +265,87 @@ async def test_the_core_forwards_without_a_console(hook: HttpServer) -> None:
     finally:
         await core.stop()
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "netmon-notice-reminders"]
+
+
+def test_env_var_name_of_a_destination() -> None:
+    assert forward_env("ops-chat") == "NETMON_FORWARD_OPS_CHAT"
+    assert forward_env("mail.oncall") == "NETMON_FORWARD_MAIL_ONCALL"
+    assert forward_env("Ops_2") == "NETMON_FORWARD_OPS_2"
+
+
+def test_config_refuses_two_names_sharing_one_env_var() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config('[notifications]\nforward = ["ops-chat", "ops.chat"]\n')
+    assert "NETMON_FORWARD_OPS_CHAT" in str(info.value)
+
+
+async def test_env_var_serves_a_service_account_without_a_keyring(
+        hook: HttpServer, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """keyring's `fail` backend (a headless service account): the URL comes from
+    NETMON_FORWARD_<NAME>; the result and the log say so, never the URL."""
+    import keyring
+    from keyring.backends.fail import Keyring as NoKeyring
+
+    url = f"json://127.0.0.1:{hook.port}/hook/envtoken123"
+    hook.route("/hook/envtoken123")
+    monkeypatch.setenv("NETMON_FORWARD_OPS_CHAT", url)
+    keyring.set_keyring(NoKeyring())  # conftest restores its in-memory one afterwards
+    forwarder = Forwarder(["ops-chat"], timeout_s=5)
+    with caplog.at_level(logging.INFO, logger="netmon.forward"):
+        result = await forwarder.send_test("ops-chat")
+    assert result.ok, result.reason
+    assert result.source == "environment variable NETMON_FORWARD_OPS_CHAT"
+    assert result.as_dict()["source"] == result.source
+    assert hook.requests[0].json()["title"] == "netmon test notification"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "ops-chat (json, URL from environment variable NETMON_FORWARD_OPS_CHAT): sent" \
+        in logged
+    assert "envtoken123" not in logged
+
+
+async def test_keyring_entry_wins_over_the_env_var(hook: HttpServer,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    hook.route("/from-env")
+    monkeypatch.setenv("NETMON_FORWARD_OPS", f"json://127.0.0.1:{hook.port}/from-env")
+    forwarder = Forwarder(timeout_s=5)
+    result = await forwarder.send_test(destination("ops", f"json://127.0.0.1:{hook.port}/hook"))
+    assert result.ok and result.source == "keyring entry 'netmon/forward/ops'"
+    assert [r.path for r in hook.requests] == ["/hook"]
+    monkeypatch.delenv("NETMON_FORWARD_OPS")
+
+
+async def test_destination_with_no_url_anywhere_names_both_places_and_the_fix(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NETMON_FORWARD_OPS_CHAT", raising=False)
+    result = await Forwarder(["ops-chat"], timeout_s=5).send_test("ops-chat")
+    assert not result.ok and result.source == ""
+    assert result.reason == (
+        "no URL for destination 'ops-chat': neither keyring entry 'netmon/forward/ops-chat' "
+        "nor environment variable NETMON_FORWARD_OPS_CHAT holds one; store it in Settings > "
+        "Notifications (or: keyring set netmon/forward ops-chat), or set "
+        "NETMON_FORWARD_OPS_CHAT where there is no keyring (a service account)")
+
+
+async def test_check_logs_where_each_destination_url_comes_from_or_the_fix(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """At start the core says where each destination's URL is (never the URL), so a service
+    account missing one hears of it before the first outage."""
+    monkeypatch.setenv("NETMON_FORWARD_OPS_CHAT", "json://127.0.0.1:9/envsecret77")
+    monkeypatch.delenv("NETMON_FORWARD_NOWHERE", raising=False)
+    forwarder = Forwarder([destination("ops", "json://127.0.0.1:9/keysecret77"), "ops-chat",
+                           "nowhere"], timeout_s=5)
+    with caplog.at_level(logging.INFO, logger="netmon.forward"):
+        found = await forwarder.check()
+    assert found == [("ops", "keyring entry 'netmon/forward/ops'"),
+                     ("ops-chat", "environment variable NETMON_FORWARD_OPS_CHAT"),
+                     ("nowhere", "")]
+    logged = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert ("INFO", "NOTIFY: destination ops-chat: URL from environment variable "
+                    "NETMON_FORWARD_OPS_CHAT") in logged
+    assert ("WARNING", "NOTIFY: no URL for destination 'nowhere': neither keyring entry "
+                       "'netmon/forward/nowhere' nor environment variable NETMON_FORWARD_NOWHERE "
+                       "holds one; store it in Settings > Notifications (or: keyring set "
+                       "netmon/forward nowhere), or set NETMON_FORWARD_NOWHERE where there is no "
+                       "keyring (a service account)") in logged
+    assert "secret77" not in str(logged)
