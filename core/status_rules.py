@@ -48,10 +48,14 @@ def judge_status(state: TargetState, result: ProbeResult,
         return TargetStatus.DEGRADED, f"partial: {_who_said_what(result)}"
     if state.consecutive_failures >= settings.down_after:
         return TargetStatus.DOWN, (
-            f"{state.consecutive_failures} consecutive failures ({kind}){seen}")
+            f"{_failures(state.consecutive_failures)} ({kind}){seen}")
     return TargetStatus.DEGRADED, (
         f"failing ({kind}): {state.consecutive_failures} of {settings.down_after} "
         f"before down{seen}")
+
+
+def _failures(count: int) -> str:
+    return "1 failure" if count == 1 else f"{count} consecutive failures"
 
 
 def _who_said_what(result: ProbeResult) -> str:

@@ -115,7 +115,7 @@ async def test_text_output_shows_the_notice_and_a_failed_forward_with_the_fix(
         _, err = await interrupt(proc)
     notice = next(line for line in lines if " NOTICE " in line)
     assert notice.split(" ", 1)[1].startswith(
-        "NOTICE critical api is down: 1 consecutive failures (connection_refused)")
+        "NOTICE critical api is down: 1 failure (connection_refused)")
     forward = lines[-1].split(" ", 1)[1].rstrip("\n")
     assert forward.startswith("FORWARD ops-chat failed: api is down: no URL for destination "
                               "'ops-chat': neither keyring entry 'netmon/forward/ops-chat' nor "
