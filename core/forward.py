@@ -180,6 +180,11 @@ class Forwarder:
     trail: deque[ForwardResult] = field(default_factory=lambda: deque(maxlen=500))
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False, repr=False)
 
+    @property
+    def busy(self) -> int:
+        """How many sends (or URL checks) are still running."""
+        return sum(not task.done() for task in self._tasks)
+
     def configure(self, destinations: Iterable[str], timeout_s: float) -> None:
         """Take the ``[notifications]`` forwarding settings (from the next notice on)."""
         self.destinations = list(destinations)

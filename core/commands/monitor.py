@@ -116,7 +116,11 @@ async def _monitor(config: Config, args: argparse.Namespace) -> str | None:
                     await stop.wait()  # until the duration ends, a signal or `| head` exits
         return None if signalled.is_set() else str(build(monitor=core.monitor)["status"])
     finally:
-        await core.stop(forward_grace_s=config.notifications.forward_timeout_s)
+        grace = config.notifications.forward_timeout_s
+        if core.forwarder.busy:  # say why stopping takes a while, and how not to wait
+            print(f"waiting up to {grace:g} s for notices being forwarded "
+                  "(Ctrl+C again to quit now)", file=sys.stderr, flush=True)
+        await core.stop(forward_grace_s=grace)
 
 
 class _Printer:

@@ -164,7 +164,9 @@ async def test_a_send_in_flight_when_the_duration_ends_finishes_and_is_printed(
     args = argparse.Namespace(duration=1.3, jsonl=True, no_history=True)
     await monitor_command._monitor(config, args)
     assert asyncio.all_tasks() == before
-    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    out, err = capsys.readouterr()
+    assert "waiting up to 5 s for notices being forwarded (Ctrl+C again to quit now)" in err
+    records = [json.loads(line) for line in out.splitlines()]
     assert [(r["destination"], r["ok"], r["title"], r["source"]) for r in records
             if r["record"] == "forward"] == [("ops", True, "api is down",
                                               "keyring entry 'netmon/forward/ops'")]
