@@ -41,7 +41,7 @@ class CellDelegate(QStyledItemDelegate):
     def initStyleOption(self, option: QStyleOptionViewItem,  # noqa: N802 - Qt override
                         index: QModelIndex | QPersistentModelIndex) -> None:
         model = index.model()
-        source = index
+        source: QModelIndex | QPersistentModelIndex = index
         if isinstance(model, QAbstractProxyModel):
             source = model.mapToSource(index)
             model = source.model()
@@ -52,7 +52,7 @@ class CellDelegate(QStyledItemDelegate):
         text, _, _, _, align, background, foreground = cell(source.row(), source.column())[:7]
         # what QStyledItemDelegate.initStyleOption sets for these roles (no font, check
         # state or decoration role in a cell)
-        option.index = index
+        option.index = index  # type: ignore[assignment]  # Qt passes a QModelIndex
         if align is not None:
             option.displayAlignment = align
         if foreground is not None:
@@ -65,4 +65,4 @@ class CellDelegate(QStyledItemDelegate):
             option.features = with_display
             option.text = text
         option.backgroundBrush = QBrush() if background is None else QBrush(background)
-        option.styleObject = None
+        option.styleObject = None  # type: ignore[assignment]  # as the stock delegate
