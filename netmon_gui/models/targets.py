@@ -123,6 +123,11 @@ class TargetTable(Table, Generic[T]):
                                           sorted(roles))
                     start, roles = -1, set()
 
+    def cell(self, row: int, column: int) -> Cell:
+        """The values ``data()`` gives for the cell, in the order of the roles it keeps
+        (text, sort key, name, status, alignment, background, foreground, uptime bars)."""
+        return self._cells[row][column]
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None

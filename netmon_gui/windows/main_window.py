@@ -53,6 +53,7 @@ from ..tray import StatusTray
 from ..widgets.action_log import ActionLogView
 from ..widgets.badge import BadgeDelegate
 from ..widgets.breakers_panel import BreakersPanel
+from ..widgets.cell_delegate import CellDelegate
 from ..widgets.column_fit import ColumnFit
 from ..widgets.database_panel import DatabasePanel
 from ..widgets.diagnose_view import DiagnoseView
@@ -230,6 +231,7 @@ class MainWindow(QMainWindow):
         fm = table.fontMetrics()
         table.horizontalHeader().setDefaultSectionSize(fm.horizontalAdvance("Error") + 24)
         table.setModel(self.targets_proxy)
+        table.setItemDelegate(CellDelegate(table))  # cells read from the model's cache
         table.setItemDelegateForColumn(COL_STATUS, BadgeDelegate(table))
         table.setItemDelegateForColumn(COL_UPTIME, UptimeBarDelegate(table))
         samples = {COL_KIND: "postgres", COL_STATUS: "degraded", COL_LATENCY: "1000 ms",

@@ -416,3 +416,29 @@ async def test_the_latency_line_has_a_dot_per_probe_only_while_they_are_apart(
     window.plot.redraw()
     assert window.plot.curve.opts["symbol"] is None  # denser than one per 6 px: the line
     assert window.plot.point_count()[0] == len(core.monitor.memory.recent("api"))
+
+
+async def test_the_cell_delegate_paints_what_the_stock_delegate_paints(
+        window: MainWindow) -> None:
+    """The targets table's text cells are filled from the model's cell cache (one read a
+    cell, through the sort proxy) and paint pixel for pixel what QStyledItemDelegate paints
+    from per-role data(), selected row, failing row and a sorted order included."""
+    from PySide6.QtWidgets import QStyledItemDelegate
+
+    from netmon_gui.widgets.cell_delegate import CellDelegate
+
+    table = window.targets_table
+    assert isinstance(table.itemDelegate(), CellDelegate)
+    assert window.select_target("billing")
+    table.sortByColumn(COL_ERROR, Qt.SortOrder.DescendingOrder)
+    model = window.targets_model
+    reads: list[tuple[int, int]] = []
+    model.cell = lambda row, col: reads.append((row, col)) or type(model).cell(  # type: ignore[method-assign]
+        model, row, col)
+    ours = table.viewport().grab().toImage()
+    visible = [c for c in range(model.columnCount()) if not table.isColumnHidden(c)
+               and table.itemDelegateForColumn(c) is None]
+    assert {(r, c) for r in range(model.rowCount()) for c in visible} <= set(reads)
+    stock = QStyledItemDelegate(table)
+    table.setItemDelegate(stock)
+    assert table.viewport().grab().toImage() == ours
