@@ -1,0 +1,190 @@
+"""Direct DNS queries over one long-lived connected UDP socket per nameserver.
+
+dnspython's resolver opens a socket and an asyncio endpoint for every query; a monitor
+that asks the same nameservers every second keeps one connected socket per nameserver
+instead (:class:`DnsClient`, owned by the probes' context). Queries are built and parsed
+with dnspython's message module, each with a random id, matched to replies by id and
+question, each with its own deadline. What the probe reports is what dnspython's resolver
+reports for the same exchange (its answer and exception types, so the error kinds and
+texts stay the same): a truncated reply is asked again over TCP, a REFUSED or SERVFAIL is
+``NoNameservers``, a silent server a ``LifetimeTimeout``. One thing differs, and truly: a
+connected socket hears the ICMP port-unreachable of a closed port, so the pending queries
+to that nameserver fail with "Connection refused" at once instead of timing out; the
+socket is then re-created for the next query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, cast
+
+import dns.asyncquery
+import dns.entropy
+import dns.exception
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+
+__all__ = ["DnsClient"]
+
+_Pending = tuple[dns.message.Message, "asyncio.Future[dns.message.Message]"]
+
+
+class _Link(asyncio.DatagramProtocol):
+    """One connected UDP socket to one nameserver and the queries awaiting its replies."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self.pending: dict[int, _Pending] = {}
+        self.broken = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # (the selector loop's datagram transport does not subclass DatagramTransport)
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        entry = self.pending.get(int.from_bytes(data[:2], "big")) if len(data) >= 12 else None
+        if entry is None:
+            return  # late (its query timed out) or not ours
+        request, future = entry
+        try:
+            response = dns.message.from_wire(data, raise_on_truncation=True)
+        except dns.message.Truncated as truncated:
+            # the TC bit sends the query to TCP
+            response = truncated.message()  # type: ignore[no-untyped-call]
+        except Exception:  # a reply that cannot be parsed is not the answer
+            return
+        if not request.is_response(response):
+            return  # same id, other question: not the answer to this query
+        del self.pending[request.id]
+        if not future.done():
+            future.set_result(response)
+
+    def error_received(self, exc: Exception) -> None:
+        """An ICMP error (port unreachable: ECONNREFUSED) on the socket: true of this
+        nameserver, so every query waiting on it fails; the next one opens a new socket."""
+        self._fail(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(exc or ConnectionAbortedError("the DNS socket was closed"))
+
+    def _fail(self, exc: Exception) -> None:
+        self.broken = True
+        pending, self.pending = self.pending, {}
+        for _, future in pending.values():
+            if not future.done():
+                future.set_exception(exc)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    async def ask(self, request: dns.message.Message, deadline: float) -> dns.message.Message:
+        """Send ``request`` and wait for its reply until ``deadline`` (loop time)."""
+        assert self.transport is not None
+        while request.id in self.pending:  # ids are random; two in flight must differ
+            request.id = dns.entropy.random_16()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dns.message.Message] = loop.create_future()
+        self.pending[request.id] = (request, future)
+        expiry = loop.call_at(deadline, _expire, future)
+        try:
+            self.transport.sendto(request.to_wire())
+            return await future
+        finally:
+            expiry.cancel()
+            if self.pending.get(request.id, (None, None))[1] is future:
+                del self.pending[request.id]
+
+
+def _expire(future: asyncio.Future[dns.message.Message]) -> None:
+    if not future.done():
+        future.set_exception(dns.exception.Timeout())  # type: ignore[no-untyped-call]
+
+
+class DnsClient:
+    """Direct queries to nameservers, one connected UDP socket per (address, port),
+    opened on first use and kept until :meth:`close` (or re-opened after an error)."""
+
+    def __init__(self) -> None:
+        self._links: dict[tuple[str, int], _Link] = {}
+        self._opening: dict[tuple[str, int], asyncio.Future[_Link]] = {}
+
+    async def query(self, host: str, rdtype: str, ip: str, port: int,
+                    timeout: float) -> dns.resolver.Answer:
+        """Ask ``ip:port`` for ``rdtype`` of ``host`` (no search list, no cache); raises
+        what dnspython's resolver raises (``NXDOMAIN``, ``NoNameservers``,
+        ``LifetimeTimeout``...). Raises NotImplementedError on a loop without UDP."""
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        deadline = loop.time() + timeout
+        request = dns.message.make_query(host, rdtype)
+        server = f"Do53:{ip}@{port}"
+        tcp = False
+        try:
+            link = await self._link(ip, port)
+            response = await link.ask(request, deadline)
+            if response.flags & dns.flags.TC:
+                tcp = True
+                response = await dns.asyncquery.tcp(
+                    request, ip, timeout=max(deadline - loop.time(), 0.001), port=port)
+        except dns.exception.Timeout as exc:
+            elapsed = time.perf_counter() - started
+            timed_out = dns.exception.Timeout(timeout=elapsed)  # type: ignore[no-untyped-call]
+            raise dns.resolver.LifetimeTimeout(  # type: ignore[no-untyped-call]
+                timeout=elapsed, errors=[(server, tcp, port, timed_out, None)]) from exc
+        except (OSError, EOFError, dns.exception.FormError) as exc:
+            raise dns.resolver.NoNameservers(  # type: ignore[no-untyped-call]
+                request=request, errors=[(server, tcp, port, exc, None)]) from exc
+        return _verdict(request, response, server, tcp, ip, port)
+
+    async def _link(self, ip: str, port: int) -> _Link:
+        key = (ip, port)
+        link = self._links.get(key)
+        if link is not None and not link.broken:
+            return link
+        opening = self._opening.get(key)
+        if opening is None:  # the first of many probes starting together opens it
+            opening = self._opening[key] = asyncio.ensure_future(self._open(ip, port))
+            opening.add_done_callback(lambda _: self._opening.pop(key, None))
+        return await asyncio.shield(opening)
+
+    async def _open(self, ip: str, port: int) -> _Link:
+        loop = asyncio.get_running_loop()
+        _, link = await loop.create_datagram_endpoint(_Link, remote_addr=(ip, port))
+        old = self._links.get((ip, port))
+        if old is not None:
+            old._fail(ConnectionAbortedError("the DNS socket was replaced"))
+        self._links[(ip, port)] = link
+        return link
+
+    def close(self) -> None:
+        """Close every socket (queries still waiting fail)."""
+        links, self._links = list(self._links.values()), {}
+        for link in links:
+            link._fail(ConnectionAbortedError("the DNS client was closed"))
+
+
+def _verdict(request: dns.message.Message, response: dns.message.Message, server: str,
+             tcp: bool, ip: str, port: int) -> dns.resolver.Answer:
+    """The answer, or the exception dnspython's resolver raises for this response."""
+    qname = request.question[0].name
+    rcode = response.rcode()
+    if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        if rcode == dns.rcode.YXDOMAIN:
+            raise dns.resolver.YXDOMAIN
+        raise dns.resolver.NoNameservers(  # type: ignore[no-untyped-call]
+            request=request, errors=[(server, tcp, port, dns.rcode.to_text(rcode), response)])
+    try:  # dnspython validates an NXDOMAIN by making an Answer of it too
+        answer = dns.resolver.Answer(
+            qname, request.question[0].rdtype if rcode == dns.rcode.NOERROR
+            else dns.rdatatype.ANY, dns.rdataclass.IN,
+            cast(dns.message.QueryMessage, response), ip, port)
+    except Exception as exc:  # an answer that does not hang together (broken chain...)
+        raise dns.resolver.NoNameservers(  # type: ignore[no-untyped-call]
+            request=request, errors=[(server, tcp, port, exc, response)]) from exc
+    if rcode == dns.rcode.NXDOMAIN:
+        raise dns.resolver.NXDOMAIN(qnames=[qname], responses={qname: response})  # type: ignore[no-untyped-call]
+    return answer
