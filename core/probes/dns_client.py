@@ -16,11 +16,11 @@ socket is then re-created for the next query.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any, cast
 
 import dns.asyncquery
-import dns.entropy
 import dns.exception
 import dns.flags
 import dns.message
@@ -31,7 +31,10 @@ import dns.resolver
 
 __all__ = ["DnsClient"]
 
-_Pending = tuple[dns.message.Message, "asyncio.Future[dns.message.Message]"]
+#: a query in flight: the query (any id), its question section on the wire, its future
+_Pending = tuple[dns.message.Message, bytes, "asyncio.Future[dns.message.Message]"]
+#: built queries kept per (name, type); the oldest go past this many
+_KEEP_QUERIES = 4096
 
 
 class _Link(asyncio.DatagramProtocol):
@@ -50,7 +53,11 @@ class _Link(asyncio.DatagramProtocol):
         entry = self.pending.get(int.from_bytes(data[:2], "big")) if len(data) >= 12 else None
         if entry is None:
             return  # late (its query timed out) or not ours
-        request, future = entry
+        request, question, future = entry
+        # a response (QR set, opcode QUERY) that echoes the question byte for byte is the
+        # answer; anything else (a name in other case, an error without the question) is
+        # left to dnspython's own check
+        echoed = data[2] & 0xF8 == 0x80 and data[12:12 + len(question)] == question
         try:
             response = dns.message.from_wire(data, raise_on_truncation=True)
         except dns.message.Truncated as truncated:
@@ -58,9 +65,9 @@ class _Link(asyncio.DatagramProtocol):
             response = truncated.message()  # type: ignore[no-untyped-call]
         except Exception:  # a reply that cannot be parsed is not the answer
             return
-        if not request.is_response(response):
+        if not echoed and not _with_id(request, response.id).is_response(response):
             return  # same id, other question: not the answer to this query
-        del self.pending[request.id]
+        del self.pending[response.id]
         if not future.done():
             future.set_result(response)
 
@@ -75,28 +82,43 @@ class _Link(asyncio.DatagramProtocol):
     def _fail(self, exc: Exception) -> None:
         self.broken = True
         pending, self.pending = self.pending, {}
-        for _, future in pending.values():
+        for _, _, future in pending.values():
             if not future.done():
                 future.set_exception(exc)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
-    async def ask(self, request: dns.message.Message, deadline: float) -> dns.message.Message:
-        """Send ``request`` and wait for its reply until ``deadline`` (loop time)."""
+    async def ask(self, request: dns.message.Message, wire: bytes,
+                  deadline: float) -> dns.message.Message:
+        """Send ``wire`` (``request`` with any id) under a fresh random id and wait for its
+        reply until ``deadline`` (loop time)."""
         assert self.transport is not None
-        while request.id in self.pending:  # ids are random; two in flight must differ
-            request.id = dns.entropy.random_16()
+        qid = _random_id()
+        while qid in self.pending:  # two in flight must differ
+            qid = _random_id()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[dns.message.Message] = loop.create_future()
-        self.pending[request.id] = (request, future)
+        self.pending[qid] = (request, wire[12:], future)
         expiry = loop.call_at(deadline, _expire, future)
         try:
-            self.transport.sendto(request.to_wire())
+            self.transport.sendto(qid.to_bytes(2, "big") + wire[2:])
             return await future
         finally:
             expiry.cancel()
-            if self.pending.get(request.id, (None, None))[1] is future:
-                del self.pending[request.id]
+            if self.pending.get(qid, (None, None, None))[2] is future:
+                del self.pending[qid]
+
+
+def _random_id() -> int:
+    return int.from_bytes(os.urandom(2), "big")
+
+
+def _with_id(request: dns.message.Message, qid: int) -> dns.message.Message:
+    """A copy of the query ``request`` carrying id ``qid``."""
+    question = request.question[0]
+    copy = dns.message.make_query(question.name, question.rdtype)
+    copy.id = qid
+    return copy
 
 
 def _expire(future: asyncio.Future[dns.message.Message]) -> None:
@@ -111,6 +133,7 @@ class DnsClient:
     def __init__(self) -> None:
         self._links: dict[tuple[str, int], _Link] = {}
         self._opening: dict[tuple[str, int], asyncio.Future[_Link]] = {}
+        self._queries: dict[tuple[str, str], tuple[dns.message.Message, bytes]] = {}
 
     async def query(self, host: str, rdtype: str, ip: str, port: int,
                     timeout: float) -> dns.resolver.Answer:
@@ -120,16 +143,17 @@ class DnsClient:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         deadline = loop.time() + timeout
-        request = dns.message.make_query(host, rdtype)
+        request, wire = self._built(host, rdtype)
         server = f"Do53:{ip}@{port}"
         tcp = False
         try:
             link = await self._link(ip, port)
-            response = await link.ask(request, deadline)
+            response = await link.ask(request, wire, deadline)
             if response.flags & dns.flags.TC:
                 tcp = True
                 response = await dns.asyncquery.tcp(
-                    request, ip, timeout=max(deadline - loop.time(), 0.001), port=port)
+                    _with_id(request, response.id), ip,
+                    timeout=max(deadline - loop.time(), 0.001), port=port)
         except dns.exception.Timeout as exc:
             elapsed = time.perf_counter() - started
             timed_out = dns.exception.Timeout(timeout=elapsed)  # type: ignore[no-untyped-call]
@@ -139,6 +163,18 @@ class DnsClient:
             raise dns.resolver.NoNameservers(  # type: ignore[no-untyped-call]
                 request=request, errors=[(server, tcp, port, exc, None)]) from exc
         return _verdict(request, response, server, tcp, ip, port)
+
+    def _built(self, host: str, rdtype: str) -> tuple[dns.message.Message, bytes]:
+        """The query for ``host``/``rdtype`` and its wire form, built once (a monitor asks
+        the same questions every interval; each query only gets a new id)."""
+        key = (host, rdtype)
+        built = self._queries.get(key)
+        if built is None:
+            if len(self._queries) >= _KEEP_QUERIES:
+                del self._queries[next(iter(self._queries))]
+            request = dns.message.make_query(host, rdtype)
+            built = self._queries[key] = (request, request.to_wire())
+        return built
 
     async def _link(self, ip: str, port: int) -> _Link:
         key = (ip, port)

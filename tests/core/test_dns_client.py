@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 
 import dns.message
+import dns.rcode
 import dns.rrset
 import pytest
 
@@ -177,3 +178,31 @@ async def test_a_nameserver_on_a_closed_port_is_refused_not_timed_out() -> None:
     assert got.error_kind is K.CONNECTION_REFUSED
     assert got.error is not None
     assert "Connection refused" in got.error
+
+
+async def test_a_reply_in_other_case_or_an_error_without_question_is_the_answer(
+    client: DnsClient,
+) -> None:
+    """Not byte-for-byte echoes, yet answers by dnspython's rules: names compare without
+    case, and an error reply (REFUSED...) may leave the question out."""
+    def script(query: dns.message.Message) -> list[bytes]:
+        name = str(query.question[0].name)
+        if name.startswith("refuse"):
+            reply = dns.message.make_response(query)
+            reply.set_rcode(dns.rcode.REFUSED)
+            reply.question = []
+            return [reply.to_wire()]
+        upper = dns.message.make_query(name.upper(), "A")
+        upper.id = query.id
+        return [answer(upper, "10.4.4.4")]
+
+    transport, port = await start(Responder(script))
+    try:
+        upper = await resolve_direct("svc.invalid", f"127.0.0.1:{port}", timeout=2.0,
+                                     record_types=("A",), client=client)
+        assert upper.addresses == ("10.4.4.4",)
+        refused = await resolve_direct("refuse.invalid", f"127.0.0.1:{port}", timeout=2.0,
+                                       record_types=("A",), client=client)
+        assert (refused.error_kind, refused.rcode) == (K.DNS_FAILURE, "REFUSED")
+    finally:
+        transport.close()
