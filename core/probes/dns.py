@@ -32,6 +32,7 @@ import dns.resolver
 from ..errors import ErrorKind, NetmonError, classify
 from .base import PhaseTimer, ProbeResult, TargetProbe, describe
 from .dns_client import DnsClient
+from .os_resolver import getaddrinfo
 
 __all__ = [
     "DnsProbe",
@@ -107,11 +108,10 @@ def parse_nameserver(text: str) -> tuple[str, int]:
 
 async def resolve_os(host: str, port: int | None = None, *, timeout: float) -> ResolverAnswer:
     """Resolve through the OS (``getaddrinfo``), as every application does."""
-    loop = asyncio.get_running_loop()
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = await getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except Exception as exc:
         errno = exc.errno if isinstance(exc, OSError) and isinstance(exc.errno, int) else None
         return ResolverAnswer(
