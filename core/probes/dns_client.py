@@ -16,6 +16,7 @@ socket is then re-created for the next query.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import time
 from typing import Any, cast
@@ -72,8 +73,12 @@ class _Link(asyncio.DatagramProtocol):
             future.set_result(response)
 
     def error_received(self, exc: Exception) -> None:
-        """An ICMP error (port unreachable: ECONNREFUSED) on the socket: true of this
-        nameserver, so every query waiting on it fails; the next one opens a new socket."""
+        """An ICMP error on the socket: true of this nameserver, so every query waiting on
+        it fails; the next one opens a new socket. Port unreachable is ECONNREFUSED, and on
+        Windows WSAECONNRESET (10054), which on a UDP socket means the same: said as
+        refused on every platform."""
+        if isinstance(exc, ConnectionResetError):
+            exc = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
         self._fail(exc)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -206,3 +206,22 @@ async def test_a_reply_in_other_case_or_an_error_without_question_is_the_answer(
         assert (refused.error_kind, refused.rcode) == (K.DNS_FAILURE, "REFUSED")
     finally:
         transport.close()
+
+
+async def test_windows_port_unreachable_on_udp_is_said_as_refused(
+    client: DnsClient, dns_server: DnsServer
+) -> None:
+    """Windows reports an ICMP port unreachable on a UDP socket as WSAECONNRESET (10054);
+    that errno cannot happen here, so the socket's report is handed to the link by hand."""
+    dns_server.set_behaviour("svc.invalid", "silent")
+    asking = asyncio.ensure_future(resolve_direct(
+        "svc.invalid", f"127.0.0.1:{dns_server.port}", timeout=2.0, record_types=("A",),
+        client=client))
+    while not dns_server.queries:
+        await asyncio.sleep(0.005)
+    link = client._links[("127.0.0.1", dns_server.port)]
+    link.error_received(ConnectionResetError(
+        10054, "An existing connection was forcibly closed by the remote host"))
+    got = await asking
+    assert got.error_kind is K.CONNECTION_REFUSED
+    assert "Connection refused" in (got.error or "")
