@@ -10,7 +10,8 @@ texts stay the same): a truncated reply is asked again over TCP, a REFUSED or SE
 ``NoNameservers``, a silent server a ``LifetimeTimeout``. One thing differs, and truly: a
 connected socket hears the ICMP port-unreachable of a closed port, so the pending queries
 to that nameserver fail with "Connection refused" at once instead of timing out; the
-socket is then re-created for the next query.
+socket is then re-created for the next query. The source port changes every
+:data:`ROTATE_AFTER` queries.
 """
 
 from __future__ import annotations
@@ -30,12 +31,17 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
-__all__ = ["DnsClient"]
+__all__ = ["ROTATE_AFTER", "DnsClient"]
 
 #: a query in flight: the query (any id), its question section on the wire, its future
 _Pending = tuple[dns.message.Message, bytes, "asyncio.Future[dns.message.Message]"]
 #: built queries kept per (name, type); the oldest go past this many
 _KEEP_QUERIES = 4096
+#: queries sent from one source port before the next ones go from a new socket. A kept
+#: port leaves an off-path forger only the 16-bit id (and the question) to guess, where
+#: dnspython's fresh port per query adds the port; a new port every this many queries
+#: bounds how long a learned port is worth, for one socket set-up per that many queries
+ROTATE_AFTER = 256
 
 
 class _Link(asyncio.DatagramProtocol):
@@ -45,6 +51,8 @@ class _Link(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.pending: dict[int, _Pending] = {}
         self.broken = False
+        self.sent = 0
+        self.retiring = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # (the selector loop's datagram transport does not subclass DatagramTransport)
@@ -105,6 +113,7 @@ class _Link(asyncio.DatagramProtocol):
         future: asyncio.Future[dns.message.Message] = loop.create_future()
         self.pending[qid] = (request, wire[12:], future)
         expiry = loop.call_at(deadline, _expire, future)
+        self.sent += 1
         try:
             self.transport.sendto(qid.to_bytes(2, "big") + wire[2:])
             return await future
@@ -112,6 +121,14 @@ class _Link(asyncio.DatagramProtocol):
             expiry.cancel()
             if self.pending.get(qid, (None, None, None))[2] is future:
                 del self.pending[qid]
+            if self.retiring and not self.pending:
+                self.transport.close()
+
+    def retire(self) -> None:
+        """Send nothing more; close once the queries in flight are answered or expire."""
+        self.retiring = True
+        if not self.pending and self.transport is not None:
+            self.transport.close()
 
 
 def _random_id() -> int:
@@ -133,7 +150,8 @@ def _expire(future: asyncio.Future[dns.message.Message]) -> None:
 
 class DnsClient:
     """Direct queries to nameservers, one connected UDP socket per (address, port),
-    opened on first use and kept until :meth:`close` (or re-opened after an error)."""
+    opened on first use and kept until :meth:`close`; a new one after an error or after
+    :data:`ROTATE_AFTER` queries."""
 
     def __init__(self) -> None:
         self._links: dict[tuple[str, int], _Link] = {}
@@ -184,7 +202,7 @@ class DnsClient:
     async def _link(self, ip: str, port: int) -> _Link:
         key = (ip, port)
         link = self._links.get(key)
-        if link is not None and not link.broken:
+        if link is not None and not link.broken and link.sent < ROTATE_AFTER:
             return link
         opening = self._opening.get(key)
         if opening is None:  # the first of many probes starting together opens it
@@ -197,7 +215,7 @@ class DnsClient:
         _, link = await loop.create_datagram_endpoint(_Link, remote_addr=(ip, port))
         old = self._links.get((ip, port))
         if old is not None:
-            old._fail(ConnectionAbortedError("the DNS socket was replaced"))
+            old.retire()
         self._links[(ip, port)] = link
         return link
 

@@ -225,3 +225,22 @@ async def test_windows_port_unreachable_on_udp_is_said_as_refused(
     got = await asking
     assert got.error_kind is K.CONNECTION_REFUSED
     assert "Connection refused" in (got.error or "")
+
+
+async def test_the_source_port_changes_every_rotate_after_queries(
+    client: DnsClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("core.probes.dns_client.ROTATE_AFTER", 5)
+    responder = Responder(lambda q: [answer(q, "10.5.5.5")])
+    transport, port = await start(responder)
+    try:
+        for _ in range(3):  # 15 queries, 5 at a time on the same socket
+            got = await asyncio.gather(*(
+                resolve_direct("svc.invalid", f"127.0.0.1:{port}", timeout=2.0,
+                               record_types=("A",), client=client) for _ in range(5)))
+            assert all(a.addresses == ("10.5.5.5",) for a in got)
+        ports = [p for _, p in responder.sources]
+        assert len(set(ports)) == 3
+        assert ports == sorted(ports, key=ports.index)  # each port's queries together
+    finally:
+        transport.close()
