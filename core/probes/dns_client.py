@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import os
 import time
 from typing import Any, cast
@@ -207,8 +208,13 @@ class DnsClient:
         opening = self._opening.get(key)
         if opening is None:  # the first of many probes starting together opens it
             opening = self._opening[key] = asyncio.ensure_future(self._open(ip, port))
-            opening.add_done_callback(lambda _: self._opening.pop(key, None))
+            opening.add_done_callback(functools.partial(self._opened, key))
         return await asyncio.shield(opening)
+
+    def _opened(self, key: tuple[str, int], opening: asyncio.Future[_Link]) -> None:
+        self._opening.pop(key, None)
+        if not opening.cancelled():
+            opening.exception()  # seen by its waiters; not "never retrieved" if all left
 
     async def _open(self, ip: str, port: int) -> _Link:
         loop = asyncio.get_running_loop()
