@@ -40,6 +40,7 @@ from .clock import SystemClock
 from .config import Target
 from .errors import ErrorKind, classify
 from .probes.base import _EMPTY, Probe, ProbeContext, ProbeResult, describe
+from .probes.os_resolver import getaddrinfo
 from .probes.registry import make_probe
 
 __all__ = ["ProbeWorkerError", "ProbeWorkers", "WorkerStats"]
@@ -345,7 +346,7 @@ async def _serve(conn: Connection, targets: list[Target], timeout_s: float) -> N
     # first probes must not pay for lazy imports and resolver set-up on the clock.
     probes: dict[str, Probe] = {t.name: make_probe(t, context) for t in targets}
     with contextlib.suppress(OSError):
-        await loop.getaddrinfo("localhost", None)
+        await getaddrinfo("localhost", None)
     outbox: list[_Result] = []
     flushing = False
     tasks: set[asyncio.Task[None]] = set()

@@ -20,6 +20,7 @@ from ..clock import Clock, SystemClock
 from ..config import Target
 from ..errors import ErrorKind, NetmonError, classify
 from ..log import redact
+from .dns_client import DnsClient
 
 __all__ = [
     "PhaseTimer",
@@ -172,6 +173,8 @@ class ProbeContext:
         default_factory=dict)
     _proxies: dict[tuple[str, str], str | None] = field(default_factory=dict)
     _nameservers: tuple[float, list[str]] | None = None
+    #: direct DNS queries, one long-lived socket per nameserver
+    dns: DnsClient = field(default_factory=DnsClient)
 
     async def system_nameservers(self) -> list[str]:
         """This machine's nameservers, read in a worker thread and kept for a minute
@@ -243,7 +246,8 @@ class ProbeContext:
         return self._tls.setdefault(ca_file, context)
 
     async def aclose(self) -> None:
-        """Close the clients this context opened."""
+        """Close the clients and DNS sockets this context opened."""
+        self.dns.close()
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()

