@@ -5,21 +5,20 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
-
-import dns.resolver
-import httpx
 
 from ..clock import Clock, SystemClock
 from ..config import Target
 from ..errors import ErrorKind, NetmonError, classify
 from ..log import redact
+
+if TYPE_CHECKING:  # imported where used: a config of TCP targets needs neither
+    import httpx
 
 __all__ = [
     "PhaseTimer",
@@ -136,6 +135,7 @@ def failure(
 
 def environment_proxy(url: str) -> str | None:
     """The proxy URL the environment selects for ``url`` (credentials masked), or None."""
+    import urllib.request
     parts = urlsplit(url)
     host = parts.hostname or ""
     if urllib.request.proxy_bypass(host):
@@ -149,6 +149,8 @@ def system_nameservers() -> list[str]:
     """The nameservers this machine is configured with (resolv.conf, Windows registry).
 
     Reads files or the registry: call it off the event loop."""
+    import dns.resolver
+
     try:
         return [str(ns) for ns in dns.resolver.Resolver(configure=True).nameservers]
     except Exception:  # no resolv.conf, unreadable registry: nothing to compare with
@@ -214,6 +216,8 @@ class ProbeContext:
         key = (verify, ca_file, owner)
         client = self._clients.get(key)
         if client is None:
+            import httpx
+
             tls: ssl.SSLContext | bool = False
             if verify:
                 tls = await self._trust_store(ca_file)

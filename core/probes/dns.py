@@ -22,16 +22,14 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import dns.asyncresolver
-import dns.exception
-import dns.rcode
-import dns.rdatatype
-import dns.resolver
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ErrorKind, NetmonError, classify
 from .base import PhaseTimer, ProbeResult, TargetProbe, describe
+
+if TYPE_CHECKING:  # dnspython is imported by the first direct query (it pulls in httpx)
+    import dns.asyncresolver
+    import dns.resolver
 
 __all__ = [
     "DnsProbe",
@@ -127,6 +125,8 @@ async def resolve_direct(
     label: str | None = None,
 ) -> ResolverAnswer:
     """Ask one nameserver directly for ``record_types`` of ``host`` (in parallel)."""
+    import dns.rcode
+    import dns.rdatatype
     ip, port = parse_nameserver(nameserver)
     name = label or nameserver
     started = time.perf_counter()
@@ -186,6 +186,7 @@ def _configure(resolver: dns.resolver.BaseResolver, ip: str, port: int,
 def _async_resolver(ip: str, port: int, timeout: float) -> dns.asyncresolver.Resolver:
     """One resolver per nameserver and timeout, reused by every query (no cache of answers:
     each query goes to the server). Building one costs ~15 us."""
+    import dns.asyncresolver
     resolver = dns.asyncresolver.Resolver(configure=False)
     _configure(resolver, ip, port, timeout)
     return resolver
@@ -198,6 +199,7 @@ async def _query(host: str, rtype: str, ip: str, port: int,
     Some Windows event loops (IOCP/proactor-based ones, e.g. a Qt loop) cannot open
     datagram endpoints; dnspython then reports NotImplementedError for the nameserver.
     """
+    import dns.resolver
     resolver = _async_resolver(ip, port, timeout)
     try:
         return await resolver.resolve(host, rtype, raise_on_no_answer=False, search=False)
@@ -215,6 +217,7 @@ async def _query(host: str, rtype: str, ip: str, port: int,
 
 def _most_telling(errors: list[BaseException]) -> BaseException:
     """NXDOMAIN says more than a timeout on the other record type."""
+    import dns.resolver
     for exc in errors:
         if isinstance(exc, dns.resolver.NXDOMAIN):
             return exc
@@ -222,6 +225,7 @@ def _most_telling(errors: list[BaseException]) -> BaseException:
 
 
 def _rcode_of(exc: BaseException) -> str | None:
+    import dns.resolver
     if isinstance(exc, dns.resolver.NXDOMAIN):
         return "NXDOMAIN"
     if isinstance(exc, dns.resolver.NoNameservers):
