@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
@@ -96,8 +97,9 @@ class MainWindow(QMainWindow):
 
     ``settings`` remembers geometry and the open tab (none: nothing is remembered).
     The graphs (Latency and Timeline tabs; pyqtgraph and numpy are slow to import) are
-    built just after the window's first paint, or when ``plot`` / ``timeline`` is asked for
-    first; until then their tabs say "Loading graph...".
+    built just after the window's first paint (their modules imported in a worker thread,
+    so the loop keeps turning), or when ``plot`` / ``timeline`` is asked for first; until
+    then their tabs say "Loading graph...".
     """
 
     closed = Signal()
@@ -135,6 +137,7 @@ class MainWindow(QMainWindow):
         self._plot_target: str | None = None  # what each graph shows (kept until built)
         self._timeline_target: str | None = None
         self._graphs_due = False  # the build after the first paint is scheduled
+        self._graphs_task: asyncio.Task[None] | None = None
         # each a tab page itself (padded like the others), the graph its only child
         self.plot_page = Deferred(self._build_plot, "Loading graph...", self, margin=10)
         self.timeline_page = Deferred(self._build_timeline, "Loading graph...", self,
@@ -565,9 +568,19 @@ class MainWindow(QMainWindow):
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         super().paintEvent(event)
-        if not self._graphs_due:  # the window is on screen: now build the graphs
+        if not self._graphs_due:  # the window is on screen: now the graphs
             self._graphs_due = True
-            QTimer.singleShot(0, self, self.build_graphs)
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no asyncio loop (a bare Qt test): on Qt's next turn
+                QTimer.singleShot(0, self, self.build_graphs)
+            else:
+                self._graphs_task = loop.create_task(self._load_graphs(), name="gui-graphs")
+
+    async def _load_graphs(self) -> None:
+        await asyncio.to_thread(_import_graph_modules)  # ~0.5 s of imports off the loop
+        if not self._shut_down:
+            self.build_graphs()  # the widgets themselves: here, in the GUI thread
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -603,6 +616,9 @@ class MainWindow(QMainWindow):
     async def aclose(self) -> None:
         """Stop timers, disconnect from the core, cancel running actions (idempotent)."""
         self._shutdown_widgets()
+        if self._graphs_task is not None and not self._graphs_task.done():
+            self._graphs_task.cancel()
+            await asyncio.gather(self._graphs_task, return_exceptions=True)
         if self._timeline is not None:
             await self._timeline.aclose()
         await self.uptime.aclose()
@@ -626,3 +642,9 @@ class MainWindow(QMainWindow):
         self.remote.detach()
         self.log_bridge.close()
         self.tray.close()
+
+
+def _import_graph_modules() -> None:
+    """Import the graphs' modules (pyqtgraph, numpy); no Qt object is made here."""
+    for module in ("netmon_gui.widgets.latency_plot", "netmon_gui.widgets.timeline"):
+        importlib.import_module(module)
