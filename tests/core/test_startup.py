@@ -73,16 +73,18 @@ def test_a_command_loads_what_it_needs_when_it_runs() -> None:
     assert "asyncio" in loaded and "dns" not in loaded and "httpx" not in loaded
 
 
-def test_a_core_of_tcp_and_postgres_targets_is_built_without_client_libraries() -> None:
-    """The console builds its core before its window is painted: the probes' libraries
-    (dnspython, httpx, asyncpg, cryptography, PyJWT) load when a probe or a check first
-    needs them, not when the core is built."""
-    code = ("from core.config import Config, HistorySettings, Target\n"
+def test_a_core_with_a_database_is_built_without_client_libraries() -> None:
+    """The console builds its core before its window is painted: the probes' and the
+    database layer's libraries (dnspython, httpx, asyncpg, cryptography, PyJWT) load when a
+    probe, a pool or a check first needs them, not when the core is built."""
+    code = ("from core.config import Config, DatabaseSettings, HistorySettings, Target\n"
             "from core.runtime import NetmonCore\n"
-            "NetmonCore(Config(targets=[\n"
+            "core = NetmonCore(Config(targets=[\n"
             "    Target(name='api', kind='tcp', host='127.0.0.1', port=9),\n"
             "    Target(name='db', kind='postgres', dsn='postgresql://u@127.0.0.1:9/x')],\n"
-            "    history=HistorySettings(enabled=False)))\n")
+            "    database=DatabaseSettings(target='db'),\n"
+            "    history=HistorySettings(enabled=False)))\n"
+            "assert core.database is not None\n")
     loaded = set(_loaded_after(code))
     assert not loaded & {"httpx", "dns", "asyncpg", "cryptography", "jwt", "keyring"}, loaded
 

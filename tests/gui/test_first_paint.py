@@ -29,7 +29,7 @@ seen = {}
 def slow():
     return sorted({m.split(".")[0] for m in sys.modules} & SLOW)
 
-from core.config import Config, HistorySettings, Target
+from core.config import Config, DatabaseSettings, HistorySettings, Target
 from core.runtime import NetmonCore
 from netmon_gui.windows.main_window import MainWindow
 seen["imported"] = slow()
@@ -47,7 +47,8 @@ class Watch(QObject):
 async def run():
     targets = [Target(name=f"svc-{i}", kind="tcp", host="127.0.0.1", port=9) for i in range(3)]
     targets.append(Target(name="db", kind="postgres", dsn="postgresql://app@127.0.0.1:9/app"))
-    core = NetmonCore(Config(targets=targets, history=HistorySettings(enabled=False)))
+    core = NetmonCore(Config(targets=targets, database=DatabaseSettings(target="db"),
+                             history=HistorySettings(enabled=False)))
     window = MainWindow(core)
     seen["built"] = slow()
     watch = Watch()
@@ -80,7 +81,7 @@ def test_the_window_is_painted_before_the_graphs_and_client_libraries_load() -> 
     assert out.returncode == 0, out.stderr[-2000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen["imported"] == []  # the window's module and the core's
-    assert seen["built"] == []  # a core of TCP and PostgreSQL targets, and its window
+    assert seen["built"] == []  # a core of TCP targets and a database, and its window
     assert seen["painted"] == []  # on screen without any of them
     # until the graphs are built their tabs say so; they never claim "no data"
     assert seen["latency tab"] == seen["timeline tab"] == "Loading graph..."
