@@ -571,14 +571,22 @@ class MainWindow(QMainWindow):
         if not self._graphs_due:  # the window is on screen: now the graphs
             self._graphs_due = True
             try:
-                loop = asyncio.get_running_loop()
+                asyncio.get_running_loop()
             except RuntimeError:  # no asyncio loop (a bare Qt test): on Qt's next turn
                 QTimer.singleShot(0, self, self.build_graphs)
             else:
-                self._graphs_task = loop.create_task(self._load_graphs(), name="gui-graphs")
+                self.load_graphs()
+
+    def load_graphs(self) -> asyncio.Task[None]:
+        """The task that imports the graphs' modules in a worker thread (~0.5 s; the loop
+        keeps turning) and then builds them here; made once (the first paint starts it)."""
+        if self._graphs_task is None:
+            self._graphs_task = asyncio.get_running_loop().create_task(
+                self._load_graphs(), name="gui-graphs")
+        return self._graphs_task
 
     async def _load_graphs(self) -> None:
-        await asyncio.to_thread(_import_graph_modules)  # ~0.5 s of imports off the loop
+        await asyncio.to_thread(_import_graph_modules)
         if not self._shut_down:
             self.build_graphs()  # the widgets themselves: here, in the GUI thread
 
