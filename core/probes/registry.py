@@ -2,33 +2,43 @@
 
 A kind's module is imported when the first target of that kind is built: the HTTP,
 PostgreSQL and Supabase probes pull in httpx, cryptography or asyncpg, which a config
-without such targets never needs.
+without such targets never needs. The imports are plain ``from`` statements (not names in
+strings) so that a bundler's analysis still finds every probe.
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 
 from ..config import Target
 from .base import Probe, ProbeContext
 
 __all__ = ["make_probe"]
 
-#: kind -> (module in this package, probe class)
-_PROBES: dict[str, tuple[str, str]] = {
-    "dns": ("dns", "DnsProbe"),
-    "tcp": ("tcp", "TcpProbe"),
-    "http": ("http", "HttpProbe"),
-    "postgres": ("postgres", "PostgresProbe"),
-    "supabase": ("supabase", "SupabaseProbe"),
-    "icmp": ("icmp", "IcmpProbe"),
-    "gateway": ("icmp", "IcmpProbe"),
-}
+
+def _probe_class(kind: str) -> Callable[[Target, ProbeContext], Probe]:
+    match kind:
+        case "dns":
+            from .dns import DnsProbe
+            return DnsProbe
+        case "tcp":
+            from .tcp import TcpProbe
+            return TcpProbe
+        case "http":
+            from .http import HttpProbe
+            return HttpProbe
+        case "postgres":
+            from .postgres import PostgresProbe
+            return PostgresProbe
+        case "supabase":
+            from .supabase import SupabaseProbe
+            return SupabaseProbe
+        case "icmp" | "gateway":
+            from .icmp import IcmpProbe
+            return IcmpProbe
+    raise KeyError(kind)
 
 
 def make_probe(target: Target, context: ProbeContext) -> Probe:
     """The probe for ``target``'s kind, sharing ``context``."""
-    module, name = _PROBES[target.kind]
-    probe: Probe = getattr(importlib.import_module(f"{__package__}.{module}"), name)(
-        target, context)
-    return probe
+    return _probe_class(target.kind)(target, context)

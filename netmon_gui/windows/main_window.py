@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
@@ -654,5 +653,4 @@ class MainWindow(QMainWindow):
 
 def _import_graph_modules() -> None:
     """Import the graphs' modules (pyqtgraph, numpy); no Qt object is made here."""
-    for module in ("netmon_gui.widgets.latency_plot", "netmon_gui.widgets.timeline"):
-        importlib.import_module(module)
+    from ..widgets import latency_plot, timeline  # noqa: F401 - imported, nothing used
