@@ -96,9 +96,9 @@ class MainWindow(QMainWindow):
 
     ``settings`` remembers geometry and the open tab (none: nothing is remembered).
     The graphs (Latency and Timeline tabs; pyqtgraph and numpy are slow to import) are
-    built just after the window's first paint (their modules imported in a worker thread,
-    so the loop keeps turning), or when ``plot`` / ``timeline`` is asked for first; until
-    then their tabs say "Loading graph...".
+    built on the loop just after the window's first paint (the core starts after them, so
+    their imports never delay a probe's timing), or when ``plot`` / ``timeline`` is asked
+    for first; until then their tabs say "Loading graph...".
     """
 
     closed = Signal()
@@ -577,17 +577,17 @@ class MainWindow(QMainWindow):
                 self.load_graphs()
 
     def load_graphs(self) -> asyncio.Task[None]:
-        """The task that imports the graphs' modules in a worker thread (~0.5 s; the loop
-        keeps turning) and then builds them here; made once (the first paint starts it)."""
+        """The task that builds the graphs (~0.5 s with their imports, which hold the GUI
+        thread: imports in a worker thread race CPython 3.11's ast state and Qt); made once
+        (the first paint starts it)."""
         if self._graphs_task is None:
             self._graphs_task = asyncio.get_running_loop().create_task(
                 self._load_graphs(), name="gui-graphs")
         return self._graphs_task
 
     async def _load_graphs(self) -> None:
-        await asyncio.to_thread(_import_graph_modules)
         if not self._shut_down:
-            self.build_graphs()  # the widgets themselves: here, in the GUI thread
+            self.build_graphs()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -649,8 +649,3 @@ class MainWindow(QMainWindow):
         self.remote.detach()
         self.log_bridge.close()
         self.tray.close()
-
-
-def _import_graph_modules() -> None:
-    """Import the graphs' modules (pyqtgraph, numpy); no Qt object is made here."""
-    from ..widgets import latency_plot, timeline  # noqa: F401 - imported, nothing used
