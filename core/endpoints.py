@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .config import Target
-from .probes.postgres import pg_params
 
 __all__ = ["Endpoint", "endpoint"]
 
@@ -41,6 +40,8 @@ def endpoint(target: Target) -> Endpoint:
             return Endpoint(target.name)
         return Endpoint(parts.hostname or target.name, port)
     if target.kind == "postgres":
+        from .probes.postgres import pg_params  # the probe's module imports asyncpg
+
         try:
             params = pg_params(target)
         except ValueError:

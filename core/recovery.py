@@ -15,12 +15,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .auth import ResilientAuthService
 from .breaker import BreakerState, CircuitBreaker
 from .clock import Clock, SystemClock
-from .diagnose import diagnose
 from .endpoints import endpoint
 from .errors import ErrorKind, kind_info
 from .events import Event
@@ -28,6 +26,9 @@ from .history import HistoryStore
 from .log import PREFIX_RESILIENT
 from .monitor import HealthMonitor, TargetState, TargetStatus, breaker_key
 from .probes.base import iso_utc
+
+if TYPE_CHECKING:  # only when [auth] is configured (it pulls in httpx and PyJWT)
+    from .auth import ResilientAuthService
 
 __all__ = [
     "ACTIONS",
@@ -222,6 +223,8 @@ class RecoveryActions:
         return monitor, state
 
     async def _diagnose(self, name: str | None) -> dict[str, Any]:
+        from .diagnose import diagnose  # its layers pull in dnspython and the environment
+
         _, state = self._enabled_target(name, "diagnose")
         target = state.target
         where = target.url if target.kind in ("http", "supabase") else str(endpoint(target))

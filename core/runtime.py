@@ -15,13 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .auth import ResilientAuthService
 from .breaker import CircuitBreaker
 from .clock import Clock, SystemClock
 from .config import Config
-from .db import DatabaseResilience
 from .forward import Forwarder
 from .history import HistoryStore, Retention
 from .monitor import HealthMonitor, breaker_for
@@ -30,6 +28,10 @@ from .notify import NotifyPolicy
 from .recovery import RecoveryActions
 from .retry import policy_from_settings
 from .status import build
+
+if TYPE_CHECKING:  # imported when configured: they pull in httpx, PyJWT, asyncpg
+    from .auth import ResilientAuthService
+    from .db import DatabaseResilience
 
 __all__ = ["NetmonCore"]
 
@@ -59,11 +61,16 @@ class NetmonCore:
         self.monitor = HealthMonitor(config, clock=self.clock, rng=self.rng,
                                      history=self.history, breakers=self.breakers)
         auth = config.auth
-        self.auth = (ResilientAuthService.from_settings(
-            auth, clock=self.clock, rng=self.rng, breaker=self.breaker("auth"))
-            if auth.supabase_url or auth.jwt_secret else None)
+        self.auth: ResilientAuthService | None = None
+        if auth.supabase_url or auth.jwt_secret:
+            from .auth import ResilientAuthService
+
+            self.auth = ResilientAuthService.from_settings(
+                auth, clock=self.clock, rng=self.rng, breaker=self.breaker("auth"))
         self.database: DatabaseResilience | None = None
         if with_database and config.database.target:
+            from .db import DatabaseResilience
+
             settings = config.database
             target = config.target(settings.target)
             self.database = DatabaseResilience(

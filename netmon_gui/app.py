@@ -1,8 +1,11 @@
 """``netmon-gui``: the QApplication, one qasync loop, and a clean shutdown.
 
-The window comes first: a light ``StartupShell`` is painted before the heavy imports (core,
-httpx, pyqtgraph) and before the config is read; the console window replaces it and is
-painted before the core starts; the core's start runs on the loop behind it (``startup``).
+The window comes first: a light ``StartupShell`` is painted before the heavier imports (the
+core, the window's modules) and before the config is read; the console window replaces it
+and is painted before the core starts; the core's start runs on the loop behind it
+(``startup``), and the graphs (pyqtgraph, numpy) are built just after that paint. Nothing
+before the console's paint imports httpx, dnspython, asyncpg, PyJWT, keyring or pyqtgraph
+(``tests/gui/test_first_paint.py``).
 Keep this module's top-level imports light (Qt only): that is what the first paint waits
 for. ``--demo`` runs in-process loopback servers (``core.demo``); ``--screenshot`` grabs the
 real window into a PNG and exits.

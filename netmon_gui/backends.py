@@ -13,16 +13,18 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
 from core.config import RemoteSettings
 from core.errors import NETWORK_KINDS, ErrorKind
-from core.remote import RemoteBackend, RemoteResult
 from core.retry import strategy
 
 from .actions import LABELS, ActionRecord, describe_outcome, failure_of
+
+if TYPE_CHECKING:  # imported by the first poller: the client pulls in httpx
+    from core.remote import RemoteResult
 
 __all__ = ["REMOTE_ACTIONS", "BackendPoller", "Backends", "describe_remote",
            "remote_state"]
@@ -78,6 +80,8 @@ class BackendPoller(QObject):
         self.interval_s = interval_s if interval_s is not None else settings.interval_s
         # One attempt per poll: the poller's interval and backoff do the retrying, so a
         # dead backend turns red after one timeout, not after a retry loop.
+        from core.remote import RemoteBackend
+
         self.backend = RemoteBackend(
             settings.name, settings.url, token=settings.token, verify_tls=settings.verify_tls,
             ca_file=settings.ca_file, timeout_s=settings.timeout_s,

@@ -16,8 +16,6 @@ import time
 from collections import deque
 from typing import Any
 
-import asyncpg
-
 from ..errors import classify
 
 __all__ = ["run_on_pool", "time_left"]
@@ -39,6 +37,8 @@ async def run_on_pool(
 ) -> Any:
     """``conn.<method>(query, *args)`` on a connection from ``pool``; acquire waits (ms)
     are appended to ``waits``."""
+    import asyncpg  # loaded by the pool's opening (open_pool): only a lookup here
+
     started = time.perf_counter()
     conn = await pool.acquire(timeout=min(acquire_timeout, time_left(deadline)))
     waits.append((time.perf_counter() - started) * 1000)
@@ -66,5 +66,7 @@ async def _give_back(pool: Any, conn: Any, deadline: float) -> None:
 
 
 def _terminate(conn: Any) -> None:
+    import asyncpg
+
     with contextlib.suppress(asyncpg.InterfaceError):  # already released by a close
         conn.terminate()

@@ -1,4 +1,7 @@
-"""Opening and closing asyncpg pools, and resolving the host first (network-aware start)."""
+"""Opening and closing asyncpg pools, and resolving the host first (network-aware start).
+
+asyncpg is imported by the first pool opened, not with the database layer: the console
+builds its core before its first paint."""
 
 from __future__ import annotations
 
@@ -7,8 +10,6 @@ import inspect
 import logging
 from typing import Any
 
-import asyncpg
-
 from ..probes.dns import ResolutionError, is_ip_literal, resolve_os
 from ..probes.postgres import PgParams
 from .model import PoolSettings
@@ -16,9 +17,6 @@ from .model import PoolSettings
 __all__ = ["close_pool", "open_pool", "resolve"]
 
 _log = logging.getLogger("netmon.db")
-
-#: asyncpg >= 0.32 splits the initial size (init_size) from a maintained floor (min_size).
-_HAS_INIT_SIZE = "init_size" in inspect.signature(asyncpg.create_pool).parameters
 
 
 async def resolve(params: PgParams, timeout: float) -> None:
@@ -42,7 +40,11 @@ async def open_pool(
     asyncpg >= 0.32 would otherwise reconnect a floor in the background, outside the breaker.
     Cancelling it (a deadline) closes what it had opened.
     """
-    sizes = ({"init_size": settings.min_size, "min_size": 0} if _HAS_INIT_SIZE
+    import asyncpg
+
+    # asyncpg >= 0.32 splits the initial size (init_size) from a maintained floor (min_size).
+    has_init_size = "init_size" in inspect.signature(asyncpg.create_pool).parameters
+    sizes = ({"init_size": settings.min_size, "min_size": 0} if has_init_size
              else {"min_size": settings.min_size})
     return await asyncpg.create_pool(
         host=params.host, port=params.port, user=params.user, database=params.database,

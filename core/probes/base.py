@@ -5,22 +5,22 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
-
-import dns.resolver
-import httpx
 
 from ..clock import Clock, SystemClock
 from ..config import Target
 from ..errors import ErrorKind, NetmonError, classify
 from ..log import redact
-from .dns_client import DnsClient
+
+if TYPE_CHECKING:  # imported where used: a config of TCP targets needs neither
+    import httpx
+
+    from .dns_client import DnsClient
 
 __all__ = [
     "PhaseTimer",
@@ -137,6 +137,7 @@ def failure(
 
 def environment_proxy(url: str) -> str | None:
     """The proxy URL the environment selects for ``url`` (credentials masked), or None."""
+    import urllib.request
     parts = urlsplit(url)
     host = parts.hostname or ""
     if urllib.request.proxy_bypass(host):
@@ -150,6 +151,8 @@ def system_nameservers() -> list[str]:
     """The nameservers this machine is configured with (resolv.conf, Windows registry).
 
     Reads files or the registry: call it off the event loop."""
+    import dns.resolver
+
     try:
         return [str(ns) for ns in dns.resolver.Resolver(configure=True).nameservers]
     except Exception:  # no resolv.conf, unreadable registry: nothing to compare with
@@ -173,8 +176,16 @@ class ProbeContext:
         default_factory=dict)
     _proxies: dict[tuple[str, str], str | None] = field(default_factory=dict)
     _nameservers: tuple[float, list[str]] | None = None
-    #: direct DNS queries, one long-lived socket per nameserver
-    dns: DnsClient = field(default_factory=DnsClient)
+    _dns: DnsClient | None = None
+
+    @property
+    def dns(self) -> DnsClient:
+        """Direct DNS queries, one long-lived socket per nameserver (made on first use: it
+        imports dnspython)."""
+        if self._dns is None:
+            from .dns_client import DnsClient
+            self._dns = DnsClient()
+        return self._dns
 
     async def system_nameservers(self) -> list[str]:
         """This machine's nameservers, read in a worker thread and kept for a minute
@@ -217,6 +228,8 @@ class ProbeContext:
         key = (verify, ca_file, owner)
         client = self._clients.get(key)
         if client is None:
+            import httpx
+
             tls: ssl.SSLContext | bool = False
             if verify:
                 tls = await self._trust_store(ca_file)
@@ -247,7 +260,8 @@ class ProbeContext:
 
     async def aclose(self) -> None:
         """Close the clients and DNS sockets this context opened."""
-        self.dns.close()
+        if self._dns is not None:
+            self._dns.close()
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()

@@ -22,17 +22,16 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import dns.exception
-import dns.rcode
-import dns.rdatatype
-import dns.resolver
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ErrorKind, NetmonError, classify
 from .base import PhaseTimer, ProbeResult, TargetProbe, describe
-from .dns_client import DnsClient
 from .os_resolver import getaddrinfo
+
+if TYPE_CHECKING:  # dnspython is imported by the first direct query (it pulls in httpx)
+    import dns.resolver
+
+    from .dns_client import DnsClient
 
 __all__ = [
     "DnsProbe",
@@ -128,7 +127,10 @@ async def resolve_direct(
 ) -> ResolverAnswer:
     """Ask one nameserver directly for ``record_types`` of ``host`` (in parallel), through
     ``client`` (its long-lived sockets), else through one opened for this call."""
+    import dns.rcode
+    import dns.rdatatype
     if client is None:
+        from .dns_client import DnsClient
         own = DnsClient()
         try:
             return await resolve_direct(host, nameserver, timeout=timeout,
@@ -188,6 +190,7 @@ async def _query(host: str, rtype: str, ip: str, port: int, timeout: float,
     Some Windows event loops (IOCP/proactor-based ones, e.g. a Qt loop) cannot open
     datagram endpoints (NotImplementedError): dnspython's blocking resolver then asks.
     """
+    import dns.resolver
     try:
         return await client.query(host, rtype, ip, port, timeout)
     except NotImplementedError:
@@ -204,6 +207,7 @@ async def _query(host: str, rtype: str, ip: str, port: int, timeout: float,
 
 def _most_telling(errors: list[BaseException]) -> BaseException:
     """NXDOMAIN says more than a timeout on the other record type."""
+    import dns.resolver
     for exc in errors:
         if isinstance(exc, dns.resolver.NXDOMAIN):
             return exc
@@ -211,6 +215,7 @@ def _most_telling(errors: list[BaseException]) -> BaseException:
 
 
 def _rcode_of(exc: BaseException) -> str | None:
+    import dns.resolver
     if isinstance(exc, dns.resolver.NXDOMAIN):
         return "NXDOMAIN"
     if isinstance(exc, dns.resolver.NoNameservers):

@@ -10,8 +10,6 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 
-import asyncpg
-
 from ..config import Dsn, DsnError, Target, parse_dsn
 from ..errors import ConfigError
 from .base import PhaseTimer, ProbeResult, TargetProbe, failure
@@ -50,6 +48,8 @@ class PostgresProbe(TargetProbe):
     """Connect, authenticate and run ``SELECT 1``."""
 
     async def run(self) -> ProbeResult:
+        import asyncpg  # on the first probe, not when a config with a database is loaded
+
         target = self.target
         timeout = self.timeout
         checked_at = self.context.clock.now()

@@ -33,8 +33,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.diagnose import diagnose
-
 from ..colors import badge_for
 
 __all__ = ["DEFAULT_TIMEOUT_S", "DiagnoseView", "layer_rows"]
@@ -204,6 +202,8 @@ class DiagnoseView(QWidget):
 
     async def _run(self, target: str, nameservers: list[str], include_system: bool,
                    timeout: float) -> None:
+        from core.diagnose import diagnose  # its layers import dnspython, urllib, ...
+
         try:
             found = await diagnose(target, nameservers=nameservers,
                                    include_system=include_system, timeout=timeout)

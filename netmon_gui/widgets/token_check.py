@@ -7,13 +7,15 @@ import asyncio
 import html
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from core.auth import ResilientAuthService, inspect_token
 from core.log import printable
+
+if TYPE_CHECKING:  # core.auth pulls in httpx and PyJWT: imported by the first check
+    from core.auth import ResilientAuthService
 
 __all__ = ["TokenCheck", "render_report"]
 
@@ -78,6 +80,8 @@ class TokenCheck(QWidget):
         return self._task
 
     async def _check(self, token: str) -> None:
+        from core.auth import inspect_token
+
         try:
             report = await inspect_token(token, self.auth)
         finally:

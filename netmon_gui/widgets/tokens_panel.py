@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -15,11 +15,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.auth import ResilientAuthService
-
 from ..models.tokens import RowsModel, cached_tokens_model, failed_tokens_model
 from .tables import make_table
 from .token_check import TokenCheck
+
+if TYPE_CHECKING:  # core.auth pulls in httpx and PyJWT: only there when [auth] is set
+    from core.auth import ResilientAuthService
 
 __all__ = ["NOT_CONFIGURED", "TokensPanel"]
 

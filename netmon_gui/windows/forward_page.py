@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 
-from keyring.errors import KeyringError
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
@@ -113,6 +112,8 @@ class NotificationsPage(SectionPage):
         if not (sep and scheme.isalnum() and rest):
             return self._say("URL: an apprise URL, service://..., e.g. json://host/path or "
                              "mailto://...", ok=False)
+        from keyring.errors import KeyringError  # keyring scans its plug-ins on import
+
         try:
             store_secret(forward_entry(name), url)
         except KeyringError as exc:

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QItemSelection, QSettings, QSortFilterProxyModel, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QResizeEvent, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QPaintEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
@@ -56,18 +56,17 @@ from ..widgets.breakers_panel import BreakersPanel
 from ..widgets.cell_delegate import CellDelegate
 from ..widgets.column_fit import ColumnFit
 from ..widgets.database_panel import DatabasePanel
+from ..widgets.deferred import Deferred
 from ..widgets.diagnose_view import DiagnoseView
 from ..widgets.empty_state import EmptyState
 from ..widgets.environment_panel import EnvironmentPanel
 from ..widgets.events_panel import EventsPanel
-from ..widgets.latency_plot import LatencyPlot
 from ..widgets.log_panel import LogPanel
 from ..widgets.status_banner import StatusBanner
 from ..widgets.suggestions import SuggestionsPanel
 from ..widgets.tab_list import TabList
 from ..widgets.tables import make_table
 from ..widgets.target_details import TargetDetails
-from ..widgets.timeline import TimelineView
 from ..widgets.tokens_panel import TokensPanel
 from ..widgets.uptime_bar import UptimeBarDelegate, UptimeFeed
 from . import placement
@@ -76,6 +75,10 @@ from .remote_view import RemoteView
 from .settings_dialog import SettingsDialog
 from .targets_editor import TargetsEditor
 from .window_modal import open_dialog
+
+if TYPE_CHECKING:  # imported when built: they pull in pyqtgraph and numpy
+    from ..widgets.latency_plot import LatencyPlot
+    from ..widgets.timeline import TimelineView
 
 __all__ = ["MainWindow"]
 
@@ -93,6 +96,10 @@ class MainWindow(QMainWindow):
     """The console over ``core`` (already built; the caller starts and stops it).
 
     ``settings`` remembers geometry and the open tab (none: nothing is remembered).
+    The graphs (Latency and Timeline tabs; pyqtgraph and numpy are slow to import) are
+    built on the loop just after the window's first paint (the core starts after them, so
+    their imports never delay a probe's timing), or when ``plot`` / ``timeline`` is asked
+    for first; until then their tabs say "Loading graph...".
     """
 
     closed = Signal()
@@ -125,8 +132,16 @@ class MainWindow(QMainWindow):
         self.targets_proxy.setSortRole(SortRole)
         self.targets_table = self._make_targets_table()
         self.details = TargetDetails(core.monitor, core.breakers, self)
-        self.plot = LatencyPlot(core.monitor.memory, self)
-        self.timeline = TimelineView(core.history, core.monitor.memory, self._breaker_of, self)
+        self._plot: LatencyPlot | None = None
+        self._timeline: TimelineView | None = None
+        self._plot_target: str | None = None  # what each graph shows (kept until built)
+        self._timeline_target: str | None = None
+        self._graphs_due = False  # the build after the first paint is scheduled
+        self._graphs_task: asyncio.Task[None] | None = None
+        # each a tab page itself (padded like the others), the graph its only child
+        self.plot_page = Deferred(self._build_plot, "Loading graph...", self, margin=10)
+        self.timeline_page = Deferred(self._build_timeline, "Loading graph...", self,
+                                      margin=10)
         self.uptime = UptimeFeed(core.history, core.monitor.memory,
                                  lambda: list(self.core.monitor.states), self)
         self.uptime.updated.connect(self.targets_model.set_uptime)
@@ -139,8 +154,9 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         TabList(self.tabs)  # every tab one click away when the bar has no room for all
-        for widget, title in ((self.plot, "Latency"), (self.breakers_panel, "Breakers"),
-                              (self.tokens_panel, "Tokens"), (self.suggestions, "Suggestions")):
+        self.tabs.addTab(self.plot_page, "Latency")
+        for widget, title in ((self.breakers_panel, "Breakers"), (self.tokens_panel, "Tokens"),
+                              (self.suggestions, "Suggestions")):
             self.tabs.addTab(self._padded(widget), title)
         self._suggestions_tab = self.tabs.count() - 1
         self.tabs.addTab(self._padded(self.database_panel), "Database")
@@ -165,7 +181,7 @@ class MainWindow(QMainWindow):
         if not self.targets_model.rowCount():
             self.table_stack.setCurrentWidget(self.empty_state)
             self.find_box.hide()
-        self.tabs.addTab(self._padded(self.timeline), "Timeline")
+        self.tabs.addTab(self.timeline_page, "Timeline")
         self.diagnose_view = DiagnoseView(self)
         self.tabs.addTab(self._padded(self.diagnose_view), "Diagnose")
         self.environment = EnvironmentPanel(lambda: self.config, self.core.status, self)
@@ -224,6 +240,57 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.uptime.refresh)
 
     # --- building ------------------------------------------------------------------
+    @property
+    def plot(self) -> LatencyPlot:
+        """The Latency tab's plot (built now if it is not yet)."""
+        self.build_graphs()
+        assert self._plot is not None
+        return self._plot
+
+    @property
+    def timeline(self) -> TimelineView:
+        """The Timeline tab's view (built now if it is not yet)."""
+        self.build_graphs()
+        assert self._timeline is not None
+        return self._timeline
+
+    def build_graphs(self) -> None:
+        """Build the Latency and Timeline graphs in their tabs (once; idempotent)."""
+        self.plot_page.build()
+        self.timeline_page.build()
+
+    def _build_plot(self) -> LatencyPlot:
+        from ..widgets.latency_plot import LatencyPlot
+
+        self._plot = LatencyPlot(self.core.monitor.memory)
+        if self._shut_down:
+            self._plot.stop()
+        elif self._plot_target is not None:
+            self._plot.set_target(self._plot_target)
+        return self._plot
+
+    def _build_timeline(self) -> TimelineView:
+        from ..widgets.timeline import TimelineView
+
+        self._timeline = TimelineView(self.core.history, self.core.monitor.memory,
+                                      self._breaker_of)
+        if self._shut_down:
+            self._timeline.stop()
+        elif self._timeline_target is not None:
+            self._timeline.set_target(self._timeline_target)
+        return self._timeline
+
+    def show_in_plot(self, name: str | None) -> None:
+        """Plot target ``name`` in the Latency tab (None clears)."""
+        self._plot_target = name
+        if self._plot is not None:
+            self._plot.set_target(name)
+
+    def _show_in_timeline(self, name: str | None) -> None:
+        self._timeline_target = name
+        if self._timeline is not None:
+            self._timeline.set_target(name)
+
     def _make_targets_table(self) -> QTableView:
         table = make_table(self)
         table.setObjectName("targetsTable")
@@ -390,7 +457,7 @@ class MainWindow(QMainWindow):
         self.uptime.refresh()
         self.source_label.setText(f"Config: {config.source}")
         if selected is None or not self.select_target(selected):
-            self.plot.set_target(None)
+            self.show_in_plot(None)
             self.details.show_target(None)
         self.refresh()
 
@@ -456,7 +523,8 @@ class MainWindow(QMainWindow):
 
     def _on_result(self, result: ProbeResult) -> None:
         self.targets_model.on_result(result)
-        self.plot.on_result(result)
+        if self._plot is not None:  # once built, it reads what came before from memory
+            self._plot.on_result(result)
         if self.last_update is None or (result.checked_at.replace(microsecond=0)
                                         != self.last_update.replace(microsecond=0)):
             # the label shows seconds: a burst of results in one second formats it once
@@ -488,16 +556,40 @@ class MainWindow(QMainWindow):
     def _target_selected(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
         name = self.selected_target()
         if self.remote.active:  # no latency history of a remote backend here
-            self.plot.set_target(None)
+            self.show_in_plot(None)
             self.details.show_row(self.remote.targets_model.row(name) if name else None)
             return
-        self.plot.set_target(name)
-        self.timeline.set_target(name)
+        self.show_in_plot(name)
+        self._show_in_timeline(name)
         self.details.show_target(name)
 
     def _breaker_of(self, name: str) -> str | None:
         state = self.core.monitor.states.get(name)
         return state.breaker if state is not None else None
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        super().paintEvent(event)
+        if not self._graphs_due:  # the window is on screen: now the graphs
+            self._graphs_due = True
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # no asyncio loop (a bare Qt test): on Qt's next turn
+                QTimer.singleShot(0, self, self.build_graphs)
+            else:
+                self.load_graphs()
+
+    def load_graphs(self) -> asyncio.Task[None]:
+        """The task that builds the graphs (~0.5 s with their imports, which hold the GUI
+        thread: imports in a worker thread race CPython 3.11's ast state and Qt); made once
+        (the first paint starts it)."""
+        if self._graphs_task is None:
+            self._graphs_task = asyncio.get_running_loop().create_task(
+                self._load_graphs(), name="gui-graphs")
+        return self._graphs_task
+
+    async def _load_graphs(self) -> None:
+        if not self._shut_down:
+            self.build_graphs()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -533,7 +625,11 @@ class MainWindow(QMainWindow):
     async def aclose(self) -> None:
         """Stop timers, disconnect from the core, cancel running actions (idempotent)."""
         self._shutdown_widgets()
-        await self.timeline.aclose()
+        if self._graphs_task is not None and not self._graphs_task.done():
+            self._graphs_task.cancel()
+            await asyncio.gather(self._graphs_task, return_exceptions=True)
+        if self._timeline is not None:
+            await self._timeline.aclose()
         await self.uptime.aclose()
         await self.diagnose_view.aclose()
         await self.environment.aclose()
@@ -547,8 +643,9 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self._tick.stop()
         self._refresh_timer.stop()
-        self.plot.stop()
-        self.timeline.stop()
+        for graph in (self._plot, self._timeline):
+            if graph is not None:
+                graph.stop()
         self.uptime.stop()
         self.bridge.close()
         self.remote.detach()

@@ -7,7 +7,6 @@ machine has no usable keyring the dialog says so and suggests the ``*_env`` fiel
 
 from __future__ import annotations
 
-from keyring.errors import KeyringError
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -65,6 +64,8 @@ class SecretDialog(QDialog):
         if not entry or not value:
             self._fail("Enter both the entry name and the value.")
             return
+        from keyring.errors import KeyringError  # keyring scans its plug-ins on import
+
         try:
             store_secret(entry, value)
         except KeyringError as exc:

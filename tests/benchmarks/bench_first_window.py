@@ -11,8 +11,9 @@ before spawning (interpreter start included):
 
 - ``first``: the first window on screen, the start-up shell ("Starting netmon...") that
   ``netmon_gui.app`` paints after importing only Qt;
-- ``console``: the console window itself (after the core, httpx and pyqtgraph imports, the
-  config and the window build), painted before the core starts.
+- ``console``: the console window itself (after the core's and the window's imports, the
+  config and the window build), painted before the core starts and before the graphs
+  (pyqtgraph, numpy) are built.
 
 Scenarios (all on 127.0.0.1):
 - ``targets``: 40 TCP targets (refused) and history on (a fresh SQLite file);

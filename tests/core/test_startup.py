@@ -66,9 +66,27 @@ def test_a_command_loads_what_it_needs_when_it_runs() -> None:
     code = ("import contextlib, io\nfrom core.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    main({argv!r})\n")
-    # the OS resolver fails `.invalid` names locally; no nameserver is asked
+    # the OS resolver fails `.invalid` names locally; no nameserver is asked, so dnspython
+    # (and httpx, which it imports) is not needed either
     argv = ["diagnose", "name.invalid", "--no-system-nameservers", "--timeout", "1"]
-    assert "dns" in _loaded_after(code.format(argv=argv))
+    loaded = _loaded_after(code.format(argv=argv))
+    assert "asyncio" in loaded and "dns" not in loaded and "httpx" not in loaded
+
+
+def test_a_core_with_a_database_is_built_without_client_libraries() -> None:
+    """The console builds its core before its window is painted: the probes' and the
+    database layer's libraries (dnspython, httpx, asyncpg, cryptography, PyJWT) load when a
+    probe, a pool or a check first needs them, not when the core is built."""
+    code = ("from core.config import Config, DatabaseSettings, HistorySettings, Target\n"
+            "from core.runtime import NetmonCore\n"
+            "core = NetmonCore(Config(targets=[\n"
+            "    Target(name='api', kind='tcp', host='127.0.0.1', port=9),\n"
+            "    Target(name='db', kind='postgres', dsn='postgresql://u@127.0.0.1:9/x')],\n"
+            "    database=DatabaseSettings(target='db'),\n"
+            "    history=HistorySettings(enabled=False)))\n"
+            "assert core.database is not None\n")
+    loaded = set(_loaded_after(code))
+    assert not loaded & {"httpx", "dns", "asyncpg", "cryptography", "jwt", "keyring"}, loaded
 
 
 @pytest.mark.parametrize("name", core.__all__)

@@ -162,6 +162,9 @@ async def console(qtbot: QtBot) -> AsyncIterator[Console]:
         window.remote.confirm = lambda question, go: go()
         window.show()
         made.append((window, core))
+        # the graphs are built once, just after the first paint (their imports hold the
+        # GUI thread): done before a test times how the loop turns during remote calls
+        await window.load_graphs()
         return window
 
     yield make
