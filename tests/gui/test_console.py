@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from core.config import Config, HistorySettings, Target
 from core.runtime import NetmonCore
+from netmon_gui import fmt
 from netmon_gui.colors import badge_for
 from netmon_gui.models.breakers import COL_STATE
 from netmon_gui.models.targets import (
@@ -24,6 +25,7 @@ from netmon_gui.models.targets import (
     StatusRole,
 )
 from netmon_gui.widgets.latency_plot import MIN_DOT_SPACING_PX
+from netmon_gui.widgets.status_banner import StatusBanner
 from netmon_gui.widgets.tokens_panel import NOT_CONFIGURED
 from netmon_gui.widgets.uptime_bar import UptimeRole
 from netmon_gui.windows.main_window import MainWindow
@@ -442,3 +444,27 @@ async def test_the_cell_delegate_paints_what_the_stock_delegate_paints(
     stock = QStyledItemDelegate(table)
     table.setItemDelegate(stock)
     assert table.viewport().grab().toImage() == ours
+
+
+async def test_refresh_after_two_results_builds_no_full_status_and_shows_what_it_would(
+        window: MainWindow, core: NetmonCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    await settle(lambda: window.banner.status_label.text() == "DEGRADED")
+    built = []
+    full_status = core.status
+    monkeypatch.setattr(core, "status", lambda: built.append(1) or full_status())
+    for _ in range(2):  # billing (500s) goes down: banner, reason and suggestions move
+        await core.monitor.run_once(["api", "billing"])
+        window.refresh()
+    assert built == []  # the panels were brought up to date without a full status()
+    snapshot = full_status()
+    expected = StatusBanner()
+    expected.update_from(snapshot)
+    assert window.banner.status_label.text() == expected.status_label.text() == "UNHEALTHY"
+    assert window.banner.counts_label.text() == expected.counts_label.text()
+    assert window.windowTitle() == fmt.window_title(snapshot)
+    assert [c.suggestion["id"] for c in window.suggestions.cards] == [
+        s["id"] for s in snapshot["suggestions"]]
+    assert window.tabs.tabText(window._suggestions_tab) == (
+        f"Suggestions ({len(snapshot['suggestions'])})")
+    assert ({k: v for k, v in window._live.snapshot.items() if k != "generated_at"}
+            == {k: v for k, v in snapshot.items() if k != "generated_at"})
