@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QAbstractItemModel, Qt
+from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from core.config import Config, HistorySettings, Target
@@ -468,3 +469,32 @@ async def test_refresh_after_two_results_builds_no_full_status_and_shows_what_it
         f"Suggestions ({len(snapshot['suggestions'])})")
     assert ({k: v for k, v in window._live.snapshot.items() if k != "generated_at"}
             == {k: v for k, v in snapshot.items() if k != "generated_at"})
+
+
+class _PaintCount(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        self.count += event.type() == QEvent.Type.Paint
+        return False
+
+
+async def test_a_plot_redraw_is_painted_in_one_pass(window: MainWindow, core: NetmonCore,
+                                                    qapp: QApplication) -> None:
+    assert window.select_target("login")
+    await settle(lambda: window.plot.point_count()[0] >= 1)
+    viewport = window.plot.plot.viewport()
+    paints = _PaintCount()
+    viewport.installEventFilter(paints)
+    try:
+        for _ in range(3):
+            await core.monitor.run_once(["login"])  # a new point: the time range moves on
+            window.plot.redraw()
+            paints.count = 0
+            for _ in range(4):  # the posted repaint, then anything it posts in turn
+                qapp.processEvents()
+            assert paints.count == 1
+    finally:
+        viewport.removeEventFilter(paints)
