@@ -321,6 +321,12 @@ class HealthMonitor:
         Emits ``snapshot_changed`` with the names of the targets whose entry differs from
         the previous snapshot's (only when some does), so a view can update those rows only.
         """
+        return [dict(entry) for entry in self.update_snapshot()[0]]
+
+    def update_snapshot(self) -> tuple[list[dict[str, Any]], frozenset[str]]:
+        """What ``snapshot()`` does without copying: the cached entries themselves (read
+        only) and the names of the targets whose entry changed since the previous
+        snapshot (``snapshot_changed`` is emitted with them when there are any)."""
         now = self.clock.monotonic()
         self._settle_breakers()
         slot = SuccessWindows.slot_key(now)
@@ -344,10 +350,11 @@ class HealthMonitor:
                 if rates != cached.entry["success_rate"]:
                     cached.entry = {**cached.entry, "success_rate": rates}
                     changed.append(name)
-            out.append(dict(cached.entry))
-        if changed:
-            self.snapshot_changed.emit(frozenset(changed))
-        return out
+            out.append(cached.entry)
+        names = frozenset(changed)
+        if names:
+            self.snapshot_changed.emit(names)
+        return out, names
 
     def _watch_breakers(self) -> None:
         """Follow the transitions of the breakers targets feed (new ones included)."""

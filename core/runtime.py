@@ -27,7 +27,7 @@ from .notice_feed import NoticeFeed
 from .notify import NotifyPolicy
 from .recovery import RecoveryActions
 from .retry import policy_from_settings
-from .status import build
+from .status import LiveStatus, build
 
 if TYPE_CHECKING:  # imported when configured: they pull in httpx, PyJWT, asyncpg
     from .auth import ResilientAuthService
@@ -200,3 +200,13 @@ class NetmonCore:
             database=self.database.health() if self.database is not None else None,
             clock=self.clock,
         )
+
+    def live_status(self) -> LiveStatus:
+        """A ``LiveStatus`` over this core's parts: the snapshot ``status()`` builds, kept
+        up to date by ``update()`` from what changed (for a view that re-reads each
+        second)."""
+        return LiveStatus(
+            monitor=self.monitor, breakers=self.breakers.values,
+            auth=lambda: self.auth.stats() if self.auth is not None else None,
+            database=lambda: self.database.health() if self.database is not None else None,
+            clock=self.clock)

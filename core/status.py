@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -23,7 +23,7 @@ from .monitor import HealthMonitor
 from .probes.base import iso_utc
 from .recovery import suggest
 
-__all__ = ["Overall", "build", "exit_code_for", "overall_status"]
+__all__ = ["LiveStatus", "Overall", "build", "exit_code_for", "overall_status"]
 
 
 class Overall(StrEnum):
@@ -106,27 +106,119 @@ def build(
     breakers = list(breakers)
     clock = clock or (monitor.clock if monitor is not None else SystemClock())
     targets = monitor.snapshot() if monitor is not None else []
-    critical = monitor.critical if monitor is not None else {}
-    local = monitor.local_network if monitor is not None else None
-    local_down = local is not None and local.active
-    status, http_status, reason = overall_status(
-        targets, critical=critical, local_network_down=local_down, database=database)
+    status, http_status, reason = _overall(monitor, targets, database)
     return {
         "status": str(status),
         "http_status": http_status,
         "reason": reason,
         "generated_at": iso_utc(clock.now()),
         "targets": targets,
-        "conditions": [
-            {"id": local.id, "active": local.active, "detail": local.detail,
-             "since": iso_utc(local.since)}
-        ] if local is not None and local.active else [],
+        "conditions": _conditions(monitor),
         "breakers": [_breaker_entry(b) for b in breakers],
         "auth": dict(auth) if auth is not None else None,
         "database": dict(database) if database is not None else None,
         "suggestions": suggest(monitor=monitor, breakers=breakers, auth=auth,
                                database=database),
     }
+
+
+def _overall(monitor: HealthMonitor | None, targets: Sequence[Mapping[str, Any]],
+             database: Mapping[str, Any] | None) -> tuple[Overall, int, str]:
+    critical = monitor.critical if monitor is not None else {}
+    local = monitor.local_network if monitor is not None else None
+    return overall_status(targets, critical=critical,
+                          local_network_down=local is not None and local.active,
+                          database=database)
+
+
+def _conditions(monitor: HealthMonitor | None) -> list[dict[str, Any]]:
+    local = monitor.local_network if monitor is not None else None
+    if local is None or not local.active:
+        return []
+    return [{"id": local.id, "active": local.active, "detail": local.detail,
+             "since": iso_utc(local.since)}]
+
+
+class LiveStatus:
+    """The status snapshot of a running core, kept up to date part by part.
+
+    ``update()`` finds cheaply what moved since the last update (the targets whose
+    entries the monitor's incremental snapshot rebuilt; each breaker's ``changes``
+    counter and thresholds; the local-network condition; the database's and the auth
+    layer's figures) and rebuilds only the parts that depend on it: the overall status
+    and reason when the targets, the condition or the database moved, the suggestions
+    when anything they read moved. ``snapshot`` then says exactly what ``build()`` would
+    (``generated_at`` aside, which is the time of the update). A quiet second costs a few
+    comparisons instead of a snapshot of every target. The snapshot's values are shared
+    with the next updates' caches: read them, do not mutate them.
+    """
+
+    def __init__(
+        self, *, monitor: HealthMonitor,
+        breakers: Callable[[], Iterable[CircuitBreaker]] = tuple,
+        auth: Callable[[], Mapping[str, Any] | None] = lambda: None,
+        database: Callable[[], Mapping[str, Any] | None] = lambda: None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.monitor = monitor
+        self._breakers, self._auth, self._database = breakers, auth, database
+        self.clock = clock or monitor.clock
+        self.snapshot: dict[str, Any] = {}
+        self._targets: list[dict[str, Any]] = []
+        self._breaker_keys: tuple[object, ...] | None = None
+        self._condition: object = None
+
+    def update(self) -> frozenset[str]:
+        """Bring ``snapshot`` up to date; returns the keys whose values changed (all of
+        them on the first update; ``generated_at`` is never named)."""
+        monitor, snap = self.monitor, self.snapshot
+        first = not snap
+        # an entry that changed is a new dict (whoever took the snapshot since the last
+        # update: another reader's status() consumes the monitor's change names)
+        targets, _ = monitor.update_snapshot()
+        last = self._targets
+        targets_moved = first or len(targets) != len(last) or any(
+            a is not b for a, b in zip(targets, last, strict=True))
+        self._targets = targets
+        breakers = list(self._breakers())
+        keys = tuple((b, b.changes, b.failure_threshold, b.reset_timeout)
+                     for b in breakers)
+        breakers_moved = first or keys != self._breaker_keys
+        self._breaker_keys = keys
+        local = monitor.local_network
+        condition = (local.active, local.detail, local.since) if local is not None else None
+        condition_moved = first or condition != self._condition
+        self._condition = condition
+        auth, database = self._auth(), self._database()
+        auth = dict(auth) if auth is not None else None
+        database = dict(database) if database is not None else None
+        new: dict[str, Any] = {}
+        if targets_moved:
+            new["targets"] = targets
+        if breakers_moved:
+            new["breakers"] = [_breaker_entry(b) for b in breakers]
+        if condition_moved:
+            new["conditions"] = _conditions(monitor)
+        if first or auth != snap.get("auth"):
+            new["auth"] = auth
+        if first or database != snap.get("database"):
+            new["database"] = database
+        if targets_moved or condition_moved or "database" in new:
+            status, http_status, reason = _overall(
+                monitor, new.get("targets", snap.get("targets", [])), database)
+            new.update(status=str(status), http_status=http_status, reason=reason)
+        if new:
+            new["suggestions"] = suggest(monitor=monitor, breakers=breakers, auth=auth,
+                                         database=database)
+        changed = frozenset(key for key, value in new.items()
+                            if first or snap.get(key) != value)
+        if first:
+            snap.update(status=None, http_status=None, reason=None, generated_at=None,
+                        targets=None, conditions=None, breakers=None, auth=None,
+                        database=None, suggestions=None)  # build()'s order of keys
+        snap.update(new)
+        snap["generated_at"] = iso_utc(self.clock.now())
+        return changed
 
 
 #: Each live breaker's snapshot entry, by ``id``, with what it was built from: while the

@@ -112,16 +112,23 @@ class TargetTable(Table, Generic[T]):
                 continue
             old, new = self._cells[row], self._row_cells(row)
             self._keys[row], self._cells[row] = key, new
-            start, roles = -1, set[int]()
-            for col in range(len(new) + 1):
-                if col < len(new) and new[col] != old[col]:
-                    start = col if start < 0 else start
-                    roles.update(role for role, a, b in zip(_ROLES, new[col], old[col],
-                                                            strict=True) if a != b)
-                elif start >= 0:
-                    self.dataChanged.emit(self.index(row, start), self.index(row, col - 1),
-                                          sorted(roles))
-                    start, roles = -1, set()
+            if new == old:
+                continue
+            runs: list[list[int]] = []  # runs of adjacent changed columns
+            for col, (a, b) in enumerate(zip(new, old, strict=True)):
+                if a != b:
+                    if runs and runs[-1][-1] == col - 1:
+                        runs[-1].append(col)
+                    else:
+                        runs.append([col])
+            for run in runs:
+                roles = {role for col in run
+                         for role, a, b in zip(_ROLES, new[col], old[col], strict=True)
+                         if a != b}
+                # createIndex: the rows and columns are known valid (index() would ask
+                # rowCount and columnCount again)
+                self.dataChanged.emit(self.createIndex(row, run[0]),
+                                      self.createIndex(row, run[-1]), sorted(roles))
 
     def cell(self, row: int, column: int) -> Cell:
         """The values ``data()`` gives for the cell, in the order of the roles it keeps

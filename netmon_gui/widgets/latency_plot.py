@@ -144,6 +144,9 @@ class LatencyPlot(QWidget):
         span = max(last - first, MIN_SPAN_S)  # never zoom below seconds on the time axis
         item.setXRange(last - span, last, padding=0.03)
         item.setYRange(0, top * 1.08, padding=0)
+        # the view applies a new range when the scene is about to paint, and the items it
+        # moves then ask for a second, partial repaint on the next turn: apply it now
+        self.plot.scene().prepareForPaint()
 
     def point_count(self) -> tuple[int, int]:
         """(latency points, failure markers) currently drawn."""

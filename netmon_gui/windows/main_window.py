@@ -87,9 +87,9 @@ ICON = resources.files("resources").joinpath("icons/app.svg")
 STYLESHEET = resources.files("resources").joinpath("netmon.qss")
 REFRESH_MS = 200  # coalesced refresh after events
 TICK_MS = 1000  # periodic refresh: breaker timeouts and success rates age without events
-#: the parts of ``core.status()`` the window's panels show (compared between refreshes)
-_PANEL_INPUTS = ("status", "reason", "targets", "conditions", "breakers", "database",
-                 "suggestions")
+#: the parts of the status snapshot the window's panels show
+_PANEL_INPUTS = frozenset(("status", "reason", "targets", "conditions", "breakers",
+                           "database", "suggestions"))
 
 
 class MainWindow(QMainWindow):
@@ -122,7 +122,7 @@ class MainWindow(QMainWindow):
         self.bridge = CoreBridge(core, self)
         self.runner = ActionRunner(core.recovery, self)
         self.last_update: datetime | None = None
-        self._shown: dict[str, object] = {}  # the panels' inputs at the last refresh
+        self._live = core.live_status()  # the snapshot the panels show, kept up to date
         self._shut_down = False
 
         self.banner = StatusBanner(self)
@@ -490,19 +490,18 @@ class MainWindow(QMainWindow):
 
     def refresh(self) -> None:
         """Re-read the core (or the remote backend shown): banner, suggestions, breakers,
-        tokens, database. A panel whose part of the snapshot did not change since the last
-        refresh is left alone (the tokens panel is always re-read); the targets table
-        repaints the rows ``snapshot_changed`` names (``status()`` emits it)."""
+        tokens, database. The core's snapshot is kept up to date part by part
+        (``LiveStatus``: no full ``status()`` per second); a panel whose part did not
+        change since the last refresh is left alone (the tokens panel is always re-read);
+        the targets table repaints the rows ``snapshot_changed`` names (the update emits
+        it)."""
         self.bridge.sync_breakers()
         if self.remote.active:
-            self._shown = {}
+            self._live = self.core.live_status()  # back on the core: every panel anew
             self.remote.refresh()
             return
-        snapshot = self.core.status()
-        shown = {key: snapshot.get(key) for key in _PANEL_INPUTS}
-        last, self._shown = self._shown, shown
-        changed = {key for key, value in shown.items()
-                   if key not in last or last[key] != value}
+        changed = self._live.update() & _PANEL_INPUTS
+        snapshot = self._live.snapshot
         if changed - {"breakers"}:
             self.banner.update_from(snapshot)
             title = fmt.window_title(snapshot)

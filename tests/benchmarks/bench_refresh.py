@@ -13,7 +13,8 @@ the console does in a second when every target has a 1 s interval:
    signals reach the table and the plot as they would live);
 2. ``window.refresh()`` (the 1 s tick: ``core.status()`` and the panels);
 3. the latency plot's redraw (``LatencyPlot.redraw``, normally on its coalescing timer);
-4. the paint: ``processEvents()`` delivers the posted repaints of what changed.
+4. the paint: ``processEvents()`` twice delivers the posted repaints of what changed and
+   what they post in turn (one pass left a second repaint to the next step).
 
 The window's own timers are stopped, so every cycle does exactly this. The clock moves
 1 s per cycle (a success-rate slot boundary every 60 cycles, as live). Reported: wall and
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     def quiet() -> None:
         window._refresh_timer.stop()  # the coalesced refresh: step 2 does it in the cycle
         window.plot._timer.stop()
-        app.processEvents()
+        for _ in range(2):  # the posted repaints, then what they post in turn (a layout
+            app.processEvents()  # request, a scene's dirty items): else the next step pays
 
     steps: dict[str, Callable[[], object]] = {
         "results": results, "refresh": window.refresh, "plot redraw": window.plot.redraw,

@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     def paint() -> None:
         window._refresh_timer.stop()
         window.plot._timer.stop()
-        app.processEvents()
+        for _ in range(2):  # the posted repaints, then what they post in turn
+            app.processEvents()
         log.end()
 
     def cycle(new_results: bool = True) -> None:

@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QAbstractItemModel, Qt
+from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from core.config import Config, HistorySettings, Target
 from core.runtime import NetmonCore
+from netmon_gui import fmt
 from netmon_gui.colors import badge_for
 from netmon_gui.models.breakers import COL_STATE
 from netmon_gui.models.targets import (
@@ -24,6 +26,7 @@ from netmon_gui.models.targets import (
     StatusRole,
 )
 from netmon_gui.widgets.latency_plot import MIN_DOT_SPACING_PX
+from netmon_gui.widgets.status_banner import StatusBanner
 from netmon_gui.widgets.tokens_panel import NOT_CONFIGURED
 from netmon_gui.widgets.uptime_bar import UptimeRole
 from netmon_gui.windows.main_window import MainWindow
@@ -442,3 +445,56 @@ async def test_the_cell_delegate_paints_what_the_stock_delegate_paints(
     stock = QStyledItemDelegate(table)
     table.setItemDelegate(stock)
     assert table.viewport().grab().toImage() == ours
+
+
+async def test_refresh_after_two_results_builds_no_full_status_and_shows_what_it_would(
+        window: MainWindow, core: NetmonCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    await settle(lambda: window.banner.status_label.text() == "DEGRADED")
+    built = []
+    full_status = core.status
+    monkeypatch.setattr(core, "status", lambda: built.append(1) or full_status())
+    for _ in range(2):  # billing (500s) goes down: banner, reason and suggestions move
+        await core.monitor.run_once(["api", "billing"])
+        window.refresh()
+    assert built == []  # the panels were brought up to date without a full status()
+    snapshot = full_status()
+    expected = StatusBanner()
+    expected.update_from(snapshot)
+    assert window.banner.status_label.text() == expected.status_label.text() == "UNHEALTHY"
+    assert window.banner.counts_label.text() == expected.counts_label.text()
+    assert window.windowTitle() == fmt.window_title(snapshot)
+    assert [c.suggestion["id"] for c in window.suggestions.cards] == [
+        s["id"] for s in snapshot["suggestions"]]
+    assert window.tabs.tabText(window._suggestions_tab) == (
+        f"Suggestions ({len(snapshot['suggestions'])})")
+    assert ({k: v for k, v in window._live.snapshot.items() if k != "generated_at"}
+            == {k: v for k, v in snapshot.items() if k != "generated_at"})
+
+
+class _PaintCount(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        self.count += event.type() == QEvent.Type.Paint
+        return False
+
+
+async def test_a_plot_redraw_is_painted_in_one_pass(window: MainWindow, core: NetmonCore,
+                                                    qapp: QApplication) -> None:
+    assert window.select_target("login")
+    await settle(lambda: window.plot.point_count()[0] >= 1)
+    viewport = window.plot.plot.viewport()
+    paints = _PaintCount()
+    viewport.installEventFilter(paints)
+    try:
+        for _ in range(3):
+            await core.monitor.run_once(["login"])  # a new point: the time range moves on
+            window.plot.redraw()
+            paints.count = 0
+            for _ in range(4):  # the posted repaint, then anything it posts in turn
+                qapp.processEvents()
+            assert paints.count == 1
+    finally:
+        viewport.removeEventFilter(paints)
