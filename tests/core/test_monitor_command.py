@@ -42,6 +42,15 @@ async def read_lines(proc: asyncio.subprocess.Process, count: int) -> list[str]:
     return lines
 
 
+def eight_healthy_targets(tmp_path: Path, http_server: HttpServer, history: Path) -> Path:
+    """A config of eight HTTP targets that answer 200, probed every second, history on."""
+    http_server.route("/ok", body="ok")
+    return write_config(tmp_path, "[monitor]\ninterval_s = 1\n[logging]\nfile = false\n"
+                        f"[history]\npath = '{history}'\n"
+                        + "".join(http_target(f"api{i}", http_server.url + "/ok")
+                                  for i in range(8)))
+
+
 def results(lines: list[str]) -> list[dict[str, object]]:
     """The probe results among ``--jsonl`` records (notices and forwards are records too)."""
     records = [json.loads(line) for line in lines]
@@ -52,12 +61,8 @@ def results(lines: list[str]) -> list[dict[str, object]]:
                     reason="POSIX signal delivery to a child process")
 async def test_sigterm_stops_flushes_and_exits_0(tmp_path: Path,
                                                  http_server: HttpServer) -> None:
-    http_server.route("/ok", body="ok")
     history = tmp_path / "history.sqlite3"
-    config = write_config(tmp_path, "[monitor]\ninterval_s = 1\n[logging]\nfile = false\n"
-                          f"[history]\npath = '{history}'\n"
-                          + "".join(http_target(f"api{i}", http_server.url + "/ok")
-                                    for i in range(8)))
+    config = eight_healthy_targets(tmp_path, http_server, history)
     proc = await start_monitor(config, "--jsonl")
     printed = await read_lines(proc, 12)
     proc.send_signal(signal.SIGTERM)
@@ -102,12 +107,8 @@ async def test_history_survives_kill_9_and_the_next_run_goes_on_writing(
         tmp_path: Path, http_server: HttpServer) -> None:
     # kill -9 (TerminateProcess on Windows) while the writer runs: the file stays sound,
     # what was committed is kept, and the next run takes the same file and adds to it.
-    http_server.route("/ok", body="ok")
     history = tmp_path / "history.sqlite3"
-    config = write_config(tmp_path, "[monitor]\ninterval_s = 1\n[logging]\nfile = false\n"
-                          f"[history]\npath = '{history}'\n"
-                          + "".join(http_target(f"api{i}", http_server.url + "/ok")
-                                    for i in range(8)))
+    config = eight_healthy_targets(tmp_path, http_server, history)
     proc = await start_monitor(config, "--jsonl")
     try:
         printed = await read_lines(proc, 24)  # three rounds: the first is 2 s old
