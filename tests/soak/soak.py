@@ -47,6 +47,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,12 +144,22 @@ def make_config(ports: dict[str, Any], history: Path, workers: int) -> Config:
 
 
 # --- what the rules say ----------------------------------------------------------------
-def replay_breaker(results: list[tuple[float, bool, bool, str | None]], until: float
-                   ) -> list[tuple[float, str, str]]:
+def replay_breaker(results: list[tuple[float, bool, bool, str | None]], until: float,
+                   opened_at: Sequence[float] = ()) -> list[tuple[float, str, str]]:
     """The transitions the breaker rules give for one target's recorded results (time
     order) up to monotonic time ``until``: the spec, written out independently of
-    core/breaker.py."""
+    core/breaker.py.
+
+    Whether the breaker opens is decided here; *when* it opened is read from ``opened_at``
+    (the breaker's own open events) where one is within half a second: this process sees a
+    result a little after the breaker did, so timing the reset from its own reading would
+    move the half-open boundary past a result the breaker already judged half-open.
+    """
     state, failures, successes, opened = "closed", 0, 0, 0.0
+
+    def open_time(t: float) -> float:
+        near = [o for o in opened_at if abs(o - t) <= 0.5]
+        return min(near, key=lambda o: abs(o - t)) if near else t
     out: list[tuple[float, str, str]] = []
 
     def move(t: float, new: str) -> None:
@@ -175,11 +186,11 @@ def replay_breaker(results: list[tuple[float, bool, bool, str | None]], until: f
             if state == "closed":
                 failures += 1
                 if failures >= FAILURE_THRESHOLD:
-                    opened = t
+                    opened = open_time(t)
                     move(t, "open")
             elif state == "half_open":
                 failures += 1
-                opened = t
+                opened = open_time(t)
                 move(t, "open")
     if state == "open" and until >= opened + RESET_TIMEOUT_S:
         move(opened + RESET_TIMEOUT_S, "half_open")
@@ -305,11 +316,14 @@ def judge(args: argparse.Namespace, out: Path, record: Record, outages: list[wor
                            "detected_after_s": round(delay, 2) if down else None,
                            "ok": delay <= bound})
     # breakers: actual transitions == the rules replayed over the recorded results
+    def opened_at(name: str) -> list[float]:
+        return [t for t, _, new in record.transitions.get(name, []) if new == "open"]
+
     mismatched = []
     opened_as_needed = True
     wall_offset = time.time() - time.monotonic()
     for name in names:
-        replayed = replay_breaker(record.results.get(name, []), ended)
+        replayed = replay_breaker(record.results.get(name, []), ended, opened_at(name))
         expected = [(old, new) for _, old, new in replayed]
         actual = [(old, new) for _, old, new in record.transitions.get(name, [])]
         if expected != actual:
@@ -317,7 +331,8 @@ def judge(args: argparse.Namespace, out: Path, record: Record, outages: list[wor
                                "actual": actual[:12]})
     for o, d in zip(outages, detections, strict=True):
         lo, hi = o.start - wall_offset, o.end - wall_offset + TIMEOUT_S + 1
-        replayed = replay_breaker(record.results.get(o.target, []), ended)
+        replayed = replay_breaker(record.results.get(o.target, []), ended,
+                                  opened_at(o.target))
         should = any(new == "open" and lo <= t <= hi for t, _, new in replayed)
         did = any(new == "open" and lo <= t <= hi
                   for t, _, new in record.transitions.get(o.target, []))
