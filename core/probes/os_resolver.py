@@ -38,34 +38,42 @@ class _Resolvers:
         self._lock = threading.Lock()
         self._max = max_threads
         self._threads = 0
-        self._idle = 0
+        #: threads waiting on the queue minus requests queued for them: a request is
+        #: counted against a free thread when it is submitted, not when a thread wakes
+        #: (requests submitted in one turn would otherwise all count the same idle thread
+        #: and queue behind one slow lookup)
+        self._free = 0
         self._outboxes: dict[asyncio.AbstractEventLoop, list[_Done]] = {}
 
     def submit(self, loop: asyncio.AbstractEventLoop,
                args: tuple[Any, ...]) -> asyncio.Future[_AddrInfo]:
         future: asyncio.Future[_AddrInfo] = loop.create_future()
         with self._lock:
-            start = self._idle == 0 and self._threads < self._max
+            self._free -= 1
+            start = self._free < 0 and self._threads < self._max
             if start:
                 self._threads += 1
+                self._free += 1  # the new thread takes this request
+                name = f"netmon-resolver-{self._threads}"
         if start:
-            threading.Thread(target=self._serve, daemon=True,
-                             name=f"netmon-resolver-{self._threads}").start()
+            try:
+                threading.Thread(target=self._serve, daemon=True, name=name).start()
+            except BaseException:  # no thread, and the request is not queued either
+                with self._lock:
+                    self._threads -= 1
+                raise
         self._queue.put((loop, future, args))
         return future
 
     def _serve(self) -> None:
         while True:
-            with self._lock:
-                self._idle += 1
             loop, future, args = self._queue.get()
-            with self._lock:
-                self._idle -= 1
             try:
                 done: _Done = (future, socket.getaddrinfo(*args), None)
             except BaseException as exc:  # gaierror, UnicodeError...: the caller's to see
                 done = (future, None, exc)
             with self._lock:
+                self._free += 1
                 outbox = self._outboxes.get(loop)
                 wake = outbox is None
                 if outbox is None:

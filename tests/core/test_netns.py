@@ -123,3 +123,35 @@ def test_router_namespace_is_separate(net: Topology) -> None:
     text = net.sh(net.names[ROUTER], "ip -4 -o addr show")
     assert "198.51.100.1/24" in text and "203.0.113.1/24" in text
     assert text.count("inet ") == 3  # lo + the two veth ends
+
+
+_SLOW_AND_QUICK = """
+import asyncio, socket
+from core.probes.os_resolver import getaddrinfo
+
+async def main():
+    await getaddrinfo("localhost", 80)  # a resolver thread exists and is idle
+    # all submitted in one turn of the loop, the slow ones first
+    slow = [asyncio.ensure_future(getaddrinfo(f"slow{i}.example", 80)) for i in range(4)]
+    quick = await asyncio.ensure_future(getaddrinfo("localhost", 80))
+    print("quick answered while slow pending:",
+          bool(quick) and not any(lookup.done() for lookup in slow))
+    failed = await asyncio.gather(*slow, return_exceptions=True)
+    print("slow failed:", all(isinstance(f, socket.gaierror) and
+                              f.errno in (socket.EAI_AGAIN, socket.EAI_NONAME) for f in failed))
+
+asyncio.run(main())
+"""
+
+
+def test_a_lookup_stuck_on_a_silent_nameserver_holds_no_other_lookup_back(
+        net: Topology) -> None:
+    # 203.0.113.99 is on the server's link but nobody has it: queries to it go unanswered
+    silent = {"/etc/resolv.conf": "nameserver 203.0.113.99\noptions timeout:1 attempts:1\n",
+              "/etc/hosts": "127.0.0.1 localhost\n"}
+    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", os.getcwd())}
+    done = net.run(CLIENT, [sys.executable, "-c", _SLOW_AND_QUICK], files=silent, env=env,
+                   timeout=30)
+    assert done.stderr == "", done.stderr
+    assert done.stdout.splitlines() == ["quick answered while slow pending: True",
+                                        "slow failed: True"]
