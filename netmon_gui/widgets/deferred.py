@@ -2,7 +2,9 @@
 pyqtgraph and numpy), so the window is painted first and the widget is built just after.
 
 Until ``build()`` it shows what is happening ("Loading graph..."), never a claim about the
-data; ``build()`` calls the factory once and puts the real widget in its place.
+data; ``build()`` calls the factory once and puts the real widget in its place. A factory
+that fails leaves the stand-in saying so ("Graph not available: ..."), and every later
+``build()`` raises that same error.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Deferred(QWidget):
                  parent: QWidget | None = None, *, margin: int = 0) -> None:
         super().__init__(parent)
         self._factory: Callable[[], QWidget] | None = factory
+        self._failed: Exception | None = None
         self.widget: QWidget | None = None
         self._loading: QLabel | None = QLabel(loading, self)
         self._loading.setObjectName("placeholder")
@@ -38,11 +41,19 @@ class Deferred(QWidget):
 
     def build(self) -> QWidget:
         """Build the real widget (the first call only) and show it instead of the label."""
+        if self._failed is not None:
+            raise self._failed
         if self.widget is None:
             factory, self._factory = self._factory, None
             assert factory is not None and self._loading is not None, \
                 "Deferred.build re-entered from its own factory"
-            widget = factory()
+            try:
+                widget = factory()
+            except Exception as exc:
+                self._failed = exc
+                self._loading.setText(f"Graph not available: {type(exc).__name__}: {exc}")
+                self._loading.setWordWrap(True)
+                raise
             self._layout.replaceWidget(self._loading, widget)
             if self.isVisible():
                 widget.show()  # now, not on the layout's queued show

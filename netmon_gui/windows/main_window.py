@@ -243,42 +243,50 @@ class MainWindow(QMainWindow):
     @property
     def plot(self) -> LatencyPlot:
         """The Latency tab's plot (built now if it is not yet)."""
-        self.build_graphs()
+        self.plot_page.build()
         assert self._plot is not None
         return self._plot
 
     @property
     def timeline(self) -> TimelineView:
         """The Timeline tab's view (built now if it is not yet)."""
-        self.build_graphs()
+        self.timeline_page.build()
         assert self._timeline is not None
         return self._timeline
 
     def build_graphs(self) -> None:
-        """Build the Latency and Timeline graphs in their tabs (once; idempotent)."""
-        self.plot_page.build()
-        self.timeline_page.build()
+        """Build the Latency and Timeline graphs in their tabs (once; idempotent). Each is
+        tried even when the other fails; the first failure is raised after both."""
+        failures = []
+        for page in (self.plot_page, self.timeline_page):
+            try:
+                page.build()
+            except Exception as exc:  # the page says it; the caller logs it
+                failures.append(exc)
+        if failures:
+            raise failures[0]
 
     def _build_plot(self) -> LatencyPlot:
         from ..widgets.latency_plot import LatencyPlot
 
-        self._plot = LatencyPlot(self.core.monitor.memory)
+        plot = LatencyPlot(self.core.monitor.memory)
         if self._shut_down:
-            self._plot.stop()
+            plot.stop()
         elif self._plot_target is not None:
-            self._plot.set_target(self._plot_target)
-        return self._plot
+            plot.set_target(self._plot_target)
+        self._plot = plot  # only a plot that is in its tab is fed results
+        return plot
 
     def _build_timeline(self) -> TimelineView:
         from ..widgets.timeline import TimelineView
 
-        self._timeline = TimelineView(self.core.history, self.core.monitor.memory,
-                                      self._breaker_of)
+        timeline = TimelineView(self.core.history, self.core.monitor.memory, self._breaker_of)
         if self._shut_down:
-            self._timeline.stop()
+            timeline.stop()
         elif self._timeline_target is not None:
-            self._timeline.set_target(self._timeline_target)
-        return self._timeline
+            timeline.set_target(self._timeline_target)
+        self._timeline = timeline
+        return timeline
 
     def show_in_plot(self, name: str | None) -> None:
         """Plot target ``name`` in the Latency tab (None clears)."""

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -107,3 +108,20 @@ def test_deferred_builds_its_widget_once_in_place_of_the_loading_text(qtbot: QtB
     assert len(calls) == 1 and page.loading_text is None
     assert built.parentWidget() is page and built.isVisible()
     assert page.layout().contentsMargins().left() == 10
+
+
+def test_a_graph_that_cannot_be_built_says_so_instead_of_loading_forever(
+        qtbot: QtBot) -> None:
+    calls = []
+
+    def factory() -> QWidget:
+        calls.append(1)
+        raise ImportError("numpy failed to load")
+
+    page = Deferred(factory, "Loading graph...")
+    qtbot.addWidget(page)
+    for _ in range(2):  # the first failure is the answer; the factory is not run again
+        with pytest.raises(ImportError, match="numpy failed to load"):
+            page.build()
+    assert calls == [1] and page.widget is None
+    assert page.loading_text == "Graph not available: ImportError: numpy failed to load"
