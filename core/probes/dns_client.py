@@ -21,6 +21,7 @@ import errno
 import functools
 import os
 import time
+import weakref
 from typing import Any, cast
 
 import dns.asyncquery
@@ -156,8 +157,12 @@ class DnsClient:
 
     def __init__(self) -> None:
         self._links: dict[tuple[str, int], _Link] = {}
+        #: every socket still open, retired ones included (they close when their last
+        #: query ends, or at close())
+        self._open_links: weakref.WeakSet[_Link] = weakref.WeakSet()
         self._opening: dict[tuple[str, int], asyncio.Future[_Link]] = {}
         self._queries: dict[tuple[str, str], tuple[dns.message.Message, bytes]] = {}
+        self._closed = False
 
     async def query(self, host: str, rdtype: str, ip: str, port: int,
                     timeout: float) -> dns.resolver.Answer:
@@ -201,6 +206,8 @@ class DnsClient:
         return built
 
     async def _link(self, ip: str, port: int) -> _Link:
+        if self._closed:
+            raise ConnectionAbortedError("the DNS client was closed")
         key = (ip, port)
         link = self._links.get(key)
         if link is not None and not link.broken and link.sent < ROTATE_AFTER:
@@ -219,6 +226,10 @@ class DnsClient:
     async def _open(self, ip: str, port: int) -> _Link:
         loop = asyncio.get_running_loop()
         _, link = await loop.create_datagram_endpoint(_Link, remote_addr=(ip, port))
+        if self._closed:  # closed while this socket was opening: nothing goes out on it
+            link._fail(ConnectionAbortedError("the DNS client was closed"))
+            raise ConnectionAbortedError("the DNS client was closed")
+        self._open_links.add(link)
         old = self._links.get((ip, port))
         if old is not None:
             old.retire()
@@ -226,9 +237,11 @@ class DnsClient:
         return link
 
     def close(self) -> None:
-        """Close every socket (queries still waiting fail)."""
-        links, self._links = list(self._links.values()), {}
-        for link in links:
+        """Close every socket, retired ones and those still opening included (queries
+        still waiting fail; later ones fail at once)."""
+        self._closed = True
+        self._links = {}
+        for link in list(self._open_links):
             link._fail(ConnectionAbortedError("the DNS client was closed"))
 
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 import dns.message
 import dns.rcode
+import dns.resolver
 import dns.rrset
 import pytest
 
@@ -244,3 +245,24 @@ async def test_the_source_port_changes_every_rotate_after_queries(
         assert ports == sorted(ports, key=ports.index)  # each port's queries together
     finally:
         transport.close()
+
+
+async def test_close_while_the_socket_opens_sends_nothing_and_leaves_nothing_open(
+    dns_server: DnsServer
+) -> None:
+    dns_server.add_a("svc.invalid", "10.3.3.3")
+    dns_client = DnsClient()
+    query = asyncio.ensure_future(
+        dns_client.query("svc.invalid", "A", "127.0.0.1", dns_server.port, 2.0))
+    await asyncio.sleep(0)  # the query is waiting for its socket to open
+    dns_client.close()
+    with pytest.raises(dns.resolver.NoNameservers, match="closed"):
+        await query
+    with pytest.raises(dns.resolver.NoNameservers, match="closed"):  # and so do later ones
+        await dns_client.query("svc.invalid", "A", "127.0.0.1", dns_server.port, 2.0)
+    fresh = DnsClient()  # a query sent by the closed client would have arrived first
+    try:
+        await fresh.query("svc.invalid", "A", "127.0.0.1", dns_server.port, 2.0)
+    finally:
+        fresh.close()
+    assert dns_server.queries == [("svc.invalid", "A")]
