@@ -167,6 +167,10 @@ def _service(url: str) -> str:
     return scheme.lower() if sep and scheme.isalnum() else ""
 
 
+#: the name of every task that sends a notice starts with this
+_SEND_TASK = "forward-notice-"
+
+
 @dataclass
 class Forwarder:
     """Sends notices to the configured destinations, off the loop, each with a deadline."""
@@ -182,8 +186,9 @@ class Forwarder:
 
     @property
     def busy(self) -> int:
-        """How many sends (or URL checks) are still running."""
-        return sum(not task.done() for task in self._tasks)
+        """How many notices are still being sent (URL checks not counted)."""
+        return sum(not task.done() for task in self._tasks
+                   if task.get_name().startswith(_SEND_TASK))
 
     def configure(self, destinations: Iterable[str], timeout_s: float) -> None:
         """Take the ``[notifications]`` forwarding settings (from the next notice on)."""
@@ -194,7 +199,7 @@ class Forwarder:
         """Forward ``notice`` in a task this forwarder owns (None: no destinations)."""
         if not self.destinations:
             return None
-        return self._own(self.forward(notice), f"forward-{notice.key}")
+        return self._own(self.forward(notice), f"{_SEND_TASK}{notice.key}")
 
     def check_soon(self) -> asyncio.Task[list[tuple[str, str]]] | None:
         """``check()`` in a task this forwarder owns (None: no destinations)."""

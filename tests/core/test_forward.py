@@ -349,3 +349,16 @@ async def test_check_logs_where_each_destination_url_comes_from_or_the_fix(
                        "netmon/forward nowhere), or set NETMON_FORWARD_NOWHERE where there is no "
                        "keyring (a service account)") in logged
     assert "secret77" not in str(logged)
+
+
+async def test_busy_counts_notices_being_sent_not_url_checks(hook: HttpServer) -> None:
+    hook.route("/slow", delay=1)
+    forwarder = Forwarder([destination("slow", f"json://127.0.0.1:{hook.port}/slow")],
+                          timeout_s=5)
+    check = forwarder.check_soon()
+    assert check is not None and forwarder.busy == 0  # a URL check is not a notice
+    sending = forwarder.submit(Notice("api", "critical", "api is down", "x",
+                                      FakeClock().now()))
+    assert sending is not None and forwarder.busy == 1
+    await asyncio.gather(check, sending)
+    assert forwarder.busy == 0
