@@ -4,17 +4,19 @@ pyqtgraph and numpy), so the window is painted first and the widget is built jus
 Until ``build()`` it shows what is happening ("Loading graph..."), never a claim about the
 data; ``build()`` calls the factory once and puts the real widget in its place. A factory
 that fails leaves the stand-in saying so ("Graph not available: ..."), and every later
-``build()`` raises that same error.
+``build()`` raises that same error. ``DeferredGraph`` is the graph tab's kind: it keeps the
+target chosen before the graph exists and stops a graph built after ``stop()``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol, cast
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-__all__ = ["Deferred"]
+__all__ = ["Deferred", "DeferredGraph", "Graph"]
 
 
 class Deferred(QWidget):
@@ -62,3 +64,50 @@ class Deferred(QWidget):
             self._loading = None
             self.widget = widget
         return self.widget
+
+
+class Graph(Protocol):
+    """What a deferred graph widget offers (LatencyPlot, TimelineView)."""
+
+    def set_target(self, name: str | None) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class DeferredGraph(Deferred):
+    """A graph tab built after the window's first paint ("Loading graph..." until then):
+    ``show_target`` before the build is applied when it is built; after ``stop()`` a graph
+    built later is stopped at once."""
+
+    def __init__(self, make: Callable[[], QWidget], parent: QWidget | None = None, *,
+                 margin: int = 0) -> None:
+        super().__init__(self._make_graph, "Loading graph...", parent, margin=margin)
+        self._make = make
+        self._target: str | None = None
+        self._stopped = False
+
+    @property
+    def graph(self) -> Graph | None:
+        """The graph once built (None before)."""
+        return cast(Graph, self.widget) if self.widget is not None else None
+
+    def show_target(self, name: str | None) -> None:
+        """Show target ``name`` (None clears), now or once built."""
+        self._target = name
+        if self.graph is not None:
+            self.graph.set_target(name)
+
+    def stop(self) -> None:
+        """Stop the graph's timers, now or as soon as it is built."""
+        self._stopped = True
+        if self.graph is not None:
+            self.graph.stop()
+
+    def _make_graph(self) -> QWidget:
+        widget = self._make()
+        graph = cast(Graph, widget)
+        if self._stopped:
+            graph.stop()
+        elif self._target is not None:
+            graph.set_target(self._target)
+        return widget

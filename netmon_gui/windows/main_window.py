@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from PySide6.QtCore import QItemSelection, QSettings, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QPaintEvent, QResizeEvent, QShowEvent
@@ -56,7 +56,7 @@ from ..widgets.breakers_panel import BreakersPanel
 from ..widgets.cell_delegate import CellDelegate
 from ..widgets.column_fit import ColumnFit
 from ..widgets.database_panel import DatabasePanel
-from ..widgets.deferred import Deferred
+from ..widgets.deferred import DeferredGraph
 from ..widgets.diagnose_view import DiagnoseView
 from ..widgets.empty_state import EmptyState
 from ..widgets.environment_panel import EnvironmentPanel
@@ -132,16 +132,11 @@ class MainWindow(QMainWindow):
         self.targets_proxy.setSortRole(SortRole)
         self.targets_table = self._make_targets_table()
         self.details = TargetDetails(core.monitor, core.breakers, self)
-        self._plot: LatencyPlot | None = None
-        self._timeline: TimelineView | None = None
-        self._plot_target: str | None = None  # what each graph shows (kept until built)
-        self._timeline_target: str | None = None
         self._graphs_due = False  # the build after the first paint is scheduled
         self._graphs_task: asyncio.Task[None] | None = None
         # each a tab page itself (padded like the others), the graph its only child
-        self.plot_page = Deferred(self._build_plot, "Loading graph...", self, margin=10)
-        self.timeline_page = Deferred(self._build_timeline, "Loading graph...", self,
-                                      margin=10)
+        self.plot_page = DeferredGraph(self._new_plot, self, margin=10)
+        self.timeline_page = DeferredGraph(self._new_timeline, self, margin=10)
         self.uptime = UptimeFeed(core.history, core.monitor.memory,
                                  lambda: list(self.core.monitor.states), self)
         self.uptime.updated.connect(self.targets_model.set_uptime)
@@ -243,16 +238,12 @@ class MainWindow(QMainWindow):
     @property
     def plot(self) -> LatencyPlot:
         """The Latency tab's plot (built now if it is not yet)."""
-        self.plot_page.build()
-        assert self._plot is not None
-        return self._plot
+        return cast("LatencyPlot", self.plot_page.build())
 
     @property
     def timeline(self) -> TimelineView:
         """The Timeline tab's view (built now if it is not yet)."""
-        self.timeline_page.build()
-        assert self._timeline is not None
-        return self._timeline
+        return cast("TimelineView", self.timeline_page.build())
 
     def build_graphs(self) -> None:
         """Build the Latency and Timeline graphs in their tabs (once; idempotent). Each is
@@ -266,38 +257,15 @@ class MainWindow(QMainWindow):
         if failures:
             raise failures[0]
 
-    def _build_plot(self) -> LatencyPlot:
+    def _new_plot(self) -> LatencyPlot:
         from ..widgets.latency_plot import LatencyPlot
 
-        plot = LatencyPlot(self.core.monitor.memory)
-        if self._shut_down:
-            plot.stop()
-        elif self._plot_target is not None:
-            plot.set_target(self._plot_target)
-        self._plot = plot  # only a plot that is in its tab is fed results
-        return plot
+        return LatencyPlot(self.core.monitor.memory)
 
-    def _build_timeline(self) -> TimelineView:
+    def _new_timeline(self) -> TimelineView:
         from ..widgets.timeline import TimelineView
 
-        timeline = TimelineView(self.core.history, self.core.monitor.memory, self._breaker_of)
-        if self._shut_down:
-            timeline.stop()
-        elif self._timeline_target is not None:
-            timeline.set_target(self._timeline_target)
-        self._timeline = timeline
-        return timeline
-
-    def show_in_plot(self, name: str | None) -> None:
-        """Plot target ``name`` in the Latency tab (None clears)."""
-        self._plot_target = name
-        if self._plot is not None:
-            self._plot.set_target(name)
-
-    def _show_in_timeline(self, name: str | None) -> None:
-        self._timeline_target = name
-        if self._timeline is not None:
-            self._timeline.set_target(name)
+        return TimelineView(self.core.history, self.core.monitor.memory, self._breaker_of)
 
     def _make_targets_table(self) -> QTableView:
         table = make_table(self)
@@ -465,7 +433,7 @@ class MainWindow(QMainWindow):
         self.uptime.refresh()
         self.source_label.setText(f"Config: {config.source}")
         if selected is None or not self.select_target(selected):
-            self.show_in_plot(None)
+            self.plot_page.show_target(None)
             self.details.show_target(None)
         self.refresh()
 
@@ -530,8 +498,8 @@ class MainWindow(QMainWindow):
 
     def _on_result(self, result: ProbeResult) -> None:
         self.targets_model.on_result(result)
-        if self._plot is not None:  # once built, it reads what came before from memory
-            self._plot.on_result(result)
+        if self.plot_page.graph is not None:  # once built, it reads the past from memory
+            self.plot.on_result(result)
         if self.last_update is None or (result.checked_at.replace(microsecond=0)
                                         != self.last_update.replace(microsecond=0)):
             # the label shows seconds: a burst of results in one second formats it once
@@ -563,11 +531,11 @@ class MainWindow(QMainWindow):
     def _target_selected(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
         name = self.selected_target()
         if self.remote.active:  # no latency history of a remote backend here
-            self.show_in_plot(None)
+            self.plot_page.show_target(None)
             self.details.show_row(self.remote.targets_model.row(name) if name else None)
             return
-        self.show_in_plot(name)
-        self._show_in_timeline(name)
+        self.plot_page.show_target(name)
+        self.timeline_page.show_target(name)
         self.details.show_target(name)
 
     def _breaker_of(self, name: str) -> str | None:
@@ -635,8 +603,8 @@ class MainWindow(QMainWindow):
         if self._graphs_task is not None and not self._graphs_task.done():
             self._graphs_task.cancel()
             await asyncio.gather(self._graphs_task, return_exceptions=True)
-        if self._timeline is not None:
-            await self._timeline.aclose()
+        if self.timeline_page.graph is not None:
+            await self.timeline.aclose()
         await self.uptime.aclose()
         await self.diagnose_view.aclose()
         await self.environment.aclose()
@@ -650,9 +618,8 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self._tick.stop()
         self._refresh_timer.stop()
-        for graph in (self._plot, self._timeline):
-            if graph is not None:
-                graph.stop()
+        self.plot_page.stop()
+        self.timeline_page.stop()
         self.uptime.stop()
         self.bridge.close()
         self.remote.detach()

@@ -124,7 +124,7 @@ class RemoteView(QObject):
             self.strip.show()
             w.targets_proxy.setSourceModel(self.targets_model)
             w.breakers_model.set_source(self._remote_breakers)
-            w.show_in_plot(None)
+            w.plot_page.show_target(None)
             w.details.show_row(None)
             poller.poll_soon()
         self.selector.choose(poller.name if poller else None)
