@@ -14,13 +14,11 @@ from typing import TYPE_CHECKING, TypeVar, cast
 from PySide6.QtCore import QItemSelection, QSettings, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QPaintEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
     QSplitter,
     QStackedWidget,
-    QTableView,
     QTabWidget,
     QToolBar,
     QVBoxLayout,
@@ -38,11 +36,6 @@ from ..bridge import CoreBridge, LogBridge
 from ..desktop import launch_demo, open_path
 from ..models.breakers import BreakersModel
 from ..models.targets import (
-    COL_1H,
-    COL_5M,
-    COL_KIND,
-    COL_LATENCY,
-    COL_STATUS,
     COL_TARGET,
     COL_UPTIME,
     NameRole,
@@ -51,10 +44,7 @@ from ..models.targets import (
 )
 from ..tray import StatusTray
 from ..widgets.action_log import ActionLogView
-from ..widgets.badge import BadgeDelegate
 from ..widgets.breakers_panel import BreakersPanel
-from ..widgets.cell_delegate import CellDelegate
-from ..widgets.column_fit import ColumnFit
 from ..widgets.database_panel import DatabasePanel
 from ..widgets.deferred import DeferredGraph
 from ..widgets.diagnose_view import DiagnoseView
@@ -65,10 +55,10 @@ from ..widgets.log_panel import LogPanel
 from ..widgets.status_banner import StatusBanner
 from ..widgets.suggestions import SuggestionsPanel
 from ..widgets.tab_list import TabList
-from ..widgets.tables import make_table
 from ..widgets.target_details import TargetDetails
+from ..widgets.targets_table import make_targets_table
 from ..widgets.tokens_panel import TokensPanel
-from ..widgets.uptime_bar import UptimeBarDelegate, UptimeFeed
+from ..widgets.uptime_bar import UptimeFeed
 from . import placement
 from .menus import build_menus
 from .remote_view import RemoteView
@@ -130,7 +120,9 @@ class MainWindow(QMainWindow):
         self.targets_proxy = QSortFilterProxyModel(self)
         self.targets_proxy.setSourceModel(self.targets_model)
         self.targets_proxy.setSortRole(SortRole)
-        self.targets_table = self._make_targets_table()
+        self.targets_table, self.column_fit = make_targets_table(
+            self.targets_proxy, self.core.monitor.states, self)
+        self.targets_table.selectionModel().selectionChanged.connect(self._target_selected)
         self.details = TargetDetails(core.monitor, core.breakers, self)
         self._graphs_due = False  # the build after the first paint is scheduled
         self._graphs_task: asyncio.Task[None] | None = None
@@ -266,34 +258,6 @@ class MainWindow(QMainWindow):
         from ..widgets.timeline import TimelineView
 
         return TimelineView(self.core.history, self.core.monitor.memory, self._breaker_of)
-
-    def _make_targets_table(self) -> QTableView:
-        table = make_table(self)
-        table.setObjectName("targetsTable")
-        # widths from the font (any DPI, any UI font): Error, the last column, takes the rest
-        fm = table.fontMetrics()
-        table.horizontalHeader().setDefaultSectionSize(fm.horizontalAdvance("Error") + 24)
-        table.setModel(self.targets_proxy)
-        table.setItemDelegate(CellDelegate(table))  # cells read from the model's cache
-        table.setItemDelegateForColumn(COL_STATUS, BadgeDelegate(table))
-        table.setItemDelegateForColumn(COL_UPTIME, UptimeBarDelegate(table))
-        samples = {COL_KIND: "postgres", COL_STATUS: "degraded", COL_LATENCY: "1000 ms",
-                   COL_5M: "100.0%", COL_1H: "100.0%", COL_UPTIME: "Last 24 h"}
-        for col, sample in samples.items():
-            table.setColumnWidth(col, fm.horizontalAdvance(sample) + 18)
-        names = [fm.horizontalAdvance(n) for n in self.core.monitor.states] or [0]
-        table.setColumnWidth(COL_TARGET, min(max(*names, fm.horizontalAdvance("database")) + 26,
-                                             fm.horizontalAdvance("m") * 18))
-        table.setColumnWidth(COL_STATUS, max(92, table.columnWidth(COL_STATUS) + 16))
-        table.horizontalHeader().setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Fixed)
-        # a narrow pane drops the least needed columns instead of scrolling sideways
-        self.column_fit = ColumnFit(table, (COL_KIND, COL_1H, COL_UPTIME, COL_5M, COL_LATENCY),
-                                    last_min=fm.horizontalAdvance("Error") + 24)
-        table.setSortingEnabled(True)
-        table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # config order until clicked
-        table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        table.selectionModel().selectionChanged.connect(self._target_selected)
-        return table
 
     @staticmethod
     def _padded(widget: QWidget) -> QWidget:
