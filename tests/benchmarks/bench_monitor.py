@@ -4,14 +4,14 @@ bare libraries, and the monitor's memory over a simulated 24 h.
 
 Run:  python tests/benchmarks/bench_monitor.py [--quick] [--json PATH]
 
-The loopback DNS server (``tests.support.dns_server``) and HTTP server
-(``tests.support.http_server``) run in a SEPARATE PROCESS (a ``multiprocessing`` spawn
-child with its own asyncio loop), so their CPU is not counted as monitor CPU; the child
-reports its own CPU time, shown as ``srv cpu%``. All traffic stays on 127.0.0.1 (proxy
-variables are removed from this process's environment). DNS targets ask for
-``localhost``: the probe's OS ``getaddrinfo`` is answered by the hosts file, never by the
-machine's nameserver; the direct query goes to the loopback server. HTTP targets GET
-``http://localhost:PORT/health`` so the probe's dns phase is a real (hosts-file)
+Lean loopback DNS and HTTP responders (``lean_servers.py``: canned answers, so the harness
+takes little of the cores the monitor is measured on) run in a SEPARATE PROCESS (a
+``multiprocessing`` spawn child with its own asyncio loop), so their CPU is not counted as
+monitor CPU; the child reports its own CPU time, shown as ``srv cpu%``. All traffic stays
+on 127.0.0.1 (proxy variables are removed from this process's environment). DNS targets
+ask for ``localhost``: the probe's OS ``getaddrinfo`` is answered by the hosts file, never
+by the machine's nameserver; the direct query goes to the loopback server. HTTP targets
+GET ``http://localhost:PORT/health`` so the probe's dns phase is a real (hosts-file)
 ``getaddrinfo``.
 
 Part 1 - capacity: a real-clock monitor with N targets (half dns, half http), interval 1 s,
@@ -91,41 +91,22 @@ def _server_main(conn: Any) -> None:
 
 
 async def _serve(conn: Any) -> None:
-    from tests.support.dns_server import DnsServer
-    from tests.support.http_server import HttpServer
+    from tests.benchmarks.lean_servers import start
 
     loop = asyncio.get_running_loop()
-    totals = {"dns": 0, "http": 0}
-    async with DnsServer() as dns_srv, HttpServer() as http_srv:
-        dns_srv.add_a(HOST, "127.0.0.1", ttl=300)
-        http_srv.route("/health", body="ok")
-        http_srv.route("/warm", body="ok", delay=0.2)  # holds a connection: fills a pool
-
-        async def trim() -> None:  # the servers log every request: keep the lists short
-            while True:
-                await asyncio.sleep(0.5)
-                totals["dns"] += len(dns_srv.queries)
-                totals["http"] += len(http_srv.requests)
-                dns_srv.queries.clear()
-                dns_srv.tcp_queries.clear()
-                http_srv.requests.clear()
-
-        trimmer = asyncio.create_task(trim())
-        conn.send({"dns_port": dns_srv.port, "http_port": http_srv.port})
-        while True:
-            command = await loop.run_in_executor(None, conn.recv)
-            if command == "stop":
-                break
-            conn.send({
-                "cpu": time.process_time(),
-                "dns_queries": totals["dns"] + len(dns_srv.queries),
-                "http_requests": totals["http"] + len(http_srv.requests),
-                "http_connections": http_srv.connections_accepted,
-                "http_errors": len(http_srv.errors),
-            })
-        trimmer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await trimmer
+    dns_srv, dns_port, http_counts, http_port, close = await start(HOST)
+    conn.send({"dns_port": dns_port, "http_port": http_port})
+    while True:
+        command = await loop.run_in_executor(None, conn.recv)
+        if command == "stop":
+            break
+        conn.send({
+            "cpu": time.process_time(),
+            "dns_queries": dns_srv.queries,
+            "http_requests": http_counts["requests"],
+            "http_connections": http_counts["connections"],
+        })
+    close()
     conn.send("bye")
 
 
@@ -862,7 +843,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         ladder = [int(n) for n in args.ladder.split(",")]
     print(f"netmon monitor benchmark - Python {out['python']}, {out['platform']}, "
           f"{out['cpus']} CPUs, {'quick' if args.quick else 'full'} run")
-    print("Servers: DnsServer + HttpServer in a separate process (own loop); their CPU is "
+    print("Servers: lean DNS + HTTP responders in a separate process (own loop); their CPU is "
           "not monitor CPU.", flush=True)
     started = time.perf_counter()
     servers = Servers()
