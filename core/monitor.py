@@ -487,8 +487,7 @@ class HealthMonitor:
         state.probes += 1
         state.revision += 1
         state.windows.add(self.clock.monotonic(), result.ok)
-        # The ring keeps compact copies (details can be kilobytes); state.last keeps all.
-        self.memory.add(_without_details(result) if result.details else result)
+        self.memory.add(result)  # a compact copy; state.last keeps all
         if self.history is not None:
             self.history.add(result)
         new, reason = judge_status(state, result, self.config.monitor)
@@ -548,14 +547,6 @@ class HealthMonitor:
     def _judge_local_network(self) -> tuple[bool, str]:
         unpaused = [s for s in self.states.values() if not s.paused]
         return judge_local_network(unpaused, canaries=self._canaries)
-
-
-def _without_details(result: ProbeResult) -> ProbeResult:
-    """``result`` with empty ``details`` (what ``dataclasses.replace`` gives, for a third
-    of its CPU: it runs for every result)."""
-    return ProbeResult(result.target, result.kind, result.ok, result.latency_ms,
-                       result.checked_at, result.phases, result.error_kind, result.error,
-                       result.degraded)
 
 
 def breaker_for(target: Target, config: Config) -> str:

@@ -51,7 +51,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ import httpx  # noqa: E402
 from core.clock import SystemClock  # noqa: E402
 from core.config import Config, MonitorSettings, Target  # noqa: E402
 from core.history import MemoryHistory  # noqa: E402
+from core.history.ring import kept_copy  # noqa: E402
 from core.monitor import HealthMonitor  # noqa: E402
 from core.probes.base import ProbeContext, ProbeResult  # noqa: E402
 from core.probes.dns import DnsProbe  # noqa: E402
@@ -649,14 +650,14 @@ class TrivialProbe:
 
 async def retained_size(factory: Callable[[], Awaitable[ProbeResult]], count: int) -> float:
     """Bytes one result keeps alive in the memory ring (tracemalloc delta of ``count``
-    retained results), kept as the monitor keeps them: without ``details`` (only a
-    target's latest result keeps its details)."""
+    retained results), kept as the ring keeps them (``kept_copy``: no ``details``, packed
+    phases; only a target's latest result keeps its details)."""
     await factory()  # warm: connections, caches
     gc.collect()
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
-        kept = [replace(await factory(), details={}) for _ in range(count)]
+        kept = [kept_copy(await factory()) for _ in range(count)]
         gc.collect()
         size = (tracemalloc.get_traced_memory()[0] - base) / len(kept)
     finally:
@@ -746,8 +747,8 @@ async def part3(servers: Servers, targets: int, interval_s: float, step_s: float
     per_target_growth = (end - first_hour) / targets
     lines.append(f"  per target: {per_target_growth:+.0f} B after {since}")
     lines.append(
-        f"  retained bytes per result in the ring (details dropped, as the monitor keeps "
-        f"them): trivial {trivial_size:.0f}, real DnsProbe {dns_size:.0f}, real HttpProbe "
+        f"  retained bytes per result in the ring (as the ring keeps them: no details, "
+        f"packed phases): trivial {trivial_size:.0f}, real DnsProbe {dns_size:.0f}, real HttpProbe "
         f"{http_size:.0f}")
     for n in sorted({200, AIM_TARGETS, 1000}):
         mb = n * maxlen * (dns_size + http_size) / 2 / 1e6

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import sqlite3
+import tracemalloc
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -118,6 +119,45 @@ def test_memory_ring_is_bounded_per_target() -> None:
     assert mem.targets() == ["b"]
     with pytest.raises(ValueError, match="maxlen"):
         MemoryHistory(maxlen=0)
+
+
+def test_memory_ring_keeps_compact_copies_with_every_phase() -> None:
+    """A ring of 720 results per target for 1,000 targets is the console's largest memory:
+    the ring's copy drops details and packs the phases, and still reads the same."""
+    phases = {"dns": 0.25, "connect": 1.5, "tls": 3.125, "ttfb": 4.0, "total": 9.75}
+    full = ProbeResult("api", "http", False, 9.75, T0, phases=dict(phases),
+                       error_kind=ErrorKind.HTTP_SERVER_ERROR, error="HTTP 503",
+                       details={"body": "x" * 4000})
+    mem = MemoryHistory(maxlen=1000)
+    mem.add(full)
+    kept = mem.latest("api")
+    assert kept is not None
+    assert dict(kept.phases) == phases and kept.phases == phases
+    assert list(kept.phases) == list(phases) and len(kept.phases) == 5
+    assert kept.phases["tls"] == 3.125 and kept.phases.get("nope") is None
+    assert "ttfb" in kept.phases and "nope" not in kept.phases
+    with pytest.raises(KeyError):
+        kept.phases["nope"]
+    assert kept.details == {}
+    assert (kept.target, kept.ok, kept.latency_ms, kept.checked_at, kept.error_kind,
+            kept.error) == ("api", False, 9.75, T0, ErrorKind.HTTP_SERVER_ERROR, "HTTP 503")
+    assert kept.as_dict()["phases"] == phases
+    assert full.details  # the caller's result is not changed
+
+    def retained() -> float:
+        tracemalloc.start()
+        try:
+            ring = MemoryHistory(maxlen=1000)
+            for i in range(1000):
+                ring.add(ProbeResult("api", "http", True, float(i), T0 + timedelta(seconds=i),
+                                     phases={"dns": i / 7, "connect": i / 3, "ttfb": i / 9,
+                                             "total": float(i)}))
+            return tracemalloc.get_traced_memory()[0] / 1000
+        finally:
+            tracemalloc.stop()
+
+    per_result = retained()
+    assert per_result < 340, f"{per_result:.0f} B per kept result"  # 457 B with a dict
 
 
 # ----------------------------------------------------------------------------- writing
