@@ -39,6 +39,9 @@ async def capture(window: QMainWindow, tabs: QTabWidget, path: Path,
     if callable(refresh):
         refresh()
     await asyncio.sleep(SETTLE_S)
+    if callable(refresh):  # results that came while settling are in the table already
+        refresh()  # (each at once); the banner and panels would wait for their refresh
+    await asyncio.sleep(0)  # let the posted relayouts run before the grab
     path.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(path), "PNG"):
         raise OSError(f"could not write {path}")

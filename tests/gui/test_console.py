@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from netmon_gui.models.targets import (
     SortRole,
     StatusRole,
 )
+from netmon_gui.screenshot import SETTLE_S, capture
 from netmon_gui.widgets.latency_plot import MIN_DOT_SPACING_PX
 from netmon_gui.widgets.status_banner import StatusBanner
 from netmon_gui.widgets.tokens_panel import NOT_CONFIGURED
@@ -227,6 +229,25 @@ async def test_window_closes_cleanly_and_core_stops(core: NetmonCore, qtbot: QtB
     left = [t.get_name() for t in asyncio.all_tasks()
             if t.get_name().startswith(("probe:", "netmon-", "gui-action:"))]
     assert left == []
+
+
+async def test_screenshot_banner_agrees_with_the_table_it_grabs(
+        window: MainWindow, core: NetmonCore, tmp_path: Path) -> None:
+    """The table shows each result at once, the banner on its coalesced refresh (200 ms
+    later): a capture must not grab a target "down" in the table beside "0 down"."""
+    state = core.monitor.states["billing"]
+    failing = state.last
+    assert failing is not None and not failing.ok and state.status == "degraded"
+
+    def break_billing() -> None:  # while the capture settles, just before it grabs
+        for _ in range(2):
+            core.monitor._record(state, failing)
+
+    asyncio.get_running_loop().call_later(SETTLE_S - 0.05, break_billing)
+    await capture(window, window.tabs, tmp_path / "shot.png")
+    row = window.targets_model.row_of("billing")
+    assert window.targets_model.index(row, COL_STATUS).data() == "down"
+    assert "1 down" in window.banner.counts_label.text(), window.banner.counts_label.text()
 
 
 async def test_banner_shows_local_network_down_in_bold(qtbot: QtBot) -> None:
