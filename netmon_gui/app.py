@@ -104,13 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _attach_parent_console() -> None:
     """A windowed Windows exe has no stdout: started from a terminal, write to that one
     (``--help``, ``--self-test`` and errors); started from Explorer, nothing changes."""
-    if sys.platform != "win32" or sys.stdout is not None:
-        return
-    import ctypes
+    if sys.platform == "win32" and sys.stdout is None:
+        import ctypes
 
-    if ctypes.windll.kernel32.AttachConsole(-1):  # ATTACH_PARENT_PROCESS
-        sys.stdout = open("CONOUT$", "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
-        sys.stderr = open("CONOUT$", "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+        if ctypes.windll.kernel32.AttachConsole(-1):  # ATTACH_PARENT_PROCESS
+            sys.stdout = open("CONOUT$", "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+            sys.stderr = open("CONOUT$", "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
 
 
 def _set_app_user_model_id() -> None:

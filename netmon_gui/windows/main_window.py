@@ -170,7 +170,8 @@ class MainWindow(QMainWindow):
             self.find_box.hide()
         self.tabs.addTab(self.timeline_page, "Timeline")
         self.diagnose_view = DiagnoseView(self)
-        self.tabs.addTab(self._padded(self.diagnose_view), "Diagnose")
+        self.diagnose_tab = self._padded(self.diagnose_view)
+        self.tabs.addTab(self.diagnose_tab, "Diagnose")
         self.environment = EnvironmentPanel(lambda: self.config, self.core.status, self)
         self.tabs.addTab(self._padded(self.environment), "Environment")
         self.environment.bundleSaved.connect(
@@ -347,7 +348,7 @@ class MainWindow(QMainWindow):
             return
         self.statusBar().showMessage(f"Running {action.replace('_', ' ')}...")
         if action == "diagnose":  # the result lands in the Diagnose tab
-            self.tabs.setCurrentWidget(self.diagnose_view.parentWidget())
+            self.tabs.setCurrentWidget(self.diagnose_tab)
             self.diagnose_view.set_busy(f"Diagnosing {target}...")
         self.runner.run(action, target if isinstance(target, str) else None)
 
