@@ -273,6 +273,7 @@ class _ResponseBody(httpx.AsyncByteStream):
         self._conn: _Connection | None = conn
         self._timeout = timeout
         self._complete = False
+        self._failed = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         conn = self._conn
@@ -287,13 +288,29 @@ class _ResponseBody(httpx.AsyncByteStream):
                     self._complete = True
                     return
         except BaseException:
-            self._complete = False
+            self._failed = True
             raise
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            self._transport._release(conn, self._complete)
+            complete = self._complete or (not self._failed and _rest_is_buffered(conn.h11))
+            self._transport._release(conn, complete)
+
+
+def _rest_is_buffered(state: h11.Connection) -> bool:
+    """Whether the rest of the response is already in h11's buffer (a HEAD answer, an
+    empty body, a body not iterated but fully received): then it is read to its end now,
+    without waiting for anything."""
+    try:
+        while True:
+            event = state.next_event()
+            if isinstance(event, h11.EndOfMessage):
+                return True
+            if not isinstance(event, h11.Data):
+                return False  # NEED_DATA: more to come, so the connection is closed
+    except h11.ProtocolError:
+        return False
 
 
 # ---------------------------------------------------------------------- socket helpers
