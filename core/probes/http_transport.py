@@ -22,7 +22,7 @@ import contextlib
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import h11
@@ -314,35 +314,91 @@ def _rest_is_buffered(state: h11.Connection) -> bool:
 
 
 # ---------------------------------------------------------------------- socket helpers
+AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, ...]]
+#: anyio's (httpcore's) delay before the next address is tried alongside (RFC 8305).
+HAPPY_EYEBALLS_DELAY = 0.25
+
+
 async def _open_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket connected to ``host`` (an IP literal, v4 or v6, or a name), trying its
-    addresses in the resolver's order; the errors of all attempts are kept as anyio keeps
-    them (one: raised as is; several: grouped under "All connection attempts failed")."""
+    """A TCP socket connected to ``host`` (an IP literal, v4 or v6, or a name)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                    flags=socket.AI_NUMERICHOST)  # a literal: no lookup
     except socket.gaierror:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port,
                                                               type=socket.SOCK_STREAM)
-    loop = asyncio.get_running_loop()
-    errors: list[OSError] = []
-    for family, kind, proto, _, address in infos:
-        sock = socket.socket(family, kind, proto)
-        try:
-            sock.setblocking(False)
-            await loop.sock_connect(sock, address)
-        except OSError as exc:
-            sock.close()
-            errors.append(exc)
-            continue
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-    if len(errors) == 1:
-        raise errors[0]
+    return await connect_first(_ipv6_first(infos))
+
+
+def _ipv6_first(infos: Sequence[AddrInfo]) -> list[AddrInfo]:
+    """anyio's order: the first IPv6 address, then the first IPv4 one, then the rest."""
+    v6 = next((i for i in infos if i[0] == socket.AF_INET6), None)
+    v4 = next((i for i in infos if i[0] == socket.AF_INET), None)
+    first = [i for i in (v6, v4) if i is not None]
+    return first + [i for i in infos if i not in first]
+
+
+async def connect_first(infos: list[AddrInfo],
+                        delay: float = HAPPY_EYEBALLS_DELAY) -> socket.socket:
+    """The first of ``infos`` to connect, trying the next one alongside whenever ``delay``
+    passes without an answer or an attempt fails (happy eyeballs, as anyio does: a host
+    whose IPv6 path is black-holed is still reached over IPv4). The errors are kept as
+    anyio keeps them: one is raised as is, several are grouped under "All connection
+    attempts failed"."""
+    if len(infos) == 1:
+        return await _attempt(infos[0])
+    attempts: list[asyncio.Task[socket.socket]] = []
+    winner: socket.socket | None = None
+    try:
+        for info in infos:
+            attempts.append(asyncio.ensure_future(_attempt(info)))
+            winner = await _first_success(attempts, delay)
+            if winner is not None:
+                return winner
+        winner = await _first_success(attempts, None)
+        if winner is not None:
+            return winner
+    finally:
+        for task in attempts:
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled() and task.exception() is None and task.result() is not winner:
+                task.result().close()  # connected too, but later
+    errors = [task.exception() for task in attempts]
+    oserrors = [e for e in errors if isinstance(e, OSError)]
     raise OSError("All connection attempts failed") from ExceptionGroup(
-        "multiple connection attempts failed", errors)
+        "multiple connection attempts failed", oserrors)
+
+
+async def _first_success(attempts: list[asyncio.Task[socket.socket]],
+                         delay: float | None) -> socket.socket | None:
+    """The socket of the first attempt to succeed within ``delay`` (None: until all end),
+    or None when none did (all failed, or the delay passed)."""
+    loop = asyncio.get_running_loop()
+    deadline = None if delay is None else loop.time() + delay
+    pending = {task for task in attempts if not task.done()}
+    while pending:
+        timeout = None if deadline is None else max(0.0, deadline - loop.time())
+        done, pending = await asyncio.wait(pending, timeout=timeout,
+                                           return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task.exception() is None:
+                return task.result()
+        if not done:
+            return None  # the delay passed: time to start the next attempt
+    return None
+
+
+async def _attempt(info: AddrInfo) -> socket.socket:
+    family, kind, proto, _, address = info
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 async def _read(reader: asyncio.StreamReader, timeout: float | None) -> bytes:

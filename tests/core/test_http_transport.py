@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from core.config import Target
-from core.errors import ErrorKind
+from core.errors import ErrorKind, classify
 from core.probes import ProbeContext, make_probe
 from core.probes.base import ProbeResult
 from core.probes.http import MAX_BODY
-from core.probes.http_transport import ProbeTransport
+from core.probes.http_transport import ProbeTransport, connect_first
 from tests.support.fixtures import FaultProxyFactory
 from tests.support.http_server import HttpServer, Request, Response
 from tests.support.netutil import free_tcp_port
@@ -456,11 +456,8 @@ async def test_trace_events_are_httpcore_names_only(tls_http_server: HttpServer)
 
 async def test_ipv6_literal_over_http_and_https() -> None:
     """Skipped only when this machine has no ::1 to listen on."""
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(("::1", 0))
-    except OSError as exc:
-        pytest.skip(f"no IPv6 loopback here: {exc}")
+    if not _has_ipv6_loopback():
+        pytest.skip("no IPv6 loopback (::1) on this machine")
     context = ProbeContext(default_timeout_s=2.0)
     try:
         async with HttpServer(host="::1") as plain, HttpServer(host="::1", tls=True) as tls:
@@ -528,3 +525,52 @@ async def test_environment_proxy_is_used_and_no_proxy_hosts_go_direct(
         assert isinstance(client._transport_for_url(httpx.URL(http_server.url)), ProbeTransport)
         assert isinstance(client._transport_for_url(httpx.URL("http://svc.invalid/")),
                           httpx.AsyncHTTPTransport)
+
+
+# --- connecting to a name with several addresses -----------------------------------------
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+async def test_next_address_is_tried_when_the_first_does_not_answer() -> None:
+    """Happy eyeballs: an address that never answers (a full accept queue drops the SYN)
+    does not use up the connect timeout; the next one is tried after the delay."""
+    if not _has_ipv6_loopback():
+        pytest.skip("no IPv6 loopback here")
+    silent = socket.socket(socket.AF_INET6)
+    filler = socket.socket(socket.AF_INET6)
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    try:
+        silent.bind(("::1", 0))
+        silent.listen(0)
+        filler.settimeout(1.0)
+        filler.connect(silent.getsockname()[:2])  # fills the queue: later SYNs are dropped
+        v4_port = server.sockets[0].getsockname()[1]
+        infos = [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", silent.getsockname()),
+                 (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", v4_port))]
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async with asyncio.timeout(2.0):
+            sock = await connect_first(infos, delay=0.05)  # type: ignore[arg-type]
+        with sock:
+            assert sock.getpeername()[:2] == ("127.0.0.1", v4_port)
+        assert loop.time() - started < 1.0
+    finally:
+        silent.close()
+        filler.close()
+        server.close()
+
+
+async def test_every_address_refused_keeps_each_error() -> None:
+    infos = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", free_tcp_port())),
+             (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", free_tcp_port()))]
+    with pytest.raises(OSError, match="All connection attempts failed") as caught:
+        await connect_first(infos, delay=0.05)  # type: ignore[arg-type]
+    assert isinstance(caught.value.__cause__, ExceptionGroup)
+    assert len(caught.value.__cause__.exceptions) == 2
+    assert classify(caught.value) is K.CONNECTION_REFUSED
