@@ -198,6 +198,34 @@ async def test_plain_http_to_a_tls_server_is_connection_reset(
 
 
 
+
+async def test_connect_that_never_completes_is_a_connect_timeout(ctx: ProbeContext) -> None:
+    silent, filler = socket.socket(), socket.socket()
+    try:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(0)
+        filler.settimeout(1.0)
+        filler.connect(silent.getsockname())  # fills the queue: later SYNs are dropped
+        result = await probe(ctx, f"http://127.0.0.1:{silent.getsockname()[1]}/",
+                             timeout_s=0.2)
+    finally:
+        silent.close()
+        filler.close()
+    assert result.error_kind is K.TIMEOUT
+    assert (result.error or "").startswith("ConnectTimeout")
+
+
+async def test_a_peer_that_stops_reading_gives_a_write_timeout() -> None:
+    async def never_read(_r: asyncio.StreamReader, _w: asyncio.StreamWriter, _n: int) -> None:
+        await asyncio.Event().wait()
+
+    async with RawServer(never_read) as server, httpx.AsyncClient(
+            transport=ProbeTransport(ssl.create_default_context())) as client:
+        with pytest.raises(httpx.WriteTimeout) as caught:
+            await client.post(server.url, content=b"x" * 16_000_000, timeout=0.2)
+    assert isinstance(caught.value.__cause__, TimeoutError)
+    assert classify(caught.value) is K.TIMEOUT
+
 # --- keep-alive pool ---------------------------------------------------------------------
 async def eventually(condition: Callable[[], bool], within: float = 2.0) -> None:
     """Poll ``condition`` (I/O of the other side landing), failing after ``within`` s."""
