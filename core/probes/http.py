@@ -1,6 +1,8 @@
-"""HTTP probe over one shared httpx client: phase timings from httpcore's trace
-extension (dns, connect, tls, ttfb, total), expected status, body substring, TLS
-certificate days left, and the proxy taken from the environment.
+"""HTTP probe over httpx clients (one per target, see ``ProbeContext.http_client``): phase
+timings from httpcore's trace events (dns, connect, tls, ttfb, total), which both the
+probes' own transport (``http_transport.ProbeTransport``) and httpx's proxy transports
+emit, expected status, body substring, TLS certificate days left, and the proxy taken
+from the environment.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ class HttpExchange:
 
 
 class _Trace:
-    """Collects httpcore trace events as perf_counter timestamps."""
+    """Collects httpcore-named trace events (from ``ProbeTransport`` or httpcore) as
+    perf_counter timestamps."""
 
     def __init__(self) -> None:
         self.marks: dict[str, float] = {}
