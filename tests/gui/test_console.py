@@ -498,3 +498,40 @@ async def test_a_plot_redraw_is_painted_in_one_pass(window: MainWindow, core: Ne
             assert paints.count == 1
     finally:
         viewport.removeEventFilter(paints)
+
+
+async def test_a_new_latency_in_adjacent_rows_is_one_signal_covering_exactly_those_cells(
+        window: MainWindow, core: NetmonCore) -> None:
+    """Results for adjacent targets that change the same cells (the latency) repaint them
+    with one dataChanged over both rows, no more cells than changed; the cells then show
+    the new values."""
+    from datetime import UTC, datetime
+
+    from core.probes.base import ProbeResult
+
+    model = window.targets_model
+    monitor = core.monitor
+    names = [model.name_at(0), model.name_at(1)]  # api, login: adjacent rows
+
+    def feed(latency: float) -> None:
+        for name in names:
+            monitor._record(monitor.states[name], ProbeResult(
+                name, "http", True, latency, datetime.now(UTC)))
+
+    feed(5.0)
+    feed(5.0)  # up, rates settled at 100%: the next results move the latency only
+    window.refresh()
+    await settle()
+    signals: list[tuple[int, int, int, int]] = []
+    model.dataChanged.connect(lambda top, bottom, *_: signals.append(
+        (top.row(), top.column(), bottom.row(), bottom.column())))
+    before = _cells(model, _PAINTED_ROLES)
+    feed(40.0)
+    window.refresh()
+    await settle()
+    after = _cells(model, _PAINTED_ROLES)
+    changed = {cell for cell in before if before[cell] != after[cell]}
+    col = COL_STATUS + 1  # Latency
+    assert changed == {(0, col), (1, col)}
+    assert signals == [(0, col, 1, col)]
+    assert [model.index(r, col).data() for r in (0, 1)] == [fmt.latency(40.0)] * 2
