@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QGraphicsItem, QLabel, QStackedWidget, QVBoxLayout
 from core.history import MemoryHistory
 from core.probes.base import ProbeResult
 
-__all__ = ["MIN_SPAN_S", "REDRAW_MS", "LatencyPlot"]
+__all__ = ["MIN_SPAN_S", "REDRAW_MS", "LatencyPlot", "TimeAxis"]
 
 REDRAW_MS = 250
 MIN_SPAN_S = 60.0
@@ -26,6 +26,28 @@ _FAIL = "#d32f2f"
 
 #: Below this many pixels per probe, the line is drawn without a dot per probe.
 MIN_DOT_SPACING_PX = 6
+
+
+class TimeAxis(pg.DateAxisItem):
+    """The time axis, remembering the labels of its last ticks: as the plot scrolls by a
+    second, the ticks mostly keep their times, so their labels (``strftime`` per tick, on
+    every repaint) are looked up instead of formatted again."""
+
+    CACHE_SIZE = 8
+
+    def __init__(self, orientation: str = "bottom") -> None:
+        super().__init__(orientation=orientation)
+        self._labels: dict[tuple[object, ...], list[str]] = {}
+
+    def tickStrings(self, values: list[float], scale: float,  # noqa: N802 - pyqtgraph API
+                    spacing: float) -> list[str]:
+        key = (tuple(values), scale, spacing, self.zoomLevel, self.utcOffset)
+        labels = self._labels.get(key)
+        if labels is None:
+            if len(self._labels) >= self.CACHE_SIZE:
+                self._labels.clear()
+            labels = self._labels[key] = super().tickStrings(values, scale, spacing)
+        return list(labels)  # a copy: the axis blanks the labels of ticks out of view
 
 
 class LatencyPlot(QWidget):
@@ -38,7 +60,7 @@ class LatencyPlot(QWidget):
         self.redraws = 0
         self._stale = False  # a redraw was skipped while hidden
         self._title: str | None = None
-        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")},
+        self.plot = pg.PlotWidget(axisItems={"bottom": TimeAxis()},
                                   background=None)
         item = self.plot.getPlotItem()
         item.showGrid(x=True, y=True, alpha=0.25)

@@ -535,3 +535,24 @@ async def test_a_new_latency_in_adjacent_rows_is_one_signal_covering_exactly_tho
     assert changed == {(0, col), (1, col)}
     assert signals == [(0, col, 1, col)]
     assert [model.index(r, col).data() for r in (0, 1)] == [fmt.latency(40.0)] * 2
+
+
+def test_time_axis_labels_match_pyqtgraphs_and_survive_the_axis_blanking_them(
+        qtbot: QtBot) -> None:
+    """The time axis's remembered labels are DateAxisItem's own, also after the axis
+    blanked some in the list it was given (ticks out of view) and after a scroll."""
+    import pyqtgraph as pg
+    from pyqtgraph.graphicsItems.DateAxisItem import HMS_ZOOM_LEVEL
+
+    from netmon_gui.widgets.latency_plot import TimeAxis
+
+    ours, theirs = TimeAxis(), pg.DateAxisItem(orientation="bottom")
+    for axis in (ours, theirs):
+        axis.zoomLevel = HMS_ZOOM_LEVEL  # as a 12-minute span on screen picks
+    spacing = HMS_ZOOM_LEVEL.tickSpecs[0].spacing
+    for start in (1_700_000_000.0, 1_700_000_000.0, 1_700_000_000.0 + spacing):
+        values = [start + spacing * i for i in range(12)]
+        labels = ours.tickStrings(values, 1.0, spacing)
+        assert labels == theirs.tickStrings(values, 1.0, spacing)
+        assert None not in labels
+        labels[0] = None  # what generateDrawSpecs does to a tick out of view
