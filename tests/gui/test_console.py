@@ -500,41 +500,60 @@ async def test_a_plot_redraw_is_painted_in_one_pass(window: MainWindow, core: Ne
         viewport.removeEventFilter(paints)
 
 
-async def test_a_new_latency_in_adjacent_rows_is_one_signal_covering_exactly_those_cells(
-        window: MainWindow, core: NetmonCore) -> None:
-    """Results for adjacent targets that change the same cells (the latency) repaint them
-    with one dataChanged over both rows, no more cells than changed; the cells then show
-    the new values."""
+async def test_a_result_repaints_exactly_the_cells_it_changed(
+        window: MainWindow, core: NetmonCore, qtbot: QtBot) -> None:
+    """The table's repainted area is the changed cells and nothing around them (a range
+    signal made Qt repaint a pixel more to the right and below: the neighbouring cells, at
+    ~0.1 ms each), and the cells then show the new values."""
     from datetime import UTC, datetime
 
+    from PySide6.QtGui import QRegion
+
+    from core.errors import ErrorKind
     from core.probes.base import ProbeResult
 
-    model = window.targets_model
+    model, table, proxy = window.targets_model, window.targets_table, window.targets_proxy
     monitor = core.monitor
-    names = [model.name_at(0), model.name_at(1)]  # api, login: adjacent rows
+    names = [model.name_at(0), model.name_at(1)]  # adjacent rows
 
-    def feed(latency: float) -> None:
+    def feed(latency: float | None) -> None:
         for name in names:
             monitor._record(monitor.states[name], ProbeResult(
-                name, "http", True, latency, datetime.now(UTC)))
+                name, "http", latency is not None, latency, datetime.now(UTC),
+                error_kind=None if latency else ErrorKind.CONNECTION_REFUSED,
+                error=None if latency else "refused"))
 
     feed(5.0)
-    feed(5.0)  # up, rates settled at 100%: the next results move the latency only
+    feed(5.0)
     window.refresh()
     await settle()
-    signals: list[tuple[int, int, int, int]] = []
-    model.dataChanged.connect(lambda top, bottom, *_: signals.append(
-        (top.row(), top.column(), bottom.row(), bottom.column())))
+    table.viewport().repaint()
+    painted: list[QRegion] = []
+
+    class Regions(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                painted.append(event.region())  # type: ignore[attr-defined]
+            return False
+
+    regions = Regions()
+    table.viewport().installEventFilter(regions)
     before = _cells(model, _PAINTED_ROLES)
-    feed(40.0)
+    feed(None)  # a failure: status, latency, both rates and the error move
     window.refresh()
-    await settle()
+    await settle(lambda: bool(painted))
     after = _cells(model, _PAINTED_ROLES)
     changed = {cell for cell in before if before[cell] != after[cell]}
-    col = COL_STATUS + 1  # Latency
-    assert changed == {(0, col), (1, col)}
-    assert signals == [(0, col, 1, col)]
-    assert [model.index(r, col).data() for r in (0, 1)] == [fmt.latency(40.0)] * 2
+    assert {c for _, c in changed} >= {COL_STATUS, COL_STATUS + 1, COL_STATUS + 2, COL_ERROR}
+    expected = QRegion()
+    for row, col in changed:
+        expected = expected.united(table.visualRect(proxy.mapFromSource(model.index(row, col))))
+    shown = QRegion()
+    for region in painted:
+        shown = shown.united(region)
+    assert shown == expected, ([r.getRect() for r in shown], [r.getRect() for r in expected])
+    assert [model.index(r, COL_ERROR).data() for r in (0, 1)] == [
+        "connection_refused: refused"] * 2
 
 
 def test_time_axis_labels_match_pyqtgraphs_and_survive_the_axis_blanking_them(
