@@ -422,29 +422,45 @@ async def test_the_latency_line_has_a_dot_per_probe_only_while_they_are_apart(
 
 
 async def test_the_cell_delegate_paints_what_the_stock_delegate_paints(
-        window: MainWindow) -> None:
+        window: MainWindow, core: NetmonCore) -> None:
     """The targets table's text cells are filled from the model's cell cache (one read a
     cell, through the sort proxy) and paint pixel for pixel what QStyledItemDelegate paints
-    from per-role data(), selected row, failing row and a sorted order included."""
+    from per-role data(), selected row, failing row and a sorted order included; so do
+    the cells it copies from its pixmaps (a second paint), and a cell whose value changed
+    shows the new one."""
     from PySide6.QtWidgets import QStyledItemDelegate
 
     from netmon_gui.widgets.cell_delegate import CellDelegate
 
     table = window.targets_table
-    assert isinstance(table.itemDelegate(), CellDelegate)
+    ours = table.itemDelegate()
+    assert isinstance(ours, CellDelegate)
+    stock = QStyledItemDelegate(table)
+
+    def stock_image() -> object:
+        table.setItemDelegate(stock)
+        image = table.viewport().grab().toImage()
+        table.setItemDelegate(ours)
+        return image
+
     assert window.select_target("billing")
     table.sortByColumn(COL_ERROR, Qt.SortOrder.DescendingOrder)
     model = window.targets_model
     reads: list[tuple[int, int]] = []
     model.cell = lambda row, col: reads.append((row, col)) or type(model).cell(  # type: ignore[method-assign]
         model, row, col)
-    ours = table.viewport().grab().toImage()
+    drawn = table.viewport().grab().toImage()  # drawn through the style into pixmaps
     visible = [c for c in range(model.columnCount()) if not table.isColumnHidden(c)
                and table.itemDelegateForColumn(c) is None]
     assert {(r, c) for r in range(model.rowCount()) for c in visible} <= set(reads)
-    stock = QStyledItemDelegate(table)
-    table.setItemDelegate(stock)
-    assert table.viewport().grab().toImage() == ours
+    assert drawn == stock_image()
+    assert ours._pixmaps
+    copied = table.viewport().grab().toImage()  # the same cells: copied from the pixmaps
+    assert copied == drawn
+    await core.monitor.run_once(["api", "login"])  # new latencies, maybe a new status
+    window.refresh()
+    await settle()
+    assert table.viewport().grab().toImage() == stock_image()
 
 
 async def test_refresh_after_two_results_builds_no_full_status_and_shows_what_it_would(
