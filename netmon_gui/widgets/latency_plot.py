@@ -60,6 +60,7 @@ class LatencyPlot(QWidget):
         self.redraws = 0
         self._stale = False  # a redraw was skipped while hidden
         self._title: str | None = None
+        self._marks: tuple[object, ...] = ()  # the failure markers drawn: (xs, top, kinds)
         self.plot = pg.PlotWidget(axisItems={"bottom": TimeAxis()},
                                   background=None)
         item = self.plot.getPlotItem()
@@ -150,8 +151,11 @@ class LatencyPlot(QWidget):
             self.curve.setSymbol(symbol)
         self.curve.setData(xs, ys, connect="finite")
         top = max((y for y in ys if not math.isnan(y)), default=1.0) * 1.15 or 1.0
-        self.failures.setData([r.checked_at.timestamp() for r in bad], [top] * len(bad),
-                              data=[r.error_kind for r in bad])
+        marks = (tuple(r.checked_at.timestamp() for r in bad), top,
+                 tuple(r.error_kind for r in bad))
+        if marks != self._marks:  # the same failures at the same height: kept (rebuilding
+            self._marks = marks  # the markers costs ~1 ms; they change every ~10th second)
+            self.failures.setData(list(marks[0]), [top] * len(bad), data=list(marks[2]))
         title = f"{self.target}: latency" if self.target else ""
         if title != self._title:  # setting it again lays the plot out again
             self._title = title

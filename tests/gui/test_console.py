@@ -591,3 +591,30 @@ def test_time_axis_labels_match_pyqtgraphs_and_survive_the_axis_blanking_them(
         assert labels == theirs.tickStrings(values, 1.0, spacing)
         assert None not in labels
         labels[0] = None  # what generateDrawSpecs does to a tick out of view
+
+
+async def test_the_failure_marks_are_rebuilt_only_when_the_failures_change(
+        window: MainWindow, core: NetmonCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A redraw with the same failures keeps their marks (no rebuild); a new failure is
+    marked by the next redraw."""
+    assert window.select_target("billing")  # answers 500: every probe fails
+
+    def failed() -> int:
+        return sum(1 for r in core.monitor.memory.recent("billing") if not r.ok)
+
+    await core.monitor.run_once(["billing"])
+    await settle()
+    window.plot.redraw()
+    assert window.plot.point_count()[1] == failed() >= 1
+    rebuilt: list[int] = []
+    set_data = window.plot.failures.setData
+    monkeypatch.setattr(window.plot.failures, "setData",
+                        lambda *a, **k: rebuilt.append(1) or set_data(*a, **k))
+    window.plot.redraw()
+    assert rebuilt == []
+    before = failed()
+    await core.monitor.run_once(["billing"])
+    await settle()
+    window.plot.redraw()
+    assert rebuilt == [1]
+    assert window.plot.point_count()[1] == failed() == before + 1
