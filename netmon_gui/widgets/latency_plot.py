@@ -28,7 +28,7 @@ _FAIL = "#d32f2f"
 MIN_DOT_SPACING_PX = 6
 
 
-class TimeAxis(pg.DateAxisItem):
+class TimeAxis(pg.DateAxisItem):  # type: ignore[misc]  # pyqtgraph is untyped
     """The time axis, remembering the labels of its last ticks: as the plot scrolls by a
     second, the ticks mostly keep their times, so their labels (``strftime`` per tick, on
     every repaint) are looked up instead of formatted again."""
