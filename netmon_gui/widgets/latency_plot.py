@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QGraphicsItem, QLabel, QStackedWidget, QVBoxLayout
 from core.history import MemoryHistory
 from core.probes.base import ProbeResult
 
-__all__ = ["MIN_SPAN_S", "REDRAW_MS", "LatencyPlot"]
+__all__ = ["MIN_SPAN_S", "REDRAW_MS", "LatencyPlot", "TimeAxis"]
 
 REDRAW_MS = 250
 MIN_SPAN_S = 60.0
@@ -26,6 +26,28 @@ _FAIL = "#d32f2f"
 
 #: Below this many pixels per probe, the line is drawn without a dot per probe.
 MIN_DOT_SPACING_PX = 6
+
+
+class TimeAxis(pg.DateAxisItem):  # type: ignore[misc]  # pyqtgraph is untyped
+    """The time axis, remembering the labels of its last ticks: as the plot scrolls by a
+    second, the ticks mostly keep their times, so their labels (``strftime`` per tick, on
+    every repaint) are looked up instead of formatted again."""
+
+    CACHE_SIZE = 8
+
+    def __init__(self, orientation: str = "bottom") -> None:
+        super().__init__(orientation=orientation)
+        self._labels: dict[tuple[object, ...], list[str]] = {}
+
+    def tickStrings(self, values: list[float], scale: float,  # noqa: N802 - pyqtgraph API
+                    spacing: float) -> list[str]:
+        key = (tuple(values), scale, spacing, self.zoomLevel, self.utcOffset)
+        labels = self._labels.get(key)
+        if labels is None:
+            if len(self._labels) >= self.CACHE_SIZE:
+                self._labels.clear()
+            labels = self._labels[key] = super().tickStrings(values, scale, spacing)
+        return list(labels)  # a copy: the axis blanks the labels of ticks out of view
 
 
 class LatencyPlot(QWidget):
@@ -38,7 +60,8 @@ class LatencyPlot(QWidget):
         self.redraws = 0
         self._stale = False  # a redraw was skipped while hidden
         self._title: str | None = None
-        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")},
+        self._marks: tuple[object, ...] = ()  # the failure markers drawn: (xs, top, kinds)
+        self.plot = pg.PlotWidget(axisItems={"bottom": TimeAxis()},
                                   background=None)
         item = self.plot.getPlotItem()
         item.showGrid(x=True, y=True, alpha=0.25)
@@ -128,8 +151,11 @@ class LatencyPlot(QWidget):
             self.curve.setSymbol(symbol)
         self.curve.setData(xs, ys, connect="finite")
         top = max((y for y in ys if not math.isnan(y)), default=1.0) * 1.15 or 1.0
-        self.failures.setData([r.checked_at.timestamp() for r in bad], [top] * len(bad),
-                              data=[r.error_kind for r in bad])
+        marks = (tuple(r.checked_at.timestamp() for r in bad), top,
+                 tuple(r.error_kind for r in bad))
+        if marks != self._marks:  # the same failures at the same height: kept (rebuilding
+            self._marks = marks  # the markers costs ~1 ms; they change every ~10th second)
+            self.failures.setData(list(marks[0]), [top] * len(bad), data=list(marks[2]))
         title = f"{self.target}: latency" if self.target else ""
         if title != self._title:  # setting it again lays the plot out again
             self._title = title

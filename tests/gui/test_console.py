@@ -443,29 +443,45 @@ async def test_the_latency_line_has_a_dot_per_probe_only_while_they_are_apart(
 
 
 async def test_the_cell_delegate_paints_what_the_stock_delegate_paints(
-        window: MainWindow) -> None:
+        window: MainWindow, core: NetmonCore) -> None:
     """The targets table's text cells are filled from the model's cell cache (one read a
     cell, through the sort proxy) and paint pixel for pixel what QStyledItemDelegate paints
-    from per-role data(), selected row, failing row and a sorted order included."""
+    from per-role data(), selected row, failing row and a sorted order included; so do
+    the cells it copies from its pixmaps (a second paint), and a cell whose value changed
+    shows the new one."""
     from PySide6.QtWidgets import QStyledItemDelegate
 
     from netmon_gui.widgets.cell_delegate import CellDelegate
 
     table = window.targets_table
-    assert isinstance(table.itemDelegate(), CellDelegate)
+    ours = table.itemDelegate()
+    assert isinstance(ours, CellDelegate)
+    stock = QStyledItemDelegate(table)
+
+    def stock_image() -> object:
+        table.setItemDelegate(stock)
+        image = table.viewport().grab().toImage()
+        table.setItemDelegate(ours)
+        return image
+
     assert window.select_target("billing")
     table.sortByColumn(COL_ERROR, Qt.SortOrder.DescendingOrder)
     model = window.targets_model
     reads: list[tuple[int, int]] = []
     model.cell = lambda row, col: reads.append((row, col)) or type(model).cell(  # type: ignore[method-assign]
         model, row, col)
-    ours = table.viewport().grab().toImage()
+    drawn = table.viewport().grab().toImage()  # drawn through the style into pixmaps
     visible = [c for c in range(model.columnCount()) if not table.isColumnHidden(c)
                and table.itemDelegateForColumn(c) is None]
     assert {(r, c) for r in range(model.rowCount()) for c in visible} <= set(reads)
-    stock = QStyledItemDelegate(table)
-    table.setItemDelegate(stock)
-    assert table.viewport().grab().toImage() == ours
+    assert drawn == stock_image()
+    assert ours._pixmaps
+    copied = table.viewport().grab().toImage()  # the same cells: copied from the pixmaps
+    assert copied == drawn
+    await core.monitor.run_once(["api", "login"])  # new latencies, maybe a new status
+    window.refresh()
+    await settle()
+    assert table.viewport().grab().toImage() == stock_image()
 
 
 async def test_refresh_after_two_results_builds_no_full_status_and_shows_what_it_would(
@@ -519,3 +535,107 @@ async def test_a_plot_redraw_is_painted_in_one_pass(window: MainWindow, core: Ne
             assert paints.count == 1
     finally:
         viewport.removeEventFilter(paints)
+
+
+async def test_a_result_repaints_exactly_the_cells_it_changed(
+        window: MainWindow, core: NetmonCore, qtbot: QtBot) -> None:
+    """The table's repainted area is the changed cells and nothing around them (a range
+    signal made Qt repaint a pixel more to the right and below: the neighbouring cells, at
+    ~0.1 ms each), and the cells then show the new values."""
+    from datetime import UTC, datetime
+
+    from PySide6.QtGui import QRegion
+
+    from core.errors import ErrorKind
+    from core.probes.base import ProbeResult
+
+    model, table, proxy = window.targets_model, window.targets_table, window.targets_proxy
+    monitor = core.monitor
+    names = [model.name_at(0), model.name_at(1)]  # adjacent rows
+
+    def feed(latency: float | None) -> None:
+        for name in names:
+            monitor._record(monitor.states[name], ProbeResult(
+                name, "http", latency is not None, latency, datetime.now(UTC),
+                error_kind=None if latency else ErrorKind.CONNECTION_REFUSED,
+                error=None if latency else "refused"))
+
+    feed(5.0)
+    feed(5.0)
+    window.refresh()
+    await settle()
+    table.viewport().repaint()
+    painted: list[QRegion] = []
+
+    class Regions(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                painted.append(event.region())  # type: ignore[attr-defined]
+            return False
+
+    regions = Regions()
+    table.viewport().installEventFilter(regions)
+    before = _cells(model, _PAINTED_ROLES)
+    feed(None)  # a failure: status, latency, both rates and the error move
+    window.refresh()
+    await settle(lambda: bool(painted))
+    after = _cells(model, _PAINTED_ROLES)
+    changed = {cell for cell in before if before[cell] != after[cell]}
+    assert {c for _, c in changed} >= {COL_STATUS, COL_STATUS + 1, COL_STATUS + 2, COL_ERROR}
+    expected = QRegion()
+    for row, col in changed:
+        expected = expected.united(table.visualRect(proxy.mapFromSource(model.index(row, col))))
+    shown = QRegion()
+    for region in painted:
+        shown = shown.united(region)
+    assert shown == expected, ([r.getRect() for r in shown], [r.getRect() for r in expected])
+    assert [model.index(r, COL_ERROR).data() for r in (0, 1)] == [
+        "connection_refused: refused"] * 2
+
+
+def test_time_axis_labels_match_pyqtgraphs_and_survive_the_axis_blanking_them(
+        qtbot: QtBot) -> None:
+    """The time axis's remembered labels are DateAxisItem's own, also after the axis
+    blanked some in the list it was given (ticks out of view) and after a scroll."""
+    import pyqtgraph as pg
+    from pyqtgraph.graphicsItems.DateAxisItem import HMS_ZOOM_LEVEL
+
+    from netmon_gui.widgets.latency_plot import TimeAxis
+
+    ours, theirs = TimeAxis(), pg.DateAxisItem(orientation="bottom")
+    for axis in (ours, theirs):
+        axis.zoomLevel = HMS_ZOOM_LEVEL  # as a 12-minute span on screen picks
+    spacing = HMS_ZOOM_LEVEL.tickSpecs[0].spacing
+    for start in (1_700_000_000.0, 1_700_000_000.0, 1_700_000_000.0 + spacing):
+        values = [start + spacing * i for i in range(12)]
+        labels = ours.tickStrings(values, 1.0, spacing)
+        assert labels == theirs.tickStrings(values, 1.0, spacing)
+        assert None not in labels
+        labels[0] = None  # what generateDrawSpecs does to a tick out of view
+
+
+async def test_the_failure_marks_are_rebuilt_only_when_the_failures_change(
+        window: MainWindow, core: NetmonCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A redraw with the same failures keeps their marks (no rebuild); a new failure is
+    marked by the next redraw."""
+    assert window.select_target("billing")  # answers 500: every probe fails
+
+    def failed() -> int:
+        return sum(1 for r in core.monitor.memory.recent("billing") if not r.ok)
+
+    await core.monitor.run_once(["billing"])
+    await settle()
+    window.plot.redraw()
+    assert window.plot.point_count()[1] == failed() >= 1
+    rebuilt: list[int] = []
+    set_data = window.plot.failures.setData
+    monkeypatch.setattr(window.plot.failures, "setData",
+                        lambda *a, **k: rebuilt.append(1) or set_data(*a, **k))
+    window.plot.redraw()
+    assert rebuilt == []
+    before = failed()
+    await core.monitor.run_once(["billing"])
+    await settle()
+    window.plot.redraw()
+    assert rebuilt == [1]
+    assert window.plot.point_count()[1] == failed() == before + 1
