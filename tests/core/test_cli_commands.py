@@ -147,7 +147,8 @@ async def test_monitor_writes_history_and_export_reads_it(
     lines = [json.loads(line) for line in out.splitlines()]
     assert len(lines) >= 2
     assert all(line["target"] == "api" and line["ok"] for line in lines)
-    assert len(http_server.requests) == len(lines)
+    # a probe in flight when the duration ends is cancelled, its request may have arrived
+    assert len(lines) <= len(http_server.requests) <= len(lines) + 1
     code, out, err = await netmon("--config", str(path), "history", "export", "--format",
                                   "csv", "--resolution", "raw")
     assert code == 0, err
