@@ -50,12 +50,7 @@ class CellDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
-        model = index.model()
-        source: QModelIndex | QPersistentModelIndex = index
-        if isinstance(model, QAbstractProxyModel):
-            source = model.mapToSource(index)
-            model = source.model()
-        cell = getattr(model, "cell", None)
+        cell, source = _cell_source(index)
         widget = option.widget
         ratio = painter.device().devicePixelRatio()
         if (cell is None or not source.isValid() or widget is None or ratio != int(ratio)
@@ -109,12 +104,7 @@ class CellDelegate(QStyledItemDelegate):
 
     def initStyleOption(self, option: QStyleOptionViewItem,  # noqa: N802 - Qt override
                         index: QModelIndex | QPersistentModelIndex) -> None:
-        model = index.model()
-        source: QModelIndex | QPersistentModelIndex = index
-        if isinstance(model, QAbstractProxyModel):
-            source = model.mapToSource(index)
-            model = source.model()
-        cell = getattr(model, "cell", None)
+        cell, source = _cell_source(index)
         if cell is None or not source.isValid():
             super().initStyleOption(option, index)
             return
@@ -135,6 +125,18 @@ class CellDelegate(QStyledItemDelegate):
             option.text = text
         option.backgroundBrush = QBrush() if background is None else QBrush(background)
         option.styleObject = None  # type: ignore[assignment]  # as the stock delegate
+
+
+def _cell_source(index: QModelIndex | QPersistentModelIndex,
+                 ) -> tuple[Any, QModelIndex | QPersistentModelIndex]:
+    """The ``cell`` method of the model behind ``index`` (through a proxy), or None when it
+    has none, and ``index`` in that model."""
+    model = index.model()
+    source: QModelIndex | QPersistentModelIndex = index
+    if isinstance(model, QAbstractProxyModel):
+        source = model.mapToSource(index)
+        model = source.model()
+    return getattr(model, "cell", None), source
 
 
 def _rgba(color: Any) -> object:
