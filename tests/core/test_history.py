@@ -32,6 +32,7 @@ from core.history import (
     default_history_path,
 )
 from core.probes.base import ProbeResult
+from core.stats import percentile
 from core.testing import FakeClock
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -180,25 +181,34 @@ def varied(i: int) -> ProbeResult:
                        details={"status": 200})
 
 
-def test_memory_ring_reads_back_every_field_but_details() -> None:
-    mem = MemoryHistory(maxlen=50)
-    added = [varied(i) for i in range(60)]
-    for r in added[:20]:
+@pytest.mark.parametrize("maxlen", [50, 64, 150, 720])
+def test_memory_ring_reads_back_every_field_but_details(maxlen: int) -> None:
+    mem = MemoryHistory(maxlen=maxlen)
+    count = 2 * maxlen + 37
+    added = [varied(i) for i in range(count)]
+    for r in added[:maxlen + 20]:
         mem.add(r)
-    mem.extend("api", added[20:])
-    expected = [dataclasses.replace(r, details={}) for r in added[10:]]
+    mem.extend("api", added[maxlen + 20:])
+    expected = [dataclasses.replace(r, details={}) for r in added[-maxlen:]]
     got = mem.recent("api")
-    assert got == expected
-    for kept, full in zip(got, added[10:], strict=True):
+    assert got == expected and len(mem) == maxlen
+    for kept, full in zip(got, added[-maxlen:], strict=True):
         assert dict(kept.phases) == dict(full.phases) and list(kept.phases) == list(full.phases)
         assert kept.error_kind is None or isinstance(kept.error_kind, ErrorKind)
         assert kept.details == {} and kept.as_dict() == {**full.as_dict(), "details": {}}
-    assert mem.recent("api", since=T0 + timedelta(seconds=55)) == expected[-5:]
+    assert mem.recent("api", since=T0 + timedelta(seconds=count - 5)) == expected[-5:]
     assert mem.latest("api") == expected[-1]
-    assert mem.points("api", since=T0 + timedelta(seconds=58)) == [
+    assert mem.points("api", since=T0 + timedelta(seconds=count - 2)) == [
         (r.checked_at, r.ok, r.latency_ms, r.error_kind) for r in expected[-2:]]
-    assert mem.latency_percentile("api", 100) == max(
-        r.latency_ms for r in expected if r.ok and r.latency_ms is not None)
+    for pct in (50, 95, 100):
+        assert mem.latency_percentile("api", pct) == percentile(
+            [r.latency_ms for r in expected if r.ok and r.latency_ms is not None], pct)
+    for i in range(count, count + maxlen + 3):  # the ring keeps going past the extended part
+        mem.add(varied(i))
+        expected = [*expected[1:], dataclasses.replace(varied(i), details={})]
+    assert mem.recent("api") == expected
+    assert mem.latency_percentile("api", 50) == percentile(
+        [r.latency_ms for r in expected if r.ok and r.latency_ms is not None], 50)
 
 
 def test_memory_ring_marks_each_change_of_a_target() -> None:
@@ -234,6 +244,28 @@ def test_memory_ring_entries_are_left_alone_by_the_garbage_collector() -> None:
     grown = len(gc.get_objects()) - before
     assert len(mem) == 10_000
     assert grown < 100, f"{grown} more tracked objects for 10,000 kept results"
+
+
+def test_a_full_collection_visits_a_few_objects_per_ring_not_one_per_result() -> None:
+    """Untracked entries still cost a full collection a visit each from the container that
+    holds them (a deque of 720 per target, a list of its latencies: ~80 ms for 1,000 x 720).
+    The tracked objects reachable from the ring refer to far fewer than one per result."""
+    mem = MemoryHistory(maxlen=10_000)
+    for i in range(10_000):
+        mem.add(varied(i))
+    gc.collect()
+    seen: set[int] = set()
+    todo: list[object] = [mem]
+    visits = 0
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, type) or not gc.is_tracked(obj):
+            continue
+        seen.add(id(obj))
+        referents = gc.get_referents(obj)
+        visits += len(referents)
+        todo.extend(referents)
+    assert visits < 1000, f"{visits} objects visited for 10,000 kept results"
 
 
 # ----------------------------------------------------------------------------- writing
