@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from ..probes.base import ProbeResult
+from .ring import Point
 
 __all__ = [
     "RANGES",
@@ -24,7 +24,7 @@ __all__ = [
     "read_breaker_periods",
     "read_series",
     "read_uptime",
-    "series_from_results",
+    "series_from_points",
 ]
 
 #: Range name -> (seconds, bucket seconds (0: raw points), tier the buckets come from).
@@ -189,18 +189,18 @@ def read_uptime(conn: sqlite3.Connection, targets: Iterable[str], since: float, 
     return out
 
 
-def series_from_results(target: str, results: Iterable[ProbeResult], since: float,
-                        until: float) -> TimelineSeries:
-    """A raw-point series from in-memory results (when no history file is kept)."""
+def series_from_points(target: str, points: Iterable[Point], since: float,
+                       until: float) -> TimelineSeries:
+    """A raw-point series from the memory ring's ``points`` (when no history file is kept)."""
     series = TimelineSeries(target, since, until, 0)
-    for r in results:
-        ts = r.checked_at.timestamp()
+    for at, ok, latency_ms, _ in points:
+        ts = at.timestamp()
         if not since <= ts < until:
             continue
-        latency = float(r.latency_ms) if r.ok and r.latency_ms is not None else None
+        latency = float(latency_ms) if ok and latency_ms is not None else None
         series.ts.append(ts)
         series.count.append(1)
-        series.failures.append(0 if r.ok else 1)
+        series.failures.append(0 if ok else 1)
         series.latency.append(latency)
         series.latency_max.append(latency)
     series.outages = _outages(series)

@@ -51,7 +51,7 @@ class TimeAxis(pg.DateAxisItem):  # type: ignore[misc]  # pyqtgraph is untyped
 
 
 class LatencyPlot(QWidget):
-    """A PlotWidget over ``memory.recent(target)`` with a coalesced redraw."""
+    """A PlotWidget over ``memory.points(target)`` with a coalesced redraw."""
 
     def __init__(self, memory: MemoryHistory, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -136,12 +136,12 @@ class LatencyPlot(QWidget):
         self.redraws += 1
         self._stale = False
         item = self.plot.getPlotItem()
-        results = self.memory.recent(self.target) if self.target else []
-        bad = [r for r in results if not r.ok]
-        xs = [r.checked_at.timestamp() for r in results]
+        results = self.memory.points(self.target) if self.target else []
+        times = [at.timestamp() for at, _, _, _ in results]
+        bad = [(x, kind) for x, (_, ok, _, kind) in zip(times, results, strict=True) if not ok]
         # A failure is a gap in the line (NaN, connect="finite") and a red mark on top.
-        ys = [float(r.latency_ms) if r.ok and r.latency_ms is not None else math.nan
-              for r in results]
+        xs, ys = times, [float(latency) if ok and latency is not None else math.nan
+                         for _, ok, latency, _ in results]
         if len(bad) == len(results):  # nothing but failures: no line at all
             xs, ys = [], []
         # a dot per probe while they are apart; a dense line of dots says nothing more
@@ -151,8 +151,7 @@ class LatencyPlot(QWidget):
             self.curve.setSymbol(symbol)
         self.curve.setData(xs, ys, connect="finite")
         top = max((y for y in ys if not math.isnan(y)), default=1.0) * 1.15 or 1.0
-        marks = (tuple(r.checked_at.timestamp() for r in bad), top,
-                 tuple(r.error_kind for r in bad))
+        marks = (tuple(x for x, _ in bad), top, tuple(kind for _, kind in bad))
         if marks != self._marks:  # the same failures at the same height: kept (rebuilding
             self._marks = marks  # the markers costs ~1 ms; they change every ~10th second)
             self.failures.setData(list(marks[0]), [top] * len(bad), data=list(marks[2]))
@@ -166,7 +165,7 @@ class LatencyPlot(QWidget):
             self.stack.setCurrentWidget(self.placeholder)
             return
         self.stack.setCurrentWidget(self.plot)
-        first, last = results[0].checked_at.timestamp(), results[-1].checked_at.timestamp()
+        first, last = times[0], times[-1]
         span = max(last - first, MIN_SPAN_S)  # never zoom below seconds on the time axis
         item.setXRange(last - span, last, padding=0.03)
         item.setYRange(0, top * 1.08, padding=0)

@@ -11,7 +11,7 @@ Hover shows the values under the pointer; drag pans and the wheel zooms the time
 Each recalled series is kept per (target, range) with its plot arrays, so switching back to
 a target or range draws at once without reading the store again. A kept series is read
 again (off the GUI thread) only when it is due: the target has a newer result than when it
-was read (checked every second while shown: O(1), the memory ring's newest result) and
+was read (checked every second while shown: O(1), the memory ring's ``version``) and
 the read is ``NEW_DATA_S`` (raw ranges) or ``REFRESH_S`` (bucketed ranges) old, or,
 without new data, when the range has slid by about half a percent of its width (at least
 ``REFRESH_S``). Nothing is read while the view is hidden (another tab is shown).
@@ -49,8 +49,7 @@ from PySide6.QtWidgets import (
 
 from core.clock import Clock, SystemClock
 from core.history import RANGES, HistoryStore, MemoryHistory, TimelineSeries
-from core.history.timeline import series_from_results
-from core.probes.base import ProbeResult
+from core.history.timeline import series_from_points
 
 from .. import fmt
 
@@ -105,7 +104,7 @@ class _Shown:
     """A recalled series with its plot arrays, and what it was read after."""
 
     series: TimelineSeries
-    newest: ProbeResult | None  # the target's newest result in memory when it was read
+    version: int  # the target's ``MemoryHistory.version`` when it was read
     read_at: float  # clock.monotonic() when it was read
     xs: np.ndarray
     latency: np.ndarray
@@ -117,8 +116,7 @@ class _Shown:
     summary: str
 
     @classmethod
-    def of(cls, series: TimelineSeries, newest: ProbeResult | None,
-           read_at: float) -> _Shown:
+    def of(cls, series: TimelineSeries, version: int, read_at: float) -> _Shown:
         """Convert ``series`` once (None latencies become NaN gaps)."""
         xs = np.asarray(series.ts, dtype=float)
         latency = np.array(series.latency, dtype=float)  # None -> nan
@@ -130,7 +128,7 @@ class _Shown:
         top = 1.0
         if series.ever_succeeded:
             top = float(np.nanmax(worst if series.step else latency)) * 1.1 or 1.0
-        return cls(series, newest, read_at, xs, latency, worst, rate, xs[bad], rate[bad],
+        return cls(series, version, read_at, xs, latency, worst, rate, xs[bad], rate[bad],
                    top, TimelineView.summary(series))
 
 
@@ -314,7 +312,7 @@ class TimelineView(QWidget):
     def _due(self, kept: _Shown) -> bool:
         seconds, step, _ = RANGES[self.range]
         age = self.clock.monotonic() - kept.read_at
-        if self.memory.latest(kept.series.target) is not kept.newest:
+        if self.memory.version(kept.series.target) != kept.version:
             return age >= (NEW_DATA_S if step == 0 else REFRESH_S)
         return age >= max(REFRESH_S, seconds / SLIDE_FRACTION)
 
@@ -344,7 +342,7 @@ class TimelineView(QWidget):
 
     async def _load(self, target: str, range_name: str) -> None:
         seconds = RANGES[range_name][0]
-        newest = self.memory.latest(target)  # what the read below includes, at least
+        version = self.memory.version(target)  # the read below includes this, at least
         read_at = self.clock.monotonic()
         try:
             if self.history is not None:
@@ -352,7 +350,7 @@ class TimelineView(QWidget):
                                                      breaker=self.breaker_of(target))
             else:
                 until = datetime.now(UTC).timestamp()
-                series = series_from_results(target, self.memory.recent(target),
+                series = series_from_points(target, self.memory.points(target),
                                              until - seconds, until)
         except asyncio.CancelledError:
             raise
@@ -362,7 +360,7 @@ class TimelineView(QWidget):
             self._retry_at = self.clock.monotonic() + REFRESH_S
             return
         self.reads += 1
-        kept = self._keep(range_name, _Shown.of(series, newest, read_at))
+        kept = self._keep(range_name, _Shown.of(series, version, read_at))
         if target == self.target and range_name == self.range:
             self._show(kept)
             self.loaded.emit(series)
@@ -386,7 +384,7 @@ class TimelineView(QWidget):
             self.placeholder.show()
             self.readout.setText("")
             return
-        self._show(_Shown.of(series, self.memory.latest(series.target),
+        self._show(_Shown.of(series, self.memory.version(series.target),
                              self.clock.monotonic()))
 
     def _show(self, shown: _Shown) -> None:

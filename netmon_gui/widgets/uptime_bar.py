@@ -51,11 +51,11 @@ def uptime_from_memory(memory: MemoryHistory, names: list[str], until: datetime,
     out: Bars = {}
     for name in names:
         bars = [(0, 0)] * segments
-        for r in memory.recent(name, since):
-            slot = int((r.checked_at - since).total_seconds() // width)
+        for at, ok, _, _ in memory.points(name, since):
+            slot = int((at - since).total_seconds() // width)
             if 0 <= slot < segments:
                 n, f = bars[slot]
-                bars[slot] = (n + 1, f + (0 if r.ok else 1))
+                bars[slot] = (n + 1, f + (0 if ok else 1))
         out[name] = bars
     return out
 

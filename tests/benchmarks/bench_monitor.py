@@ -27,8 +27,9 @@ ratios; plus the CPU of one bare httpx GET against the number of pooled connecti
 
 Part 3 - memory: a FakeClock monitor with trivial in-process probes advanced through a
 simulated day, tracemalloc current memory sampled every simulated hour (after
-``gc.collect()``), plus the retained size of one REAL dns/http ProbeResult to project the
-size of the 720-results-per-target memory ring.
+``gc.collect()``), the time of a full ``gc.collect()`` with the ring as the day left it,
+plus the retained size of one REAL dns/http ProbeResult to project the size of the
+720-results-per-target memory ring.
 
 Only ratios and shapes from ONE run mean anything on a small noisy machine.
 """
@@ -68,7 +69,6 @@ import httpx  # noqa: E402
 from core.clock import SystemClock  # noqa: E402
 from core.config import Config, MonitorSettings, Target  # noqa: E402
 from core.history import MemoryHistory  # noqa: E402
-from core.history.ring import kept_copy  # noqa: E402
 from core.monitor import HealthMonitor  # noqa: E402
 from core.probes.base import ProbeContext, ProbeResult  # noqa: E402
 from core.probes.dns import DnsProbe  # noqa: E402
@@ -649,17 +649,18 @@ class TrivialProbe:
 
 
 async def retained_size(factory: Callable[[], Awaitable[ProbeResult]], count: int) -> float:
-    """Bytes one result keeps alive in the memory ring (tracemalloc delta of ``count``
-    retained results), kept as the ring keeps them (``kept_copy``: no ``details``, packed
-    phases; only a target's latest result keeps its details)."""
+    """Bytes one result keeps alive in the memory ring (tracemalloc delta of a
+    ``MemoryHistory`` holding ``count`` results: what the ring really keeps, no details)."""
     await factory()  # warm: connections, caches
     gc.collect()
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
-        kept = [kept_copy(await factory()) for _ in range(count)]
+        ring = MemoryHistory(maxlen=count)
+        for _ in range(count):
+            ring.add(await factory())
         gc.collect()
-        size = (tracemalloc.get_traced_memory()[0] - base) / len(kept)
+        size = (tracemalloc.get_traced_memory()[0] - base) / len(ring)
     finally:
         tracemalloc.stop()
     return size
@@ -701,6 +702,13 @@ async def part3(servers: Servers, targets: int, interval_s: float, step_s: float
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     wall = time.perf_counter() - wall0
+    gc.collect()
+    tracked = len(gc.get_objects())
+    pauses = []
+    for _ in range(3):  # what the event loop stops for when generation 2 is collected
+        t0 = time.perf_counter()
+        gc.collect()
+        pauses.append((time.perf_counter() - t0) * 1000)
 
     # Size of the REAL results the ring would hold (the trivial ones are tiny).
     context = ProbeContext(clock=SystemClock(), default_timeout_s=2.0)
@@ -744,12 +752,14 @@ async def part3(servers: Servers, targets: int, interval_s: float, step_s: float
     else:
         lines.append(f"  (the ring fills at {maxlen} x {interval_s:g} s = {full_at / 3600:g} h, "
                      "after this simulation: growth up to then is the ring filling)")
+    lines.append(f"  full gc.collect() with {ring} results in the ring: "
+                 f"{statistics.median(pauses):.1f} ms median of 3, {tracked} tracked objects")
     per_target_growth = (end - first_hour) / targets
     lines.append(f"  per target: {per_target_growth:+.0f} B after {since}")
     lines.append(
         f"  retained bytes per result in the ring (as the ring keeps them: no details, "
-        f"packed phases): trivial {trivial_size:.0f}, real DnsProbe {dns_size:.0f}, real HttpProbe "
-        f"{http_size:.0f}")
+        f"an atomic tuple): trivial {trivial_size:.0f}, real DnsProbe {dns_size:.0f}, "
+        f"real HttpProbe {http_size:.0f}")
     for n in sorted({200, AIM_TARGETS, 1000}):
         mb = n * maxlen * (dns_size + http_size) / 2 / 1e6
         lines.append(f"  projected memory-ring plateau with real results, {n} targets "
@@ -757,7 +767,8 @@ async def part3(servers: Servers, targets: int, interval_s: float, step_s: float
     out["memory"] = {
         "targets": targets, "interval_s": interval_s, "step_s": step_s, "sim_s": sim_s,
         "wall_s": wall, "probes": probes, "missed": missed, "ring_results": ring,
-        "samples": samples, "peak": peak, "bytes_per_result": {
+        "samples": samples, "peak": peak, "full_gc_ms": pauses, "gc_tracked": tracked,
+        "bytes_per_result": {
             "trivial": trivial_size, "dns": dns_size, "http": http_size},
     }
     return lines
