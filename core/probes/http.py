@@ -55,7 +55,13 @@ class _Trace:
 
     async def __call__(self, name: str, info: dict[str, Any]) -> None:
         step = ".".join(name.rsplit(".", 2)[-2:])  # "connect_tcp.started"
-        self.marks.setdefault(step, time.perf_counter())
+        marks = self.marks
+        if (step == "connect_tcp.started" and "send_request_headers.started" in marks
+                and "receive_response_headers.complete" not in marks):
+            # a request sent on a reused connection that failed, now sent again on a new
+            # one: the answer is timed from the new send
+            del marks["send_request_headers.started"]
+        marks.setdefault(step, time.perf_counter())
         if step == "start_tls.complete":
             stream = info.get("return_value")
             if stream is not None:

@@ -22,8 +22,8 @@ import contextlib
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import Any, SupportsIndex, cast
 
 import h11
 import httpx
@@ -42,13 +42,32 @@ _RETRY_METHODS = frozenset({"GET", "HEAD"})
 _DISCONNECTED = "Server disconnected without sending a response."  # httpcore's words
 
 
+class _CountingReader(asyncio.StreamReader):
+    """A ``StreamReader`` that knows how many bytes it holds that nobody has read yet
+    (``_read`` counts what it takes), so a pooled connection with bytes waiting is seen."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.fed = 0
+        self.taken = 0
+
+    def feed_data(self, data: Iterable[SupportsIndex]) -> None:  # the transport's bytes
+        self.fed += len(cast(bytes, data))
+        super().feed_data(data)
+
+    @property
+    def unread(self) -> int:
+        """Bytes received and not yet read."""
+        return self.fed - self.taken
+
+
 class _Connection:
     """One HTTP/1.1 connection: streams, h11 state, and whether the current response has
     sent any byte yet."""
 
     __slots__ = ("h11", "idle_since", "origin", "reader", "received", "writer")
 
-    def __init__(self, origin: Origin, reader: asyncio.StreamReader,
+    def __init__(self, origin: Origin, reader: _CountingReader,
                  writer: asyncio.StreamWriter) -> None:
         self.origin = origin
         self.reader = reader
@@ -59,9 +78,11 @@ class _Connection:
         self.idle_since = 0.0
 
     def reusable(self) -> bool:
-        """Whether the peer has not closed it (EOF seen, error, transport closing)."""
+        """Whether it can carry the next request: the peer has not closed it (EOF seen,
+        error, transport closing) and sent nothing since the last answer (a ``408`` as it
+        closes an idle connection, stray bytes: they would be read as the next answer)."""
         reader = self.reader
-        return not (reader.at_eof() or reader.exception() is not None
+        return not (reader.unread or reader.at_eof() or reader.exception() is not None
                     or self.writer.transport.is_closing())
 
     def close(self, *, abort: bool) -> None:
@@ -138,7 +159,8 @@ class ProbeTransport(httpx.AsyncBaseTransport):
     def _release(self, conn: _Connection, complete: bool) -> None:
         """Back to the pool when the exchange ended cleanly and h11 can start another."""
         state = conn.h11
-        if complete and state.our_state is h11.DONE and state.their_state is h11.DONE:
+        if (complete and state.our_state is h11.DONE and state.their_state is h11.DONE
+                and state.trailing_data == (b"", False)):  # nothing after the answer
             idle = self._idle.setdefault(conn.origin, [])
             if len(idle) < self._max_idle and conn.reusable():
                 state.start_next_cycle()
@@ -167,7 +189,7 @@ class ProbeTransport(httpx.AsyncBaseTransport):
         except OSError as exc:
             raise httpx.ConnectError(str(exc)) from exc
         try:
-            reader, writer = await asyncio.open_connection(sock=sock, limit=_READ_SIZE)
+            reader, writer = await _open_streams(sock)
         except BaseException:
             sock.close()
             raise
@@ -401,10 +423,21 @@ async def _attempt(info: AddrInfo) -> socket.socket:
     return sock
 
 
-async def _read(reader: asyncio.StreamReader, timeout: float | None) -> bytes:
+async def _open_streams(sock: socket.socket) -> tuple[_CountingReader, asyncio.StreamWriter]:
+    """``asyncio.open_connection(sock=sock)`` with a ``_CountingReader``."""
+    loop = asyncio.get_running_loop()
+    reader = _CountingReader(_READ_SIZE, loop)
+    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    transport, _ = await loop.create_connection(lambda: protocol, sock=sock)
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+
+async def _read(reader: _CountingReader, timeout: float | None) -> bytes:
     try:
         async with asyncio.timeout(timeout):
-            return await reader.read(_READ_SIZE)
+            data = await reader.read(_READ_SIZE)
+        reader.taken += len(data)
+        return data
     except TimeoutError as exc:
         raise httpx.ReadTimeout("timed out") from exc
     except OSError as exc:

@@ -289,6 +289,82 @@ async def test_reused_connection_closed_as_the_request_arrives_is_retried_once(
     assert "connect" in results[1].phases  # the retry connected anew
 
 
+async def test_an_answer_sent_on_an_idle_connection_is_not_the_next_probes(
+    ctx: ProbeContext,
+) -> None:
+    """Some servers and load balancers say ``408 Request Timeout`` as they close an idle
+    keep-alive connection: that answer (and the close) must not become the next probe's
+    result; the next probe goes on a new connection."""
+    said: list[int] = []
+
+    async def answer_then_408_when_idle(reader: asyncio.StreamReader,
+                                        writer: asyncio.StreamWriter, n: int) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(OK)
+        await writer.drain()
+        writer.write(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+                     b"Content-Length: 0\r\n\r\n")
+        await writer.drain()
+        said.append(n)
+
+    async with RawServer(answer_then_408_when_idle) as server:
+        results = []
+        for turn in range(1, 4):
+            results.append(await probe(ctx, server.url))
+            await eventually(lambda turn=turn: len(said) == turn)  # type: ignore[misc]
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert server.connections == 3
+
+
+async def test_stray_bytes_after_an_answer_are_not_read_as_the_next_answer(
+    ctx: ProbeContext,
+) -> None:
+    """A server that writes a stray CRLF after each answer: the connection is not reused
+    with those bytes waiting (they would be parsed as the next status line)."""
+    sent: list[int] = []
+
+    async def answer_then_crlf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                               _n: int) -> None:
+        while True:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(OK)
+            await writer.drain()
+            await asyncio.sleep(0.01)  # after the client has read the answer
+            writer.write(b"\r\n")
+            await writer.drain()
+            sent.append(1)
+
+    async with RawServer(answer_then_crlf) as server:
+        results = []
+        for _ in range(3):
+            results.append(await probe(ctx, server.url))
+            await asyncio.sleep(0.05)  # the CRLF (sent 10 ms after the answer) arrives
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert sent  # the server did write its stray bytes
+
+
+async def test_a_retried_request_times_its_answer_from_the_retry(ctx: ProbeContext) -> None:
+    """The reused connection is dropped under the request after a while; the retry on a
+    new connection is answered at once: ttfb is the retry's, not the wait before it."""
+    async def second_request_dropped_late(reader: asyncio.StreamReader,
+                                          writer: asyncio.StreamWriter, n: int) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(OK)
+        await writer.drain()
+        if n == 1:
+            await reader.readuntil(b"\r\n\r\n")
+            await asyncio.sleep(0.3)  # then closed, unanswered
+
+    async with RawServer(second_request_dropped_late) as server:
+        first = await probe(ctx, server.url)
+        second = await probe(ctx, server.url)
+    assert first.ok and second.ok, (first.error, second.error)
+    assert server.connections == 2
+    phases = second.phases
+    assert phases["total"] >= 300  # the wait is the probe's time...
+    assert phases["ttfb"] < phases["total"] - 250, phases  # ...not the retry's answer's
+
+
 async def test_post_on_a_reused_connection_closed_by_the_server_is_not_retried() -> None:
     async def one_answer_per_connection(reader: asyncio.StreamReader,
                                         writer: asyncio.StreamWriter, _n: int) -> None:
