@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import struct
 from array import array
 from collections import deque
@@ -190,8 +191,9 @@ class MemoryHistory:
         dropped = ring.append(entry)
         if dropped is not None:
             _forget_latency(latencies, dropped)
-        if entry[1] and entry[2] is not None:
-            bisect.insort(latencies, entry[2])
+        latency = _counted(entry)
+        if latency is not None:
+            bisect.insort(latencies, latency)
         self._changed(target)
 
     def extend(self, target: str, results: Iterable[ProbeResult]) -> None:
@@ -200,7 +202,7 @@ class MemoryHistory:
         for result in results:
             ring.append(_entry(result))
         self._latencies[target] = array("d", sorted(
-            e[2] for e in ring if e[1] and e[2] is not None))
+            latency for e in ring if (latency := _counted(e)) is not None))
         self._changed(target)
 
     def recent(self, target: str, since: datetime | None = None) -> list[ProbeResult]:
@@ -280,10 +282,17 @@ def _result(target: str, entry: _Entry) -> ProbeResult:
                        None if error_kind is None else _KINDS[error_kind], error, degraded)
 
 
+def _counted(entry: _Entry) -> float | None:
+    """The latency ``entry`` adds to the percentiles: a successful result's, when it is a
+    number (a NaN cannot be ordered, so it could never be found again to be removed)."""
+    latency = entry[2]
+    return latency if entry[1] and latency is not None and math.isfinite(latency) else None
+
+
 def _forget_latency(latencies: array[float], entry: _Entry) -> None:
     """Remove ``entry``'s latency (one equal value) from the sorted list."""
-    latency = entry[2]
-    if entry[1] and latency is not None:
+    latency = _counted(entry)
+    if latency is not None:
         index = bisect.bisect_left(latencies, latency)
         if index < len(latencies) and latencies[index] == latency:
             del latencies[index]

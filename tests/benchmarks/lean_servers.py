@@ -6,11 +6,13 @@ quarter of two cores at 700 probes/s). These answer the benchmark's only questio
 canned bytes:
 
 - DNS over UDP: each distinct query (its bytes after the 2-byte id) is answered once with
-  dnspython's message module, the same answer ``tests.support.dns_server`` gives (``HOST``
-  IN A -> 127.0.0.1, anything else NXDOMAIN), and the reply is kept; later copies of that
-  query get the kept reply with their own id. No TCP: no reply is ever truncated.
-- HTTP/1.1 keep-alive: every request head gets ``200 ok``; ``/warm`` answers after 0.2 s
-  (it holds a connection open, to fill a client's pool). Bodies are not expected (GET).
+  dnspython's message module (``HOST`` IN A -> 127.0.0.1, another type of ``HOST``: no
+  data, any other name NXDOMAIN; no SOA in negative answers, unlike
+  ``tests.support.dns_server``), and the reply is kept; later copies of that query get the
+  kept reply with their own id. No TCP: no reply is ever truncated.
+- HTTP/1.1 keep-alive: every request head gets ``200 ok`` (a body even to a HEAD: only GET
+  is benchmarked); ``/warm`` answers after 0.2 s (it holds a connection open, to fill a
+  client's pool). Request bodies are not expected.
 
 They count what they answered, as the full servers do, for the ``stats`` the ladder reads.
 """
@@ -60,14 +62,14 @@ class LeanDns(asyncio.DatagramProtocol):
         query = dns.message.from_wire(data)
         response = dns.message.make_response(query)
         question = query.question[0] if query.question else None
-        if (question is not None and question.name == self.host
-                and question.rdtype == dns.rdatatype.A):
+        if question is None or question.name != self.host:
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        elif question.rdtype == dns.rdatatype.A:
             rrset = response.find_rrset(response.answer, self.host, dns.rdataclass.IN,
                                         dns.rdatatype.A, create=True)
             rrset.add(dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.A, self.address),
                       300)
-        else:
-            response.set_rcode(dns.rcode.NXDOMAIN)
+        # another type of the name: NOERROR with no answer (the name exists)
         return response.to_wire()
 
 

@@ -12,6 +12,7 @@ import gc
 import io
 import json
 import logging
+import math
 import sqlite3
 import tracemalloc
 from collections.abc import AsyncIterator
@@ -209,6 +210,18 @@ def test_memory_ring_reads_back_every_field_but_details(maxlen: int) -> None:
     assert mem.recent("api") == expected
     assert mem.latency_percentile("api", 50) == percentile(
         [r.latency_ms for r in expected if r.ok and r.latency_ms is not None], 50)
+
+
+def test_memory_ring_percentiles_leave_out_a_latency_that_is_not_a_number() -> None:
+    """A NaN latency cannot be ordered: it is not counted, and the ring's percentiles stay
+    those of its finite latencies as results fall out (it once stayed in for good)."""
+    mem = MemoryHistory(maxlen=3)
+    for i, latency in enumerate([math.nan, 10.0, 40.0, 50.0, 60.0, math.inf]):
+        mem.add(result(T0 + timedelta(seconds=i), "a", latency=latency))
+        kept = [r.latency_ms for r in mem.recent("a")
+                if r.latency_ms is not None and math.isfinite(r.latency_ms)]
+        for pct in (50, 95, 99):
+            assert mem.latency_percentile("a", pct) == percentile(kept, pct), (i, pct)
 
 
 def test_memory_ring_marks_each_change_of_a_target() -> None:
