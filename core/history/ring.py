@@ -11,7 +11,6 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import ClassVar
 
 from ..errors import ErrorKind
 from ..probes.base import ProbeResult
@@ -22,39 +21,13 @@ __all__ = ["MemoryHistory", "PackedPhases", "Point"]
 
 class PackedPhases(Mapping[str, float]):
     """Read-only phases of a kept result: the step names shared by every result with the
-    same steps, the milliseconds packed as doubles (about 110 bytes, where a dict of four
-    phases and its floats take about 330; the ring holds hundreds of thousands)."""
+    same steps, the milliseconds packed as doubles (see ``_pack``)."""
 
     __slots__ = ("_names", "_packed")
 
-    _shared: ClassVar[dict[tuple[str, ...], tuple[str, ...]]] = {}
-    _formats: ClassVar[dict[int, struct.Struct]] = {}
-
-    def __init__(self, phases: Mapping[str, float]) -> None:
-        names = tuple(phases)
-        self._names = self._shared.setdefault(names, names)
-        form = self._formats.get(len(names))
-        if form is None:
-            form = self._formats[len(names)] = struct.Struct(f"<{len(names)}d")
-        self._packed = form.pack(*phases.values())
-
-    @classmethod
-    def unpacked(cls, names: tuple[str, ...], packed: bytes) -> PackedPhases:
-        """The phases ``names`` (a shared tuple) with these packed doubles, as kept."""
-        phases = cls.__new__(cls)
-        phases._names = names
-        phases._packed = packed
-        return phases
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The phase names (one tuple shared by every result with the same steps)."""
-        return self._names
-
-    @property
-    def packed(self) -> bytes:
-        """The milliseconds, packed little-endian doubles in the order of ``names``."""
-        return self._packed
+    def __init__(self, names: tuple[str, ...], packed: bytes) -> None:
+        self._names = names
+        self._packed = packed
 
     def __getitem__(self, name: str) -> float:
         try:
@@ -89,16 +62,30 @@ Point = tuple[datetime, bool, float | None, str | None]
 _NO_NAMES: tuple[str, ...] = ()
 
 
+_SHARED_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_FORMATS: dict[int, struct.Struct] = {}
+
+
+def _pack(phases: Mapping[str, float]) -> tuple[tuple[str, ...], bytes]:
+    """The phase names (one tuple shared by every result with the same steps) and the
+    milliseconds as packed little-endian doubles: about 110 bytes, where a dict of four
+    phases and its floats take about 330 (the ring holds hundreds of thousands)."""
+    if not phases:
+        return _NO_NAMES, b""
+    if isinstance(phases, PackedPhases):
+        return phases._names, phases._packed
+    names = tuple(phases)
+    names = _SHARED_NAMES.setdefault(names, names)
+    form = _FORMATS.get(len(names))
+    if form is None:
+        form = _FORMATS[len(names)] = struct.Struct(f"<{len(names)}d")
+    return names, form.pack(*phases.values())
+
+
 def _entry(result: ProbeResult) -> _Entry:
     """What the ring keeps of ``result``: everything but ``details`` (they can be
-    kilobytes), the phases packed as doubles under the shared tuple of their names."""
-    phases = result.phases
-    if not phases:
-        names, packed = _NO_NAMES, b""
-    else:
-        if not isinstance(phases, PackedPhases):
-            phases = PackedPhases(phases)
-        names, packed = phases.names, phases.packed
+    kilobytes), the phases packed by ``_pack``."""
+    names, packed = _pack(result.phases)
     kind = result.error_kind
     return (result.checked_at, result.ok, result.latency_ms,
             None if kind is None else kind.value, result.kind, result.error,
@@ -278,7 +265,7 @@ def _result(target: str, entry: _Entry) -> ProbeResult:
     """The ``ProbeResult`` a ring entry of ``target`` keeps."""
     at, ok, latency, error_kind, kind, error, degraded, names, packed = entry
     return ProbeResult(target, kind, ok, latency, at,
-                       PackedPhases.unpacked(names, packed) if names else _NO_PHASES,
+                       PackedPhases(names, packed) if names else _NO_PHASES,
                        None if error_kind is None else _KINDS[error_kind], error, degraded)
 
 
