@@ -28,6 +28,8 @@ from typing import Any, SupportsIndex, cast
 import h11
 import httpx
 
+from .os_resolver import getaddrinfo
+
 __all__ = ["ProbeTransport"]
 
 Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -346,9 +348,8 @@ async def _open_socket(host: str, port: int) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                    flags=socket.AI_NUMERICHOST)  # a literal: no lookup
-    except socket.gaierror:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port,
-                                                              type=socket.SOCK_STREAM)
+    except socket.gaierror:  # a name: on the probes' resolver threads
+        infos = await getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return await connect_first(_ipv6_first(infos))
 
 
