@@ -1,0 +1,132 @@
+"""What one console refresh repaints and rebuilds: only what changed."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
+
+from core.config import Config, HistorySettings, Target
+from core.errors import ErrorKind
+from core.probes.base import ProbeResult
+from core.runtime import NetmonCore
+from netmon_gui.windows.main_window import MainWindow
+from tests.support.http_server import HttpServer
+from tests.support.running import settle, started_core
+
+
+@pytest.fixture
+async def core(http_server: HttpServer) -> AsyncIterator[NetmonCore]:
+    http_server.route("/health", body={"status": "ok"})
+    config = Config(targets=[Target(name=name, kind="http", url=http_server.url_for("/health"))
+                             for name in ("api", "login", "billing")],
+                    history=HistorySettings(enabled=False))
+    async with started_core(config) as netmon:
+        yield netmon
+
+
+@pytest.fixture
+async def window(core: NetmonCore, qtbot: QtBot) -> AsyncIterator[MainWindow]:
+    win = MainWindow(core)
+    win.resize(1280, 800)
+    win.show()
+    await core.monitor.run_once()
+    await settle()
+    win._tick.stop()  # the test says when the window refreshes
+    yield win
+    win.close()
+    await win.aclose()
+    win.deleteLater()
+
+
+def feed(core: NetmonCore, name: str, latency: float | None) -> None:
+    """A new result for ``name`` through the monitor's own path."""
+    monitor = core.monitor
+    monitor._record(monitor.states[name], ProbeResult(
+        name, "http", latency is not None, latency, datetime.now(UTC),
+        phases={"connect": 0.5, "total": latency or 1.0},
+        error_kind=None if latency else ErrorKind.CONNECTION_REFUSED,
+        error=None if latency else "refused"))
+
+
+class EventLog(QObject):
+    """Per widget: its paint events and layout requests."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paints: collections.Counter[QObject] = collections.Counter()
+        self.layouts: collections.Counter[QObject] = collections.Counter()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint:
+            self.paints[watched] += 1
+        elif event.type() == QEvent.Type.LayoutRequest:
+            self.layouts[watched] += 1
+        return False
+
+
+async def test_a_new_result_repaints_only_the_detail_values_whose_text_changed(
+        window: MainWindow, core: NetmonCore, qapp: QApplication) -> None:
+    """The details panel shows the selected target's new result by repainting the value
+    labels whose text changed, once each: the window, its body, the splitter and the
+    details frame are not repainted and no layout above the details panel runs again."""
+    assert window.select_target("api")
+    feed(core, "api", 5.0)
+    window.refresh()
+    await settle()
+    details = window.details
+    before = {name: label.text() for name, label in details.values.items()}
+    feed(core, "api", 7.0)  # new latency (Status), one more probe (Checked), new Timings
+    await settle()  # the table's row and the plot take the result first
+    window._refresh_timer.stop()
+    log = EventLog()
+    qapp.installEventFilter(log)
+    try:
+        window.refresh()
+        for _ in range(4):  # the posted repaints and layout requests, then what they post
+            qapp.processEvents()
+    finally:
+        qapp.removeEventFilter(log)
+    changed = {label for name, label in details.values.items() if label.text() != before[name]}
+    assert {details.values[n] for n in ("Status", "Checked", "Timings")} <= changed
+    painted = {w for w in log.paints if isinstance(w, QWidget)}
+    assert painted == changed, sorted(
+        f"{type(w).__name__}:{w.objectName()}" for w in painted - changed)
+    assert all(log.paints[label] == 1 for label in changed), [
+        log.paints[label] for label in changed]
+    above = set()
+    widget: QWidget | None = details.parentWidget()
+    while widget is not None:
+        above.add(widget)
+        widget = widget.parentWidget()
+    assert not above & set(log.layouts), sorted(
+        f"{type(w).__name__}:{w.objectName()}" for w in above & set(log.layouts))
+
+
+async def test_details_that_need_more_room_still_get_it(window: MainWindow,
+                                                       core: NetmonCore) -> None:
+    """A value that wraps to more lines makes the details panel taller (the layout above
+    it runs when its size hints move), and one that fits again gives the room back."""
+    assert window.select_target("api")
+    feed(core, "api", 5.0)
+    window.refresh()
+    await settle()
+    details = window.details
+    height = details.height()
+    label = details.values["Last error"]
+    core.monitor.states["api"].last = ProbeResult(
+        "api", "http", False, None, datetime.now(UTC), error_kind=ErrorKind.CONNECTION_REFUSED,
+        error=" ".join(["the server went away while we were talking to it"] * 8))
+    details.refresh()
+    await settle(lambda: details.height() > height)
+    assert label.height() >= 3 * label.fontMetrics().height()
+    bottom = label.mapTo(details, label.rect().bottomLeft())
+    assert details.rect().contains(bottom)  # the whole text is inside the panel
+    feed(core, "api", 5.0)
+    details.refresh()
+    await settle(lambda: details.height() == height)
