@@ -130,3 +130,40 @@ async def test_details_that_need_more_room_still_get_it(window: MainWindow,
     feed(core, "api", 5.0)
     details.refresh()
     await settle(lambda: details.height() == height)
+
+
+def test_after_many_cycles_every_cell_is_what_a_fresh_model_shows(qtbot: QtBot) -> None:
+    """The targets model, kept up to date cycle by cycle (results, snapshots, minutes
+    moving on, uptime bars), shows in every cell and role what a model built anew
+    from the same state shows."""
+    from core.config import MonitorSettings
+    from core.testing import FakeClock
+    from netmon_gui.models.targets import TargetsModel
+
+    clock = FakeClock()
+    names = [f"t{i}" for i in range(6)]
+    config = Config(monitor=MonitorSettings(interval_s=1.0),
+                    targets=[Target(name=n, kind="tcp", host="127.0.0.1", port=9) for n in names],
+                    history=HistorySettings(enabled=False))
+    netmon = NetmonCore(config, clock=clock, with_history=False, with_database=False)
+    monitor = netmon.monitor
+    model = TargetsModel(monitor)
+    monitor.snapshot_changed.connect(model.on_snapshot_changed)
+    for cycle in range(150):
+        clock.advance(1.0)
+        for i, name in enumerate(names[: 2 + cycle % 5]):  # some targets quiet some cycles
+            ok = (cycle + i) % 7 != 3
+            monitor._record(monitor.states[name], ProbeResult(
+                name, "tcp", ok, 1.0 + (cycle * 37 + i) % 90 / 3 if ok else None, clock.now(),
+                error_kind=None if ok else ErrorKind.CONNECTION_REFUSED,
+                error=None if ok else f"refused {cycle % 3}"))
+        if cycle % 4 == 0:
+            monitor.update_snapshot()
+        if cycle == 80:
+            model.set_uptime({names[0]: [(3, 1)] * 48})
+    monitor.update_snapshot()
+    fresh = TargetsModel(monitor)
+    fresh.set_uptime({names[0]: [(3, 1)] * 48})
+    assert [[model.cell(r, c) for c in range(model.columnCount())]
+            for r in range(model.rowCount())] == [
+        [fresh.cell(r, c) for c in range(fresh.columnCount())] for r in range(fresh.rowCount())]
