@@ -167,3 +167,29 @@ def test_after_many_cycles_every_cell_is_what_a_fresh_model_shows(qtbot: QtBot) 
     assert [[model.cell(r, c) for c in range(model.columnCount())]
             for r in range(model.rowCount())] == [
         [fresh.cell(r, c) for c in range(fresh.columnCount())] for r in range(fresh.rowCount())]
+
+
+async def test_a_burst_of_results_reaches_the_window_as_one_batch(
+        window: MainWindow, core: NetmonCore) -> None:
+    """Results recorded in one turn of the loop cross the bridge as one signal carrying all
+    of them in order (not a Qt signal and a window update per result); the table, the
+    latency plot and the "Last result" label then show them."""
+    assert window.select_target("login")
+    batches: list[list[ProbeResult]] = []
+    window.bridge.resultsRecorded.connect(batches.append)
+    redraws = window.plot.redraws
+    sent = []
+    for latency in (3.0, 4.0, 6.0):
+        for name in ("api", "login", "billing"):
+            feed(core, name, latency)
+            sent.append(core.monitor.states[name].last)
+    await settle(lambda: bool(batches) and window.plot.redraws > redraws)
+    assert batches == [sent]
+    model = window.targets_model
+    assert {model.cell(model.row_of(n), 3)[0] for n in ("api", "login", "billing")} == {
+        "6.0 ms"}
+    assert window.updated_label.text().startswith("Last result ")
+    feed(core, "api", 1.0)  # recorded, not sent yet
+    window.bridge.close()  # a closed bridge drops what it had not sent
+    await settle()
+    assert len(batches) == 1
