@@ -81,17 +81,17 @@ async def test_a_new_result_repaints_only_the_detail_values_whose_text_changed(
     await settle()
     details = window.details
     before = {name: label.text() for name, label in details.values.items()}
-    feed(core, "api", 7.0)  # new latency (Status), one more probe (Checked), new Timings
-    await settle()  # the table's row and the plot take the result first
-    window._refresh_timer.stop()
-    log = EventLog()
+    window.bridge.blockSignals(True)  # the details alone take the result (the table's
+    log = EventLog()  # repainted cells would repaint the window behind them)
     qapp.installEventFilter(log)
     try:
+        feed(core, "api", 7.0)  # new latency (Status), one more probe (Checked), new Timings
         window.refresh()
         for _ in range(4):  # the posted repaints and layout requests, then what they post
             qapp.processEvents()
     finally:
         qapp.removeEventFilter(log)
+        window.bridge.blockSignals(False)
     changed = {label for name, label in details.values.items() if label.text() != before[name]}
     assert {details.values[n] for n in ("Status", "Checked", "Timings")} <= changed
     painted = {w for w in log.paints if isinstance(w, QWidget)}
@@ -193,3 +193,24 @@ async def test_a_burst_of_results_reaches_the_window_as_one_batch(
     window.bridge.close()  # a closed bridge drops what it had not sent
     await settle()
     assert len(batches) == 1
+
+
+async def test_results_that_change_no_status_leave_the_panels_to_the_tick(
+        window: MainWindow, core: NetmonCore) -> None:
+    """A result that changes no status schedules no early refresh of the panels (the
+    1 s tick re-reads them; a burst of results no longer makes a refresh every 200 ms):
+    its table row and, for the selected target, the details show it at once. A status
+    change still refreshes the banner within the coalescing delay."""
+    assert window.select_target("api")
+    window._refresh_timer.stop()
+    checked = window.details.values["Checked"]
+    before = checked.text()
+    feed(core, "api", 8.0)
+    feed(core, "login", 8.0)
+    model = window.targets_model
+    await settle(lambda: model.cell(model.row_of("login"), 3)[0] == "8.0 ms")
+    assert not window._refresh_timer.isActive()
+    assert checked.text() != before and checked.text().endswith(
+        f"{core.monitor.states['api'].probes} probes")
+    feed(core, "billing", None)  # up -> down (or degraded): a status change
+    await settle(lambda: window._refresh_timer.isActive())
