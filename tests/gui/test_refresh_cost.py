@@ -214,3 +214,51 @@ async def test_results_that_change_no_status_leave_the_panels_to_the_tick(
         f"{core.monitor.states['api'].probes} probes")
     feed(core, "billing", None)  # up -> down (or degraded): a status change
     await settle(lambda: window._refresh_timer.isActive())
+
+
+def test_one_breaker_moving_costs_the_breakers_table_its_row_only(qtbot: QtBot) -> None:
+    """A change of one breaker's counters makes the breakers model signal that breaker's
+    row only, and the panel's table does not read every row again to size its columns
+    (it did: 1,600 data() calls for 50 breakers on every change, shown or not); the
+    columns still fit what they show."""
+    from PySide6.QtCore import QModelIndex
+
+    from netmon_gui.models.breakers import COLUMNS, BreakersModel
+    from netmon_gui.widgets.breakers_panel import BreakersPanel
+
+    config = Config(targets=[Target(name=f"t{i}", kind="tcp", host="127.0.0.1", port=9)
+                             for i in range(50)], history=HistorySettings(enabled=False))
+    netmon = NetmonCore(config, with_history=False, with_database=False)
+    reads = [0]
+
+    class Counting(BreakersModel):
+        def data(self, index: QModelIndex, role: int = 0) -> object:  # type: ignore[override]
+            reads[0] += 1
+            return super().data(index, role)
+
+    model = Counting(netmon.breakers)
+    panel = BreakersPanel(model)
+    qtbot.addWidget(panel)
+    panel.resize(900, 600)
+    panel.show()
+    qtbot.waitExposed(panel)
+    for _ in range(3):  # the first paint
+        QApplication.processEvents()
+    changed: list[tuple[int, int, int, int]] = []
+    model.dataChanged.connect(lambda a, b, *_: changed.append(
+        (a.row(), a.column(), b.row(), b.column())))
+    breaker = netmon.breakers["t7"]
+    for _ in range(3):
+        breaker.probe_failed(ErrorKind.CONNECTION_REFUSED)
+    reads[0] = 0
+    model.refresh()
+    QApplication.processEvents()
+    row = next(r for r in range(model.rowCount()) if model.name_at(r) == "t7")
+    assert changed == [(row, 0, row, len(COLUMNS) - 1)]
+    assert reads[0] < 200, reads[0]  # the changed row's cells repainted, not 50 rows sized
+    table = panel.table
+    for col in range(1, len(COLUMNS)):
+        width = table.columnWidth(col)
+        texts = [model.index(r, col).data() or "" for r in range(model.rowCount())]
+        needed = max(table.fontMetrics().horizontalAdvance(t) for t in [*texts, COLUMNS[col]])
+        assert width >= needed, (COLUMNS[col], width, needed)
