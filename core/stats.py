@@ -116,12 +116,14 @@ class SuccessWindows:
     (so that window's edge moves in ten-minute steps). Time is monotonic seconds.
     """
 
-    __slots__ = ("_minutes", "_tens", "revision")
+    __slots__ = ("_last", "_minutes", "_tens", "revision")
 
     def __init__(self) -> None:
         self._minutes = _Ring(FINE_SLOT_S, 60)
         self._tens = _Ring(COARSE_SLOT_S, 144)
         self.revision = 0  # counts ``add_counts`` calls: what a cached rate depends on
+        #: the last ``rates`` answer and what it depended on (revision, slot key)
+        self._last: tuple[int, tuple[int, int], dict[str, float | None]] | None = None
 
     @staticmethod
     def slot_key(now: float) -> tuple[int, int]:
@@ -143,9 +145,17 @@ class SuccessWindows:
         self.revision += 1
 
     def rates(self, now: float) -> dict[str, float | None]:
-        """``{"5m", "1h", "24h"}`` success ratios (None where nothing was probed)."""
-        return {
+        """``{"5m", "1h", "24h"}`` success ratios (None where nothing was probed); a new
+        dict each call. Asked again with no new count in the same slots (the snapshot and
+        the console's table read them for one result), the last answer is copied."""
+        key = self.slot_key(now)
+        last = self._last
+        if last is not None and last[0] == self.revision and last[1] == key:
+            return dict(last[2])
+        rates = {
             "5m": self._minutes.rate(now, 300),
             "1h": self._minutes.rate(now, 3600),
             "24h": self._tens.rate(now, 86400),
         }
+        self._last = (self.revision, key, rates)
+        return dict(rates)

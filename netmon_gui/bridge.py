@@ -3,6 +3,8 @@
 
 Core events hold bound methods weakly, so the bridge connects its *own* methods and
 must be kept alive (the main window owns it). ``close()`` disconnects everything.
+Probe results, the one frequent event (one per target per interval), are sent in batches:
+those recorded in one turn of the loop make one ``resultsRecorded`` signal.
 """
 
 from __future__ import annotations
@@ -13,19 +15,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.events import Event
 from core.log import AsciiSafeFormatter, RedactingFilter
+from core.probes.base import ProbeResult
 from core.runtime import NetmonCore
 
 __all__ = ["CoreBridge", "LogBridge", "LogLine"]
 
 
 class CoreBridge(QObject):
-    """Re-emits the core's events as Qt signals (each carrying the core's value)."""
+    """Re-emits the core's events as Qt signals (each carrying the core's value; results
+    as a list of those recorded since the last turn of the loop, in order)."""
 
-    resultRecorded = Signal(object)  # noqa: N815 - Qt signal naming
+    resultsRecorded = Signal(object)  # noqa: N815 - Qt signal naming; list[ProbeResult]
     statusChanged = Signal(object)  # noqa: N815
     conditionChanged = Signal(object)  # noqa: N815
     breakerChanged = Signal(object)  # noqa: N815
@@ -39,6 +43,11 @@ class CoreBridge(QObject):
         super().__init__(parent)
         self.core = core
         self._links: list[tuple[Event[Any], Callable[[Any], None]]] = []
+        self._results: list[ProbeResult] = []  # recorded, not sent yet
+        self._send = QTimer(self)
+        self._send.setSingleShot(True)
+        self._send.setInterval(0)
+        self._send.timeout.connect(self._send_results)
         monitor = core.monitor
         self._link(monitor.result_recorded, self._on_result)
         self._link(monitor.status_changed, self._on_status)
@@ -64,6 +73,8 @@ class CoreBridge(QObject):
         for event, receiver in self._links:
             event.disconnect(receiver)
         self._links.clear()
+        self._send.stop()
+        self._results = []
 
     @property
     def connected(self) -> bool:
@@ -74,8 +85,15 @@ class CoreBridge(QObject):
         event.connect(receiver)
         self._links.append((event, receiver))
 
-    def _on_result(self, value: object) -> None:
-        self.resultRecorded.emit(value)
+    def _on_result(self, value: ProbeResult) -> None:
+        self._results.append(value)
+        if len(self._results) == 1:  # the first since the last batch
+            self._send.start()
+
+    def _send_results(self) -> None:
+        results, self._results = self._results, []
+        if results:
+            self.resultsRecorded.emit(results)
 
     def _on_status(self, value: object) -> None:
         self.statusChanged.emit(value)

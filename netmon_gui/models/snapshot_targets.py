@@ -58,7 +58,7 @@ class SnapshotTargetsModel(DictTable, TargetTable[int]):
     def _rows_reset(self) -> None:
         self._rebuild_cells()
 
-    def _rows_changed(self) -> None:
+    def _rows_changed(self, old: Sequence[Row]) -> None:
         """Nothing here: ``set_targets`` repaints the cells that changed."""
 
     def row(self, name: str) -> Row | None:

@@ -44,16 +44,19 @@ class DictTable(Table):
             self._rows_reset()
             self.endResetModel()
         elif new != self._rows:
-            self._rows = new
-            self._rows_changed()
+            old, self._rows = self._rows, new
+            self._rows_changed(old)
 
     def _rows_reset(self) -> None:
         """Hook: the rows were replaced (inside the model reset)."""
 
-    def _rows_changed(self) -> None:
-        """The same rows with new values: repaint them (a subclass may narrow this)."""
-        self.dataChanged.emit(self.index(0, 0),
-                              self.index(len(self._rows) - 1, len(self.COLUMNS) - 1))
+    def _rows_changed(self, old: Sequence[Row]) -> None:
+        """The same rows with new values (``old`` before): repaint the rows that changed
+        (a subclass may narrow this)."""
+        last = len(self.COLUMNS) - 1
+        for row, (now, before) in enumerate(zip(self._rows, old, strict=True)):
+            if now != before:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
 
     def name_at(self, row: int) -> str:
         """The name shown in ``row``."""

@@ -5,11 +5,24 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QPushButton, QVBoxLayout, QWidget
 
-from ..models.breakers import COL_NAME, COL_STATE, BreakersModel
+from ..models.breakers import (
+    COL_CONSECUTIVE,
+    COL_FAILURES,
+    COL_NAME,
+    COL_REJECTED,
+    COL_RETRY,
+    COL_STATE,
+    COLUMNS,
+    BreakersModel,
+)
 from .badge import BadgeDelegate
 from .tables import make_table
 
 __all__ = ["BreakersPanel"]
+
+#: the widest text each column shows (counts up to seven digits; a date and time)
+_SAMPLES = {COL_CONSECUTIVE: "00000 / 00", COL_FAILURES: "0000000",
+            COL_REJECTED: "0000000", COL_RETRY: "0000-00-00 00:00"}
 
 
 class BreakersPanel(QWidget):
@@ -26,7 +39,12 @@ class BreakersPanel(QWidget):
         self.table.setItemDelegateForColumn(COL_STATE, BadgeDelegate(self.table))
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # widths from the font, not ResizeToContents: that read every row again (~1,600
+        # data() calls for 50 breakers) whenever one breaker's counters moved
+        fm, titles = self.table.fontMetrics(), header.fontMetrics()
+        for col, sample in _SAMPLES.items():
+            self.table.setColumnWidth(col, max(fm.horizontalAdvance(sample),
+                                               titles.horizontalAdvance(COLUMNS[col])) + 24)
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(COL_STATE, QHeaderView.ResizeMode.Fixed)
         self.table.setColumnWidth(COL_STATE, 100)

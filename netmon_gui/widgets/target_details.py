@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QSizePolicy, QWidget
 
 from core.breaker import CircuitBreaker
@@ -19,20 +20,30 @@ _FIELDS = ("Endpoint", "Status", "Checked", "Timings", "Breaker", "Last error")
 
 
 class TargetDetails(QFrame):
-    """A small form under the targets table, refreshed by the window."""
+    """A small form under the targets table, refreshed by the window.
+
+    A new value repaints its label only. The labels are opaque (filled with the frame's
+    base colour), so nothing behind them repaints. The form sits in an inner box that is
+    not in a layout of this frame: a label's new text re-runs the box's layout only, and
+    the window's layout above runs again only when the form's size hints moved (a value
+    wrapping to another line), where a layout of its own would ask it on every new text.
+    """
 
     def __init__(self, monitor: HealthMonitor, breakers: Mapping[str, CircuitBreaker],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("targetDetails")
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
         self.monitor = monitor
         self.breakers = breakers
         self.target: str | None = None
         self.row: dict[str, Any] | None = None
-        self.heading = QLabel("", self)
+        self._box = QWidget(self)
+        self.heading = QLabel("", self._box)
         self.heading.setObjectName("sectionTitle")
-        form = QFormLayout(self)
+        form = QFormLayout(self._box)
         form.setContentsMargins(12, 8, 12, 10)
         form.setHorizontalSpacing(14)
         form.setVerticalSpacing(5)
@@ -40,14 +51,51 @@ class TargetDetails(QFrame):
         form.addRow(self.heading)
         self.values: dict[str, QLabel] = {}
         for name in _FIELDS:
-            value = QLabel("", self)
+            value = QLabel("", self._box)
+            value.setTextFormat(Qt.TextFormat.PlainText)  # an error's text, never markup
             value.setWordWrap(True)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            label = QLabel(name, self)
+            value.setBackgroundRole(QPalette.ColorRole.Base)
+            value.setAutoFillBackground(True)
+            label = QLabel(name, self._box)
             label.setObjectName("fieldLabel")
             form.addRow(label, value)
             self.values[name] = value
+        self._hints = self._box_hints()
         self.show_target(None)
+
+    # --- size: the inner box's, plus the frame -------------------------------------
+    def _frame_extra(self) -> QSize:
+        return self.size() - self.contentsRect().size()
+
+    def _box_hints(self) -> tuple[QSize, QSize, int]:
+        box = self._box
+        return box.sizeHint(), box.minimumSizeHint(), box.heightForWidth(box.width())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return self._box.sizeHint() + self._frame_extra()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return self._box.minimumSizeHint() + self._frame_extra()
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
+        extra = self._frame_extra()
+        return self._box.heightForWidth(width - extra.width()) + extra.height()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._box.setGeometry(self.contentsRect())
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest:  # the box's layout ran again
+            hints = self._box_hints()
+            if hints != self._hints:
+                self._hints = hints
+                self.updateGeometry()  # the window's layout gives the form its room
+        return super().event(event)
 
     def show_target(self, name: str | None) -> None:
         """Describe target ``name`` (None: a hint to select one)."""
@@ -81,6 +129,14 @@ class TargetDetails(QFrame):
 
     def refresh(self) -> None:
         """Re-read the target's state."""
+        self._read()
+        # lay the new texts out now, before the pending paint: a wrapped label laid out
+        # after its paint (on the posted request) would be painted a second time
+        layout = self._box.layout()
+        assert layout is not None
+        layout.activate()
+
+    def _read(self) -> None:
         if self.row is not None:
             self._show_row(self.row)
             return

@@ -308,7 +308,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         bridge = self.bridge
-        bridge.resultRecorded.connect(self._on_result)
+        bridge.resultsRecorded.connect(self._on_results)
         bridge.snapshotChanged.connect(self.targets_model.on_snapshot_changed)
         for signal in (bridge.statusChanged, bridge.conditionChanged, bridge.breakerChanged,
                        bridge.auditRecorded, bridge.authChanged):
@@ -461,16 +461,26 @@ class MainWindow(QMainWindow):
         if changed & {"targets", "breakers"}:
             self.details.refresh()
 
-    def _on_result(self, result: ProbeResult) -> None:
-        self.targets_model.on_result(result)
-        if self.plot_page.graph is not None:  # once built, it reads the past from memory
-            self.plot.on_result(result)
-        if self.last_update is None or (result.checked_at.replace(microsecond=0)
+    def _on_results(self, results: list[ProbeResult]) -> None:
+        """Results recorded since the last turn of the loop (the bridge batches them): the
+        table's rows, the plot and the selected target's details show them now; the other
+        panels are left to the 1 s tick (a status change schedules an early refresh)."""
+        model = self.targets_model
+        plot = self.plot if self.plot_page.graph is not None else None  # once built, it
+        selected = False  # reads the past from memory
+        for result in results:
+            model.on_result(result)
+            if plot is not None:
+                plot.on_result(result)
+            selected = selected or result.target == self.details.target
+        if selected:
+            self.details.refresh()
+        checked_at = results[-1].checked_at
+        if self.last_update is None or (checked_at.replace(microsecond=0)
                                         != self.last_update.replace(microsecond=0)):
             # the label shows seconds: a burst of results in one second formats it once
-            self.updated_label.setText(f"Last result {fmt.local_time(result.checked_at)}")
-        self.last_update = result.checked_at
-        self.schedule_refresh()
+            self.updated_label.setText(f"Last result {fmt.local_time(checked_at)}")
+        self.last_update = checked_at
 
     def _on_action_finished(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)

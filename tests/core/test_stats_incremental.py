@@ -86,3 +86,14 @@ def test_revision_and_slot_key_say_when_a_cached_rate_is_stale() -> None:
     assert SuccessWindows.slot_key(59.9) == (0, 0)
     assert SuccessWindows.slot_key(60.0) == (1, 0)
     assert SuccessWindows.slot_key(600.0) == (10, 1)
+
+
+def test_rates_asked_again_are_a_copy_of_the_same_answer_until_a_count_or_slot_moves() -> None:
+    windows = SuccessWindows()
+    windows.add(10.0, True)
+    first = windows.rates(20.0)
+    first["5m"] = 0.0  # a caller's change is its own
+    assert windows.rates(30.0) == {"5m": 1.0, "1h": 1.0, "24h": 1.0}
+    windows.add(31.0, False)
+    assert windows.rates(31.0) == {"5m": 0.5, "1h": 0.5, "24h": 0.5}
+    assert windows.rates(10.0 + 300 + 60) == {"5m": None, "1h": 0.5, "24h": 0.5}

@@ -1,0 +1,264 @@
+"""What one console refresh repaints and rebuilds: only what changed."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
+
+from core.config import Config, HistorySettings, Target
+from core.errors import ErrorKind
+from core.probes.base import ProbeResult
+from core.runtime import NetmonCore
+from netmon_gui.windows.main_window import MainWindow
+from tests.support.http_server import HttpServer
+from tests.support.running import settle, started_core
+
+
+@pytest.fixture
+async def core(http_server: HttpServer) -> AsyncIterator[NetmonCore]:
+    http_server.route("/health", body={"status": "ok"})
+    config = Config(targets=[Target(name=name, kind="http", url=http_server.url_for("/health"))
+                             for name in ("api", "login", "billing")],
+                    history=HistorySettings(enabled=False))
+    async with started_core(config) as netmon:
+        yield netmon
+
+
+@pytest.fixture
+async def window(core: NetmonCore, qtbot: QtBot) -> AsyncIterator[MainWindow]:
+    win = MainWindow(core)
+    win.resize(1280, 800)
+    win.show()
+    await core.monitor.run_once()
+    await settle()
+    win._tick.stop()  # the test says when the window refreshes
+    yield win
+    win.close()
+    await win.aclose()
+    win.deleteLater()
+
+
+def feed(core: NetmonCore, name: str, latency: float | None) -> None:
+    """A new result for ``name`` through the monitor's own path."""
+    monitor = core.monitor
+    monitor._record(monitor.states[name], ProbeResult(
+        name, "http", latency is not None, latency, datetime.now(UTC),
+        phases={"connect": 0.5, "total": latency or 1.0},
+        error_kind=None if latency else ErrorKind.CONNECTION_REFUSED,
+        error=None if latency else "refused"))
+
+
+class EventLog(QObject):
+    """Per widget: its paint events and layout requests."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paints: collections.Counter[QObject] = collections.Counter()
+        self.layouts: collections.Counter[QObject] = collections.Counter()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint:
+            self.paints[watched] += 1
+        elif event.type() == QEvent.Type.LayoutRequest:
+            self.layouts[watched] += 1
+        return False
+
+
+async def test_a_new_result_repaints_only_the_detail_values_whose_text_changed(
+        window: MainWindow, core: NetmonCore, qapp: QApplication) -> None:
+    """The details panel shows the selected target's new result by repainting the value
+    labels whose text changed, once each: the window, its body, the splitter and the
+    details frame are not repainted and no layout above the details panel runs again."""
+    assert window.select_target("api")
+    feed(core, "api", 5.0)
+    window.refresh()
+    await settle()
+    details = window.details
+    before = {name: label.text() for name, label in details.values.items()}
+    window.bridge.blockSignals(True)  # the details alone take the result (the table's
+    log = EventLog()  # repainted cells would repaint the window behind them)
+    qapp.installEventFilter(log)
+    try:
+        feed(core, "api", 7.0)  # new latency (Status), one more probe (Checked), new Timings
+        window.refresh()
+        for _ in range(4):  # the posted repaints and layout requests, then what they post
+            qapp.processEvents()
+    finally:
+        qapp.removeEventFilter(log)
+        window.bridge.blockSignals(False)
+    changed = {label for name, label in details.values.items() if label.text() != before[name]}
+    assert {details.values[n] for n in ("Status", "Checked", "Timings")} <= changed
+    painted = {w for w in log.paints if isinstance(w, QWidget)}
+    assert painted == changed, sorted(
+        f"{type(w).__name__}:{w.objectName()}" for w in painted - changed)
+    assert all(log.paints[label] == 1 for label in changed), [
+        log.paints[label] for label in changed]
+    above = set()
+    widget: QWidget | None = details.parentWidget()
+    while widget is not None:
+        above.add(widget)
+        widget = widget.parentWidget()
+    assert not above & set(log.layouts), sorted(
+        f"{type(w).__name__}:{w.objectName()}" for w in above & set(log.layouts))
+
+
+async def test_details_that_need_more_room_still_get_it(window: MainWindow,
+                                                       core: NetmonCore) -> None:
+    """A value that wraps to more lines makes the details panel taller (the layout above
+    it runs when its size hints move), and one that fits again gives the room back."""
+    assert window.select_target("api")
+    feed(core, "api", 5.0)
+    window.refresh()
+    await settle()
+    details = window.details
+    height = details.height()
+    label = details.values["Last error"]
+    core.monitor.states["api"].last = ProbeResult(
+        "api", "http", False, None, datetime.now(UTC), error_kind=ErrorKind.CONNECTION_REFUSED,
+        error=" ".join(["the server went away while we were talking to it"] * 8))
+    details.refresh()
+    await settle(lambda: details.height() > height)
+    assert label.height() >= 3 * label.fontMetrics().height()
+    bottom = label.mapTo(details, label.rect().bottomLeft())
+    assert details.rect().contains(bottom)  # the whole text is inside the panel
+    feed(core, "api", 5.0)
+    details.refresh()
+    await settle(lambda: details.height() == height)
+
+
+def test_after_many_cycles_every_cell_is_what_a_fresh_model_shows(qtbot: QtBot) -> None:
+    """The targets model, kept up to date cycle by cycle (results, snapshots, minutes
+    moving on, uptime bars), shows in every cell and role what a model built anew
+    from the same state shows."""
+    from core.config import MonitorSettings
+    from core.testing import FakeClock
+    from netmon_gui.models.targets import TargetsModel
+
+    clock = FakeClock()
+    names = [f"t{i}" for i in range(6)]
+    config = Config(monitor=MonitorSettings(interval_s=1.0),
+                    targets=[Target(name=n, kind="tcp", host="127.0.0.1", port=9) for n in names],
+                    history=HistorySettings(enabled=False))
+    netmon = NetmonCore(config, clock=clock, with_history=False, with_database=False)
+    monitor = netmon.monitor
+    model = TargetsModel(monitor)
+    monitor.snapshot_changed.connect(model.on_snapshot_changed)
+    for cycle in range(150):
+        clock.advance(1.0)
+        for i, name in enumerate(names[: 2 + cycle % 5]):  # some targets quiet some cycles
+            ok = (cycle + i) % 7 != 3
+            monitor._record(monitor.states[name], ProbeResult(
+                name, "tcp", ok, 1.0 + (cycle * 37 + i) % 90 / 3 if ok else None, clock.now(),
+                error_kind=None if ok else ErrorKind.CONNECTION_REFUSED,
+                error=None if ok else f"refused {cycle % 3}"))
+        if cycle % 4 == 0:
+            monitor.update_snapshot()
+        if cycle == 80:
+            model.set_uptime({names[0]: [(3, 1)] * 48})
+    monitor.update_snapshot()
+    fresh = TargetsModel(monitor)
+    fresh.set_uptime({names[0]: [(3, 1)] * 48})
+    assert [[model.cell(r, c) for c in range(model.columnCount())]
+            for r in range(model.rowCount())] == [
+        [fresh.cell(r, c) for c in range(fresh.columnCount())] for r in range(fresh.rowCount())]
+
+
+async def test_a_burst_of_results_reaches_the_window_as_one_batch(
+        window: MainWindow, core: NetmonCore) -> None:
+    """Results recorded in one turn of the loop cross the bridge as one signal carrying all
+    of them in order (not a Qt signal and a window update per result); the table, the
+    latency plot and the "Last result" label then show them."""
+    assert window.select_target("login")
+    batches: list[list[ProbeResult]] = []
+    window.bridge.resultsRecorded.connect(batches.append)
+    redraws = window.plot.redraws
+    sent = []
+    for latency in (3.0, 4.0, 6.0):
+        for name in ("api", "login", "billing"):
+            feed(core, name, latency)
+            sent.append(core.monitor.states[name].last)
+    await settle(lambda: bool(batches) and window.plot.redraws > redraws)
+    assert batches == [sent]
+    model = window.targets_model
+    assert {model.cell(model.row_of(n), 3)[0] for n in ("api", "login", "billing")} == {
+        "6.0 ms"}
+    assert window.updated_label.text().startswith("Last result ")
+    feed(core, "api", 1.0)  # recorded, not sent yet
+    window.bridge.close()  # a closed bridge drops what it had not sent
+    await settle()
+    assert len(batches) == 1
+
+
+async def test_results_that_change_no_status_leave_the_panels_to_the_tick(
+        window: MainWindow, core: NetmonCore) -> None:
+    """A result that changes no status schedules no early refresh of the panels (the
+    1 s tick re-reads them; a burst of results no longer makes a refresh every 200 ms):
+    its table row and, for the selected target, the details show it at once. A status
+    change still refreshes the banner within the coalescing delay."""
+    assert window.select_target("api")
+    window._refresh_timer.stop()
+    checked = window.details.values["Checked"]
+    before = checked.text()
+    feed(core, "api", 8.0)
+    feed(core, "login", 8.0)
+    model = window.targets_model
+    await settle(lambda: model.cell(model.row_of("login"), 3)[0] == "8.0 ms")
+    assert not window._refresh_timer.isActive()
+    assert checked.text() != before and checked.text().endswith(
+        f"{core.monitor.states['api'].probes} probes")
+    feed(core, "billing", None)  # up -> down (or degraded): a status change
+    await settle(lambda: window._refresh_timer.isActive())
+
+
+def test_one_breaker_moving_costs_the_breakers_table_its_row_only(qtbot: QtBot) -> None:
+    """A change of one breaker's counters makes the breakers model signal that breaker's
+    row only, and the panel's table does not read every row again to size its columns
+    (it did: 1,600 data() calls for 50 breakers on every change, shown or not); the
+    columns still fit what they show."""
+    from PySide6.QtCore import QModelIndex
+
+    from netmon_gui.models.breakers import COLUMNS, BreakersModel
+    from netmon_gui.widgets.breakers_panel import BreakersPanel
+
+    config = Config(targets=[Target(name=f"t{i}", kind="tcp", host="127.0.0.1", port=9)
+                             for i in range(50)], history=HistorySettings(enabled=False))
+    netmon = NetmonCore(config, with_history=False, with_database=False)
+    reads = [0]
+
+    class Counting(BreakersModel):
+        def data(self, index: QModelIndex, role: int = 0) -> object:  # type: ignore[override]
+            reads[0] += 1
+            return super().data(index, role)
+
+    model = Counting(netmon.breakers)
+    panel = BreakersPanel(model)
+    qtbot.addWidget(panel)
+    panel.resize(900, 600)
+    panel.show()
+    qtbot.waitExposed(panel)
+    for _ in range(3):  # the first paint
+        QApplication.processEvents()
+    changed: list[tuple[int, int, int, int]] = []
+    model.dataChanged.connect(lambda a, b, *_: changed.append(
+        (a.row(), a.column(), b.row(), b.column())))
+    breaker = netmon.breakers["t7"]
+    for _ in range(3):
+        breaker.probe_failed(ErrorKind.CONNECTION_REFUSED)
+    reads[0] = 0
+    model.refresh()
+    QApplication.processEvents()
+    row = next(r for r in range(model.rowCount()) if model.name_at(r) == "t7")
+    assert changed == [(row, 0, row, len(COLUMNS) - 1)]
+    assert reads[0] < 200, reads[0]  # the changed row's cells repainted, not 50 rows sized
+    table = panel.table
+    for col in range(1, len(COLUMNS)):
+        width = table.columnWidth(col)
+        texts = [model.index(r, col).data() or "" for r in range(model.rowCount())]
+        needed = max(table.fontMetrics().horizontalAdvance(t) for t in [*texts, COLUMNS[col]])
+        assert width >= needed, (COLUMNS[col], width, needed)
