@@ -20,9 +20,9 @@ from .tables import make_table
 
 __all__ = ["BreakersPanel"]
 
-#: the widest text each column shows (counts up to seven digits; a date and time)
-_SAMPLES = {COL_CONSECUTIVE: "00000 / 00", COL_FAILURES: "0000000",
-            COL_REJECTED: "0000000", COL_RETRY: "0000-00-00 00:00"}
+#: the widest text each column shows (counts up to ten digits; a date and time)
+_SAMPLES = {COL_CONSECUTIVE: "00000 / 00", COL_FAILURES: "0000000000",
+            COL_REJECTED: "0000000000", COL_RETRY: "0000-00-00 00:00"}
 
 
 class BreakersPanel(QWidget):

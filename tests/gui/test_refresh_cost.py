@@ -223,7 +223,7 @@ def test_one_breaker_moving_costs_the_breakers_table_its_row_only(qtbot: QtBot) 
     columns still fit what they show."""
     from PySide6.QtCore import QModelIndex
 
-    from netmon_gui.models.breakers import COLUMNS, BreakersModel
+    from netmon_gui.models.breakers import COL_FAILURES, COL_REJECTED, COLUMNS, BreakersModel
     from netmon_gui.widgets.breakers_panel import BreakersPanel
 
     config = Config(targets=[Target(name=f"t{i}", kind="tcp", host="127.0.0.1", port=9)
@@ -262,3 +262,6 @@ def test_one_breaker_moving_costs_the_breakers_table_its_row_only(qtbot: QtBot) 
         texts = [model.index(r, col).data() or "" for r in range(model.rowCount())]
         needed = max(table.fontMetrics().horizontalAdvance(t) for t in [*texts, COLUMNS[col]])
         assert width >= needed, (COLUMNS[col], width, needed)
+    # a count runs to ten digits (a target down for months, a busy caller rejected)
+    for col in (COL_FAILURES, COL_REJECTED):
+        assert table.columnWidth(col) >= table.fontMetrics().horizontalAdvance("9" * 10)
