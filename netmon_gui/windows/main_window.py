@@ -105,8 +105,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("netmon")
         if ICON.is_file():
             self.setWindowIcon(QIcon(str(ICON)))
-        if STYLESHEET.is_file():
-            self.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
         self.resize(*placement.DEFAULT_SIZE)
         self.setMinimumSize(640, 420)
         self.bridge = CoreBridge(core, self)
@@ -201,6 +199,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.remote.strip)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(body)
+        if STYLESHEET.is_file():
+            self.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
         self._make_toolbar()
         self._make_status_bar()
         self.menus = build_menus(self)
