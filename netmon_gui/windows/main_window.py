@@ -61,21 +61,21 @@ from ..widgets.uptime_bar import UptimeFeed
 from . import placement
 from .menus import build_menus
 from .remote_view import RemoteView
-from .settings_dialog import SettingsDialog
-from .targets_editor import TargetsEditor
 from .window_modal import open_dialog
 
-if TYPE_CHECKING:  # imported when built (the graphs pull in pyqtgraph and numpy)
+if TYPE_CHECKING:  # imported when built or opened (the graphs pull in pyqtgraph, numpy)
     from ..widgets.diagnose_view import DiagnoseView
     from ..widgets.environment_panel import EnvironmentPanel
     from ..widgets.latency_plot import LatencyPlot
     from ..widgets.timeline import TimelineView
+    from .settings_dialog import SettingsDialog
+    from .targets_editor import TargetsEditor
 
 __all__ = ["MainWindow"]
 
 _log = logging.getLogger("netmon.gui")
 
-D = TypeVar("D", TargetsEditor, SettingsDialog)
+D = TypeVar("D", "TargetsEditor", "SettingsDialog")
 ICON = resources.files("resources").joinpath("icons/app.svg")
 STYLESHEET = resources.files("resources").joinpath("netmon.qss")
 REFRESH_MS = 200  # coalesced refresh after events
@@ -418,10 +418,14 @@ class MainWindow(QMainWindow):
         self.activateWindow()
     def edit_targets(self) -> TargetsEditor:
         """Open the targets editor; a saved change goes to the running core."""
+        from .targets_editor import TargetsEditor  # its modules when first opened
+
         return self._open_config_dialog(TargetsEditor(self.config, self._config_file(), self))
 
     def edit_settings(self) -> SettingsDialog:
         """Open the settings dialog; a saved change goes to the running core."""
+        from .settings_dialog import SettingsDialog
+
         return self._open_config_dialog(SettingsDialog(self.config, self._config_file(), self,
                                                        self.core.forwarder))
 

@@ -4,6 +4,10 @@ and a tab opened later shows the same, current content (refreshes, events, short
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,6 +25,35 @@ from netmon_gui.widgets.deferred import Deferred, DeferredGraph
 from netmon_gui.windows.main_window import MainWindow
 from tests.support.http_server import HttpServer
 from tests.support.running import settle, started_core
+
+#: modules only a hidden tab or a dialog needs: imported when it is first shown or opened
+LATER = ["netmon_gui.widgets.diagnose_view", "netmon_gui.widgets.environment_panel",
+         "netmon_gui.windows.settings_dialog", "netmon_gui.windows.targets_editor"]
+
+_CHILD = """
+import asyncio, json, sys
+import qasync
+from PySide6.QtWidgets import QApplication
+app = QApplication(sys.argv[:1])
+from core.config import Config, HistorySettings, Target
+from core.runtime import NetmonCore
+from netmon_gui.windows.main_window import MainWindow
+later = sys.argv[1].split(",")
+seen = {}
+async def run():
+    core = NetmonCore(Config(targets=[Target(name="a", kind="tcp", host="127.0.0.1", port=9)],
+                             history=HistorySettings(enabled=False)))
+    window = MainWindow(core)
+    window.show()
+    seen["built"] = [m for m in later if m in sys.modules]
+    window.show_tab(window.tabs.indexOf(window.diagnose_tab))
+    seen["diagnose shown"] = [m for m in later if m in sys.modules]
+    window.close()
+    await window.aclose()
+with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+    runner.run(run())
+print(json.dumps(seen))
+"""
 
 TABS = ["latency", "breakers", "tokens", "suggestions", "database", "actions", "events",
         "log", "timeline", "diagnose", "environment"]
@@ -58,6 +91,17 @@ def page(window: MainWindow, name: str) -> Deferred:
 
 def lazy(name: str) -> bool:
     return name not in ("latency", "timeline")  # the graphs: built after the first paint
+
+
+def test_modules_only_hidden_tabs_or_dialogs_need_are_imported_when_first_needed() -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
+           "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-c", _CHILD, ",".join(LATER)], capture_output=True,
+                         text=True, timeout=60, env=env, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["built"] == []
+    assert seen["diagnose shown"] == ["netmon_gui.widgets.diagnose_view"]
 
 
 async def test_only_the_shown_tab_is_built_and_each_other_joins_the_window_when_shown(
