@@ -92,7 +92,10 @@ class MainWindow(QMainWindow):
     The graphs (Latency and Timeline tabs; pyqtgraph and numpy are slow to import) are
     built on the loop just after the window's first paint (the core starts after them, so
     their imports never delay a probe's timing), or when ``plot`` / ``timeline`` is asked
-    for first; until then their tabs say "Loading graph...".
+    for first; until then their tabs say "Loading graph...". The other tabs are built when
+    first shown (a tab shortcut, ``--screenshot --tab`` or a click): the panels that
+    refreshes and signals feed exist from the start, so they show current state when they
+    join the window; Diagnose and Environment are built then, or when asked for.
     """
 
     closed = Signal()
