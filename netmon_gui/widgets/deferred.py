@@ -1,5 +1,6 @@
-"""Deferred: a light stand-in for a widget whose module is slow to import (the graphs:
-pyqtgraph and numpy), so the window is painted first and the widget is built just after.
+"""Deferred: a light stand-in for a widget that the window's first paint does not need: the
+graphs (pyqtgraph and numpy are slow to import, built just after the paint) and the hidden
+tabs' panels (built, or put in the window and styled, when their tab is first shown).
 
 Until ``build()`` it shows what is happening ("Loading graph..."), never a claim about the
 data; ``build()`` calls the factory once and puts the real widget in its place. A factory
@@ -21,12 +22,14 @@ __all__ = ["Deferred", "DeferredGraph", "Graph"]
 
 class Deferred(QWidget):
     """Holds ``factory()``'s widget once built (``margin`` px around it); shows ``loading``
-    until then."""
+    until then, and ``unavailable`` with the error when the factory fails."""
 
     def __init__(self, factory: Callable[[], QWidget], loading: str,
-                 parent: QWidget | None = None, *, margin: int = 0) -> None:
+                 parent: QWidget | None = None, *, margin: int = 0,
+                 unavailable: str = "Not available") -> None:
         super().__init__(parent)
         self._factory: Callable[[], QWidget] | None = factory
+        self._unavailable = unavailable
         self._failed: Exception | None = None
         self.widget: QWidget | None = None
         self._loading: QLabel | None = QLabel(loading, self)
@@ -53,7 +56,7 @@ class Deferred(QWidget):
                 widget = factory()
             except Exception as exc:
                 self._failed = exc
-                self._loading.setText(f"Graph not available: {type(exc).__name__}: {exc}")
+                self._loading.setText(f"{self._unavailable}: {type(exc).__name__}: {exc}")
                 self._loading.setWordWrap(True)
                 raise
             self._layout.replaceWidget(self._loading, widget)
@@ -81,7 +84,8 @@ class DeferredGraph(Deferred):
 
     def __init__(self, make: Callable[[], QWidget], parent: QWidget | None = None, *,
                  margin: int = 0) -> None:
-        super().__init__(self._make_graph, "Loading graph...", parent, margin=margin)
+        super().__init__(self._make_graph, "Loading graph...", parent, margin=margin,
+                         unavailable="Graph not available")
         self._make = make
         self._target: str | None = None
         self._stopped = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
@@ -46,10 +47,8 @@ from ..tray import StatusTray
 from ..widgets.action_log import ActionLogView
 from ..widgets.breakers_panel import BreakersPanel
 from ..widgets.database_panel import DatabasePanel
-from ..widgets.deferred import DeferredGraph
-from ..widgets.diagnose_view import DiagnoseView
+from ..widgets.deferred import Deferred, DeferredGraph
 from ..widgets.empty_state import EmptyState
-from ..widgets.environment_panel import EnvironmentPanel
 from ..widgets.events_panel import EventsPanel
 from ..widgets.log_panel import LogPanel
 from ..widgets.status_banner import StatusBanner
@@ -62,17 +61,21 @@ from ..widgets.uptime_bar import UptimeFeed
 from . import placement
 from .menus import build_menus
 from .remote_view import RemoteView
-from .settings_dialog import SettingsDialog
-from .targets_editor import TargetsEditor
 from .window_modal import open_dialog
 
-if TYPE_CHECKING:  # imported when built: they pull in pyqtgraph and numpy
+if TYPE_CHECKING:  # imported when built or opened (the graphs pull in pyqtgraph, numpy)
+    from ..widgets.diagnose_view import DiagnoseView
+    from ..widgets.environment_panel import EnvironmentPanel
     from ..widgets.latency_plot import LatencyPlot
     from ..widgets.timeline import TimelineView
+    from .settings_dialog import SettingsDialog
+    from .targets_editor import TargetsEditor
 
 __all__ = ["MainWindow"]
 
-D = TypeVar("D", TargetsEditor, SettingsDialog)
+_log = logging.getLogger("netmon.gui")
+
+D = TypeVar("D", "TargetsEditor", "SettingsDialog")
 ICON = resources.files("resources").joinpath("icons/app.svg")
 STYLESHEET = resources.files("resources").joinpath("netmon.qss")
 REFRESH_MS = 200  # coalesced refresh after events
@@ -89,7 +92,10 @@ class MainWindow(QMainWindow):
     The graphs (Latency and Timeline tabs; pyqtgraph and numpy are slow to import) are
     built on the loop just after the window's first paint (the core starts after them, so
     their imports never delay a probe's timing), or when ``plot`` / ``timeline`` is asked
-    for first; until then their tabs say "Loading graph...".
+    for first; until then their tabs say "Loading graph...". The other tabs are built when
+    first shown (a tab shortcut, ``--screenshot --tab`` or a click): the panels that
+    refreshes and signals feed exist from the start, so they show current state when they
+    join the window; Diagnose and Environment are built then, or when asked for.
     """
 
     closed = Signal()
@@ -105,8 +111,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("netmon")
         if ICON.is_file():
             self.setWindowIcon(QIcon(str(ICON)))
-        if STYLESHEET.is_file():
-            self.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
         self.resize(*placement.DEFAULT_SIZE)
         self.setMinimumSize(640, 420)
         self.bridge = CoreBridge(core, self)
@@ -133,26 +137,28 @@ class MainWindow(QMainWindow):
                                  lambda: list(self.core.monitor.states), self)
         self.uptime.updated.connect(self.targets_model.set_uptime)
         self.breakers_model = BreakersModel(core.breakers, self)
-        self.breakers_panel = BreakersPanel(self.breakers_model, self)
-        self.tokens_panel = TokensPanel(core.auth, self)
-        self.suggestions = SuggestionsPanel(self)
-        self.database_panel = DatabasePanel(self)
-        self.action_log = ActionLogView(self)
+        # The panels fed by refreshes and signals are built now (their state stays
+        # current) but join the window, and are styled, when their tab is first shown.
+        self.breakers_panel = BreakersPanel(self.breakers_model)
+        self.tokens_panel = TokensPanel(core.auth)
+        self.suggestions = SuggestionsPanel()
+        self.database_panel = DatabasePanel()
+        self.action_log = ActionLogView()
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         TabList(self.tabs)  # every tab one click away when the bar has no room for all
         self.tabs.addTab(self.plot_page, "Latency")
         for widget, title in ((self.breakers_panel, "Breakers"), (self.tokens_panel, "Tokens"),
                               (self.suggestions, "Suggestions")):
-            self.tabs.addTab(self._padded(widget), title)
+            self._tab(title, widget)
         self._suggestions_tab = self.tabs.count() - 1
-        self.tabs.addTab(self._padded(self.database_panel), "Database")
-        self.tabs.addTab(self._padded(self.action_log), "Actions")
+        self._tab("Database", self.database_panel)
+        self._tab("Actions", self.action_log)
         self.remote = RemoteView(self)  # remote backends shown in these same widgets
-        self.events_panel = EventsPanel(self)
-        self.log_panel = LogPanel(self)
-        self.tabs.addTab(self._padded(self.events_panel), "Events")
-        self.tabs.addTab(self._padded(self.log_panel), "Log")
+        self.events_panel = EventsPanel()
+        self.log_panel = LogPanel()
+        self._tab("Events", self.events_panel)
+        self._tab("Log", self.log_panel)
         self.log_bridge = LogBridge(self)
         self.tray = StatusTray(self)
         self.find_box = QLineEdit(self)
@@ -169,13 +175,10 @@ class MainWindow(QMainWindow):
             self.table_stack.setCurrentWidget(self.empty_state)
             self.find_box.hide()
         self.tabs.addTab(self.timeline_page, "Timeline")
-        self.diagnose_view = DiagnoseView(self)
-        self.diagnose_tab = self._padded(self.diagnose_view)
-        self.tabs.addTab(self.diagnose_tab, "Diagnose")
-        self.environment = EnvironmentPanel(lambda: self.config, self.core.status, self)
-        self.tabs.addTab(self._padded(self.environment), "Environment")
-        self.environment.bundleSaved.connect(
-            lambda text: self.statusBar().showMessage(text, 15000))
+        # read only when shown or asked for: built (and their modules imported) then
+        self.diagnose_tab = self._tab("Diagnose", self._new_diagnose)
+        self.environment_page = self._tab("Environment", self._new_environment)
+        self.tabs.currentChanged.connect(self._build_tab)
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -201,12 +204,17 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.remote.strip)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(body)
+        # Styled once the tree is built: each reparenting under a styled window re-polished
+        # the whole subtree. The toolbar comes after, as its look (#mainToolbar) was made.
+        if STYLESHEET.is_file():
+            self.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
         self._make_toolbar()
         self._make_status_bar()
         self.menus = build_menus(self)
         self._connect()
         if settings is not None:
             placement.restore(self, self.tabs, settings)
+        self._build_tab(self.tabs.currentIndex())
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -260,13 +268,44 @@ class MainWindow(QMainWindow):
 
         return TimelineView(self.core.history, self.core.monitor.memory, self._breaker_of)
 
-    @staticmethod
-    def _padded(widget: QWidget) -> QWidget:
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(10, 10, 10, 10)
-        layout.addWidget(widget)
+    @property
+    def diagnose_view(self) -> DiagnoseView:
+        """The Diagnose tab's view (built now if it is not yet)."""
+        return cast("DiagnoseView", self.diagnose_tab.build())
+
+    @property
+    def environment(self) -> EnvironmentPanel:
+        """The Environment tab's panel (built now if it is not yet)."""
+        return cast("EnvironmentPanel", self.environment_page.build())
+
+    def _new_diagnose(self) -> DiagnoseView:
+        from ..widgets.diagnose_view import DiagnoseView
+
+        return DiagnoseView()
+
+    def _new_environment(self) -> EnvironmentPanel:
+        from ..widgets.environment_panel import EnvironmentPanel
+
+        panel = EnvironmentPanel(lambda: self.config, self.core.status)
+        panel.bundleSaved.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        return panel
+
+    def _tab(self, title: str, content: QWidget | Callable[[], QWidget]) -> Deferred:
+        """Add tab ``title`` (padded) whose content, a widget or its factory, joins the
+        window when the tab is first shown or the content is asked for."""
+        page = Deferred(content if callable(content) else lambda: content, "Loading...",
+                        margin=10)
+        self.tabs.addTab(page, title)
         return page
+
+    def _build_tab(self, index: int) -> None:
+        page = self.tabs.widget(index)
+        if isinstance(page, Deferred) and not isinstance(page, DeferredGraph):
+            try:  # the graphs wait for the first paint; the other tabs are built on show
+                page.build()
+            except Exception as exc:  # the page says it
+                _log.error("console tab %s could not be built: %s", self.tabs.tabText(index),
+                           exc)
 
     def _make_toolbar(self) -> None:
         toolbar = QToolBar("Actions", self)
@@ -382,10 +421,14 @@ class MainWindow(QMainWindow):
         self.activateWindow()
     def edit_targets(self) -> TargetsEditor:
         """Open the targets editor; a saved change goes to the running core."""
+        from .targets_editor import TargetsEditor  # its modules when first opened
+
         return self._open_config_dialog(TargetsEditor(self.config, self._config_file(), self))
 
     def edit_settings(self) -> SettingsDialog:
         """Open the settings dialog; a saved change goes to the running core."""
+        from .settings_dialog import SettingsDialog
+
         return self._open_config_dialog(SettingsDialog(self.config, self._config_file(), self,
                                                        self.core.forwarder))
 
@@ -581,8 +624,10 @@ class MainWindow(QMainWindow):
         if self.timeline_page.graph is not None:
             await self.timeline.aclose()
         await self.uptime.aclose()
-        await self.diagnose_view.aclose()
-        await self.environment.aclose()
+        if self.diagnose_tab.widget is not None:
+            await self.diagnose_view.aclose()
+        if self.environment_page.widget is not None:
+            await self.environment.aclose()
         await self.runner.aclose()
         await self.tokens_panel.token_check.aclose()
         await self.remote.aclose()

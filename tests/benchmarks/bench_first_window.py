@@ -21,7 +21,9 @@ Scenarios (all on 127.0.0.1):
   managed by the database layer (connect timeout 30 s, retried): the window must not wait.
 
 The first run of each scenario is reported apart (``cold``); ``warm`` is the median of the
-others. The issue's aim: first window warm under 1.5 s.
+others. The issue's aim (issue 13): the console's first window warm under 1 s; each row gets
+that verdict (``first`` is the shell, painted well before; ``console`` is the aim itself).
+Wall times follow the machine's load: compare runs at a stated load average.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+AIM_S = 1.0  # issue 13: the console's first window warm under 1 s
 sys.path.insert(0, str(ROOT))
 
 from tests.benchmarks.child_env import child_env  # noqa: E402
@@ -133,7 +136,7 @@ def main() -> int:
         for column, label in ((0, "first"), (1, "console")):
             times = [r[column] for r in runs]
             warm = statistics.median(times[1:])
-            verdict = f"  warm < 1.5 s: {'OK' if warm < 1.5 else 'MISS'}" if column == 0 else ""
+            verdict = f"  warm < {AIM_S:g} s: {'OK' if warm < AIM_S else 'MISS'}"
             print(f"{name:<15}{label:<9}{times[0]:>8.3f}{warm:>8.3f}{min(times[1:]):>8.3f}"
                   f"{max(times[1:]):>8.3f}{verdict}")
     print(f"load average while measuring: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")

@@ -26,7 +26,7 @@ from netmon_gui.models.targets import (
     SortRole,
     StatusRole,
 )
-from netmon_gui.screenshot import SETTLE_S, capture
+from netmon_gui.screenshot import SETTLE_S, capture, tab_index
 from netmon_gui.widgets.latency_plot import MIN_DOT_SPACING_PX
 from netmon_gui.widgets.status_banner import StatusBanner
 from netmon_gui.widgets.tokens_panel import NOT_CONFIGURED
@@ -416,7 +416,7 @@ async def test_the_latency_plot_is_not_redrawn_while_its_tab_is_hidden(
     the Latency tab again draws them once."""
     assert window.select_target("api")
     await settle()
-    window.tabs.setCurrentIndex(window.tabs.indexOf(window.breakers_panel.parentWidget()))
+    window.tabs.setCurrentIndex(tab_index(window.tabs, "breakers"))
     before = window.plot.redraws
     await core.monitor.run_once(["api"])
     await core.monitor.run_once(["api"])

@@ -118,7 +118,7 @@ def test_a_graph_that_cannot_be_built_says_so_instead_of_loading_forever(
         calls.append(1)
         raise ImportError("numpy failed to load")
 
-    page = Deferred(factory, "Loading graph...")
+    page = Deferred(factory, "Loading graph...", unavailable="Graph not available")
     qtbot.addWidget(page)
     for _ in range(2):  # the first failure is the answer; the factory is not run again
         with pytest.raises(ImportError, match="numpy failed to load"):
