@@ -1,10 +1,11 @@
 """The latency plot over a MemoryHistory: what it draws, and that its shortcuts (grid lines
-filled as rectangles, timestamps remembered between redraws, one range change) draw what
-the plain way draws."""
+filled as rectangles or tiled as a row, the time axis drawn without a QPicture, timestamps
+remembered between redraws, one range change) draw what the plain way draws."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,8 @@ from pytestqt.qtbot import QtBot
 from core.errors import ErrorKind
 from core.history import MemoryHistory
 from core.probes.base import ProbeResult
-from netmon_gui.widgets.latency_plot import GridAxis, LatencyPlot, TimeAxis
+from netmon_gui.widgets import latency_plot
+from netmon_gui.widgets.latency_plot import GridAxis, LatencyPlot
 
 START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 
@@ -56,12 +58,11 @@ def image(plot: LatencyPlot) -> QImage:
     return out
 
 
-@pytest.mark.parametrize("make", [TimeAxis, lambda: GridAxis("left")], ids=["time", "left"])
 def test_grid_lines_filled_as_rectangles_are_the_pixels_of_pyqtgraphs_lines(
-        qtbot: QtBot, make: type[pg.AxisItem]) -> None:
+        qtbot: QtBot) -> None:
     """GridAxis.drawPicture paints what AxisItem.drawPicture paints, pixel for pixel, for
     translucent grid lines at fractional positions and under a fractional offset."""
-    axis = make()
+    axis = GridAxis("left")
     axis.setGrid(64)
     pen = pg.mkPen((150, 150, 150, 64))
     ticks = [(pen, pg.Point(10.3 + 37.7 * i, 3.6), pg.Point(10.3 + 37.7 * i, 180.2))
@@ -136,18 +137,56 @@ def test_the_view_is_the_last_span_with_the_same_padding_as_before(qtbot: QtBot)
     assert (y0, y1) == pytest.approx((0, top * 1.08))
 
 
-@pytest.mark.parametrize("width", [900, 640], ids=["scroll", "scroll-and-resize"])
-def test_a_long_lived_plot_looks_like_a_new_one_after_a_scroll(qtbot: QtBot,
-                                                               width: int) -> None:
-    """Redrawn after one more second (and a resize), the plot is pixel for pixel what a plot
-    built from scratch over the same ring shows: time labels, grid, line and marks."""
+def spike(memory: MemoryHistory, i: int) -> None:
+    """Result ``i`` with a latency above all of feed()'s: the latency range grows."""
+    memory.add(ProbeResult("t", "http", True, 80.0, START + timedelta(seconds=i)))
+
+
+@pytest.mark.parametrize(("width", "add"), [(900, feed), (640, feed), (900, spike)],
+                         ids=["scroll", "scroll-and-resize", "scroll-and-latency-range"])
+def test_a_long_lived_plot_looks_like_a_new_one_after_a_scroll(
+        qtbot: QtBot, width: int, add: Any) -> None:
+    """Redrawn after one more second (and a resize, or a new latency range), the plot is
+    pixel for pixel what a plot built from scratch over the same ring shows: time labels,
+    grid, line and marks."""
     memory = MemoryHistory()
     feed(memory, 0, 300)
     old = shown(qtbot, memory)
     image(old)
-    feed(memory, 300, 1)
+    add(memory, 300) if add is spike else add(memory, 300, 1)
     old.resize(width, 500)
     QApplication.processEvents()  # the resize reaches the view, as it does live
     old.redraw()
     new = shown(qtbot, memory, width)
     assert image(old) == image(new)
+
+
+class PlainTimeAxis(pg.DateAxisItem):  # type: ignore[misc]  # pyqtgraph is untyped
+    """pyqtgraph's own time axis: recorded into a QPicture, grid lines drawn one by one."""
+
+
+@pytest.mark.parametrize("width", [900, 733], ids=["900", "733"])
+def test_the_time_axis_paints_what_pyqtgraphs_time_axis_paints(
+        qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, width: int) -> None:
+    """TimeAxis (drawn without a QPicture, its grid tiled as one row of pixels) paints the
+    plot pixel for pixel as pyqtgraph's DateAxisItem does: at first, after scrolls by a
+    second, after a new latency range and after a resize."""
+    memory = MemoryHistory()
+    feed(memory, 0, 300)
+    ours = shown(qtbot, memory, width)
+    monkeypatch.setattr(latency_plot, "TimeAxis", PlainTimeAxis)
+    plain = shown(qtbot, memory, width)
+    assert isinstance(plain.plot.getPlotItem().getAxis("bottom"), PlainTimeAxis)
+    def resize() -> None:
+        for plot in (ours, plain):
+            plot.resize(width - 57, 431)
+
+    steps: list[Callable[[], None]] = [
+        lambda: None, lambda: feed(memory, 300, 1), lambda: feed(memory, 301, 1),
+        lambda: spike(memory, 302), resize]
+    for step in steps:
+        step()
+        QApplication.processEvents()
+        for plot in (ours, plain):
+            plot.redraw()
+        assert image(ours) == image(plain)
