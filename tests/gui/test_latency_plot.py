@@ -190,3 +190,21 @@ def test_the_time_axis_paints_what_pyqtgraphs_time_axis_paints(
         for plot in (ours, plain):
             plot.redraw()
         assert image(ours) == image(plain)
+
+
+def test_times_are_right_after_a_switch_to_a_target_sharing_some_timestamps(
+        qtbot: QtBot) -> None:
+    """Timestamps remembered from the last redraw are reused only for the same results:
+    after a switch to a target whose results share some ``checked_at`` objects with the
+    last one's (one stamp for a probe round), each x is still its own result's time."""
+    memory = MemoryHistory()
+    rounds = [START + timedelta(seconds=i) for i in range(15)]
+    for i in range(10):
+        memory.add(ProbeResult("t", "http", True, 5.0, rounds[i]))
+    for i in [*range(5), *range(10, 15)]:
+        memory.add(ProbeResult("u", "http", True, 7.0, rounds[i]))
+    plot = shown(qtbot, memory)
+    for target in ("u", "t", "u"):
+        plot.set_target(target)
+        xs, _ = plot.curve.getData()
+        assert xs.tolist() == [at.timestamp() for at, _, _, _ in memory.points(target)]
