@@ -74,6 +74,7 @@ class TimeAxis(pg.DateAxisItem):  # type: ignore[misc]  # pyqtgraph is untyped
         self._labels: dict[tuple[object, ...], list[str]] = {}
         self._specs: tuple[QFont, Any] = (QFont(), None)  # font, generateDrawSpecs()
         self._columns: dict[tuple[int, int, int], QImage] = {}  # (rgba, width, height)
+        self._bounds: QRectF | None = None  # boundingRect(), while the specs are made
 
     def tickStrings(self, values: list[float], scale: float,  # noqa: N802 - pyqtgraph API
                     spacing: float) -> list[str]:
@@ -85,14 +86,21 @@ class TimeAxis(pg.DateAxisItem):  # type: ignore[misc]  # pyqtgraph is untyped
             labels = self._labels[key] = super().tickStrings(values, scale, spacing)
         return list(labels)  # a copy: the axis blanks the labels of ticks out of view
 
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
+        return self._bounds if self._bounds is not None else super().boundingRect()
+
     def paint(self, p: QPainter, *_: object) -> None:
         if self.picture is None:
             picture = QPicture()  # only a mark: what is drawn is kept as specs
             painter = QPainter(picture)  # measures text as AxisItem.paint's does
             if self.style["tickFont"] is not None:
                 painter.setFont(self.style["tickFont"])
-            self._specs = (painter.font(), self.generateDrawSpecs(painter))
-            painter.end()
+            self._bounds = super().boundingRect()  # asked again for every label
+            try:
+                self._specs = (painter.font(), self.generateDrawSpecs(painter))
+            finally:
+                self._bounds = None
+                painter.end()
             self.picture = picture
         font, specs = self._specs
         if specs is None:
