@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .errors import ErrorKind, http_status_for
+from .gc_settle import freeze_startup_objects
 from .metrics import CONTENT_TYPE, CoreMetrics
 from .recovery import Origin
 from .runtime import NetmonCore
@@ -206,6 +207,7 @@ def create_app(core: NetmonCore, *, required_role: str | None = "service_role",
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manage_core:
             await core.start()
+            freeze_startup_objects()
         try:
             yield
         finally:

@@ -9,12 +9,14 @@ The graphs come first so that the first probes are not timed while their imports
 from __future__ import annotations
 
 import asyncio
+import linecache
 import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QMainWindow, QProgressBar
 
+from core.gc_settle import freeze_startup_objects
 from core.runtime import NetmonCore
 
 if TYPE_CHECKING:
@@ -83,6 +85,8 @@ async def start_core(window: MainWindow, core: NetmonCore) -> None:
     finally:
         bar.removeWidget(busy)
         busy.deleteLater()
+    freeze_startup_objects()
+    linecache.clearcache()  # PySide6's import hook read every module's source (~6 MB)
     count = len(core.monitor.states)
     bar.showMessage(f"Monitoring {count} target{'s' if count != 1 else ''}; "
                     "first results within 2 s", 8000)

@@ -7,6 +7,7 @@ writes the developer's real netmon config.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import Iterator
@@ -67,3 +68,12 @@ def no_secret_in_logs(memory_keyring: MemoryKeyring) -> Iterator[None]:
     secrets = WATCHED | {v for v in memory_keyring.store.values() if len(v) >= 6}
     leaks = catcher.leaks(secrets)
     assert not leaks, f"secrets reached the log: {leaks}"
+
+
+@pytest.fixture(autouse=True)
+def unfrozen_gc() -> Iterator[None]:
+    """Undo a ``gc.freeze()`` a started console, service or monitor made in this process
+    (a long-running process freezes its start-up objects; a test process must not)."""
+    yield
+    if gc.get_freeze_count():
+        gc.unfreeze()

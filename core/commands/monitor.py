@@ -99,6 +99,7 @@ async def _monitor(config: Config, args: argparse.Namespace) -> str | None:
     """
     import asyncio
 
+    from ..gc_settle import freeze_startup_objects
     from ..runtime import NetmonCore
     from ..status import build
 
@@ -111,6 +112,7 @@ async def _monitor(config: Config, args: argparse.Namespace) -> str | None:
     try:
         with _stop_on_signals(stop, signalled):
             await core.start()
+            freeze_startup_objects()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(args.duration):
                     await stop.wait()  # until the duration ends, a signal or `| head` exits

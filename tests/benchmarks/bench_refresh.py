@@ -42,6 +42,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from core.gc_settle import freeze_startup_objects  # noqa: E402
 from core.testing import FakeClock  # noqa: E402
 from netmon_gui.windows.main_window import MainWindow  # noqa: E402
 from tests.benchmarks.bench_status import build, result  # noqa: E402
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     window._tick.stop()
     app.processEvents()
+    freeze_startup_objects()  # as the console does once started (netmon_gui.startup)
     states = list(monitor.states.values())
     counter = [0]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -461,6 +462,7 @@ timeout_s = 3
                 health = await client.get("/health")
                 first_answer = time.perf_counter() - started
                 db = await client.get("/health/db")
+                assert gc.get_freeze_count() > 0  # a started service froze its start-up
                 assert core.database is not None and core.database.health()["connecting"]
     finally:
         await core.stop()

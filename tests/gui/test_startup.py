@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 
 from PySide6.QtWidgets import QApplication, QProgressBar
@@ -77,6 +78,7 @@ async def test_window_shows_while_a_blackholed_database_is_retried(
     assert ticks >= 1
     assert window.findChild(QProgressBar, "startupProgress") is None  # start() returned
     assert "Monitoring 1 target" in window.statusBar().currentMessage()
+    assert gc.get_freeze_count() > 0  # start-up objects are out of the full collections
     closed_at = time.perf_counter()
     window.close()
     await asyncio.wait_for(console, timeout=10)
