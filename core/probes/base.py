@@ -231,7 +231,7 @@ class ProbeContext:
         if client is None:
             import httpx
 
-            from .http_transport import ProbeTransport
+            from .http_transport import ProbeCookies, ProbeTransport
 
             tls = (await self._trust_store(ca_file) if verify
                    else httpx.create_ssl_context(verify=False))  # what httpx does for False
@@ -243,6 +243,8 @@ class ProbeContext:
                 transport = ProbeTransport(tls, max_idle=limits.max_keepalive_connections or 1)
                 client = httpx.AsyncClient(transport=transport, mounts=_proxy_mounts(tls, limits),
                                            trust_env=True, headers={"User-Agent": "netmon-probe"})
+                # the setter would wrap them in plain Cookies again
+                client._cookies = ProbeCookies(client.cookies.jar)
                 self._clients[key] = client
         return client
 

@@ -30,7 +30,7 @@ import httpx
 
 from .os_resolver import getaddrinfo
 
-__all__ = ["ProbeTransport"]
+__all__ = ["ProbeCookies", "ProbeTransport"]
 
 Trace = Callable[[str, dict[str, Any]], Awaitable[None]]
 Origin = tuple[str, str, int]
@@ -42,6 +42,20 @@ _MAX_INCOMPLETE_EVENT_SIZE = 100 * 1024  # as httpcore: a header block larger th
 #: Methods sent again on a fresh connection when a reused one was closed under them.
 _RETRY_METHODS = frozenset({"GET", "HEAD"})
 _DISCONNECTED = "Server disconnected without sending a response."  # httpcore's words
+
+
+class ProbeCookies(httpx.Cookies):
+    """A client's cookies that look at a response only when it sets one.
+
+    httpx hands every response to ``http.cookiejar`` (an ``email`` message of its headers
+    and a ``urllib`` request are built for it: ~45 us per response, measured), which does
+    nothing when no ``Set-Cookie`` (or ``Set-Cookie2``) header came; here such a response
+    is not handed over at all. Cookies that are set are stored and sent as before."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        headers = response.headers
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            super().extract_cookies(response)
 
 
 class _CountingReader(asyncio.StreamReader):
