@@ -224,7 +224,8 @@ class ProbeContext:
         not certifi, so a corporate CA installed in Windows is trusted as browsers trust it;
         ``ca_file`` adds a private CA. Loading the trust store takes ~100 ms of blocking
         work, so it runs in a worker thread once per ``ca_file`` (clients share the
-        context), and callers get the client before they start timing anything.
+        context), and callers get the client before they start timing anything. Its
+        cookies are ``ProbeCookies``: an answer that sets none costs no cookie-jar work.
         """
         key = (verify, ca_file, owner)
         client = self._clients.get(key)
