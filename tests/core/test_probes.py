@@ -43,6 +43,48 @@ def dns_target(host: str, server: DnsServer, **kw: object) -> Target:
                   system_nameservers=False, **kw)  # type: ignore[arg-type]
 
 
+async def test_dns_resolvers_are_asked_concurrently_and_answers_keep_their_order() -> None:
+    """``_concurrently`` (how a DNS probe asks its resolvers) runs them together, as
+    ``asyncio.gather`` did: each of these two waits for the other to have started, so
+    run one after the other they would never finish."""
+    from core.probes.dns import _concurrently
+
+    started = [asyncio.Event(), asyncio.Event(), asyncio.Event()]
+
+    async def resolver(index: int) -> int:
+        started[index].set()
+        for event in started:
+            await event.wait()
+        return index
+
+    async with asyncio.timeout(5):
+        assert await _concurrently([resolver(0), resolver(1), resolver(2)]) == [0, 1, 2]
+    assert await _concurrently([]) == []
+
+
+async def test_dns_a_resolver_that_raises_cancels_the_others() -> None:
+    from core.probes.dns import _concurrently
+
+    cancelled: list[int] = []
+
+    async def waits(index: int) -> int:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(index)
+            raise
+        return index
+
+    async def fails() -> int:
+        await asyncio.sleep(0)
+        raise ValueError("broken")
+
+    with pytest.raises(ValueError, match="broken"):
+        await _concurrently([waits(0), waits(1), fails()])
+    await asyncio.sleep(0)
+    assert sorted(cancelled) == [0, 1]
+
+
 async def test_dns_os_and_direct_both_answer(ctx: ProbeContext, dns_server: DnsServer) -> None:
     dns_server.add_a("localhost", "127.0.0.1", ttl=42)
     result = await make_probe(dns_target("localhost", dns_server), ctx).run()
