@@ -111,8 +111,7 @@ async def resolve_os(host: str, port: int | None = None, *, timeout: float) -> R
     """Resolve through the OS (``getaddrinfo``), as every application does."""
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(timeout):
-            infos = await getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = await getaddrinfo(host, port, type=socket.SOCK_STREAM, timeout=timeout)
     except Exception as exc:
         errno = exc.errno if isinstance(exc, OSError) and isinstance(exc.errno, int) else None
         return ResolverAnswer(
