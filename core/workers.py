@@ -38,6 +38,7 @@ from typing import Any
 
 from .clock import SystemClock
 from .config import Target
+from .deadlines import Deadlines
 from .errors import ErrorKind, classify
 from .probes.base import _EMPTY, Probe, ProbeContext, ProbeResult, describe
 from .probes.os_resolver import getaddrinfo
@@ -350,6 +351,7 @@ async def _serve(conn: Connection, targets: list[Target], timeout_s: float) -> N
     outbox: list[_Result] = []
     flushing = False
     tasks: set[asyncio.Task[None]] = set()
+    deadlines = Deadlines()
     stop = asyncio.Event()
 
     def flush() -> None:
@@ -366,7 +368,7 @@ async def _serve(conn: Connection, targets: list[Target], timeout_s: float) -> N
         timeout = target.timeout_s or timeout_s
         started = context.clock.now()
         try:
-            async with asyncio.timeout(timeout + 1.0):
+            with deadlines.after(timeout + 1.0):
                 result = await probes[name].run()
         except TimeoutError:
             result = ProbeResult(name, target.kind, False, timeout * 1000, started,

@@ -65,7 +65,7 @@ async def test_a_lookup_not_answered_in_time_times_out_and_its_late_answer_is_dr
 
     monkeypatch.setattr(socket, "getaddrinfo", slow)
     try:
-        with pytest.raises(TimeoutError, match="getaddrinfo did not answer within 0.05s"):
+        with pytest.raises(TimeoutError, match=r"getaddrinfo did not answer within 0\.05s"):
             await getaddrinfo("slow.test", 80, timeout=0.05)
         answer = await resolve_os("slow.test", 80, timeout=0.05)
         assert (answer.ok, answer.error_kind) == (False, ErrorKind.TIMEOUT)

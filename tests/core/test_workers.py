@@ -148,3 +148,46 @@ def test_results_cross_the_pipe_whole_and_details_it_cannot_carry_are_named() ->
     assert got[3].error_kind is ErrorKind.TIMEOUT
     assert (got[3].ok, got[3].error, got[3].degraded) == (False, "slow", True)
     assert "details not sent" in got[3].details["worker"]
+
+
+async def test_a_probe_that_never_ends_in_a_worker_is_a_timeout_at_its_timeout_plus_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker's own bound (its loop, run here in-process as in a worker process): a
+    probe stuck past its timeout plus a second is answered as a timeout, the others as
+    they ended."""
+    from core import workers
+    from core.probes.base import ProbeContext
+
+    class Hanging:
+        def __init__(self, target: Target, context: ProbeContext) -> None:
+            self.target = target
+            self.context = context
+
+        async def run(self) -> ProbeResult:
+            if self.target.name == "hangs":
+                await asyncio.Event().wait()
+            return ProbeResult(self.target.name, "tcp", True, 1.0, self.context.clock.now())
+
+    monkeypatch.setattr(workers, "make_probe", Hanging)
+    targets = [Target(name=name, kind="tcp", host="127.0.0.1", port=1, timeout_s=0.05)
+               for name in ("hangs", "fine")]
+    parent, child = multiprocessing.Pipe(duplex=True)
+    serving = asyncio.ensure_future(workers._serve(child, targets, 3.0))
+    try:
+        async with asyncio.timeout(10):
+            await asyncio.to_thread(parent.recv)  # started
+            parent.send([(1, "hangs"), (2, "fine")])
+            got: dict[int, ProbeResult] = {}
+            while len(got) < 2:
+                _cpu, batch = await asyncio.to_thread(parent.recv)
+                got.update((rid, _decode(fields)) for rid, fields in batch)
+            parent.send(None)
+            await serving
+    finally:
+        serving.cancel()
+        parent.close()
+        child.close()
+    assert (got[2].target, got[2].ok) == ("fine", True)
+    assert (got[1].target, got[1].ok, got[1].error_kind, got[1].error) == (
+        "hangs", False, ErrorKind.TIMEOUT, "probe did not finish within 0.05s")
