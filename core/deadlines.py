@@ -11,6 +11,7 @@ oldest block still running do the same work: entering is an append, leaving a fl
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from types import TracebackType
 
@@ -93,11 +94,14 @@ class Deadlines:
     def __init__(self) -> None:
         self._queues: dict[float, _Queue] = {}
 
-    def after(self, delay: float) -> Deadline:
-        """A deadline ``delay`` seconds from now for the current task's block."""
+    def after(self, delay: float | None) -> Deadline:
+        """A deadline ``delay`` seconds from now for the current task's block (None: no
+        deadline, as ``asyncio.timeout(None)``)."""
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("Deadlines.after() needs a running task")
+        if delay is None:
+            return Deadline(math.inf, task)
         loop = task.get_loop()
         queue = self._queues.get(delay)
         if queue is None or queue.loop is not loop:

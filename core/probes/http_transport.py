@@ -28,6 +28,7 @@ from typing import Any, SupportsIndex, cast
 import h11
 import httpx
 
+from ..deadlines import Deadlines
 from .os_resolver import getaddrinfo
 
 __all__ = ["ProbeCookies", "ProbeTransport"]
@@ -132,6 +133,8 @@ class ProbeTransport(httpx.AsyncBaseTransport):
         self._keepalive_expiry = keepalive_expiry
         self._idle: dict[Origin, list[_Connection]] = {}
         self._connections: set[_Connection] = set()
+        #: the read and write timeouts (one loop timer per delay, not one per read)
+        self._deadlines = Deadlines()
         #: h11's request events by (method, target, headers): h11 validates every header
         #: as it builds one (~25 us per request, measured), and a probe sends the same
         #: request every interval; an event is immutable, so one serves every send
@@ -286,8 +289,7 @@ class ProbeTransport(httpx.AsyncBaseTransport):
                                                   headers=list(headers))
         return head
 
-    @staticmethod
-    async def _send(conn: _Connection, head: h11.Request, request: httpx.Request,
+    async def _send(self, conn: _Connection, head: h11.Request, request: httpx.Request,
                     timeout: float | None) -> None:
         state = conn.h11
         data = state.send(head) or b""
@@ -298,10 +300,10 @@ class ProbeTransport(httpx.AsyncBaseTransport):
             if chunk:
                 data += state.send(h11.Data(data=chunk)) or b""
                 if len(data) >= _WRITE_CHUNK:
-                    await _write(conn.writer, data, timeout)
+                    await _write(conn.writer, data, timeout, self._deadlines)
                     data = b""
         data += state.send(h11.EndOfMessage()) or b""
-        await _write(conn.writer, data, timeout)
+        await _write(conn.writer, data, timeout, self._deadlines)
 
     async def _next_event(self, conn: _Connection, timeout: float | None) -> Any:
         """The next h11 event of the response, reading as needed (h11's own event types
@@ -314,7 +316,7 @@ class ProbeTransport(httpx.AsyncBaseTransport):
                 raise httpx.RemoteProtocolError(str(exc)) from exc
             if event is not h11.NEED_DATA:
                 return event
-            data = await _read(conn.reader, timeout)
+            data = await _read(conn.reader, timeout, self._deadlines)
             if data:
                 conn.received = True
             elif state.their_state is h11.SEND_RESPONSE:
@@ -468,9 +470,10 @@ async def _open_streams(sock: socket.socket) -> tuple[_CountingReader, asyncio.S
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
 
-async def _read(reader: _CountingReader, timeout: float | None) -> bytes:
+async def _read(reader: _CountingReader, timeout: float | None,
+                deadlines: Deadlines) -> bytes:
     try:
-        async with asyncio.timeout(timeout):
+        with deadlines.after(timeout):
             data = await reader.read(_READ_SIZE)
         reader.taken += len(data)
         return data
@@ -480,10 +483,11 @@ async def _read(reader: _CountingReader, timeout: float | None) -> bytes:
         raise httpx.ReadError(str(exc)) from exc
 
 
-async def _write(writer: asyncio.StreamWriter, data: bytes, timeout: float | None) -> None:
+async def _write(writer: asyncio.StreamWriter, data: bytes, timeout: float | None,
+                 deadlines: Deadlines) -> None:
     try:
         writer.write(data)
-        async with asyncio.timeout(timeout):
+        with deadlines.after(timeout):
             await writer.drain()
     except TimeoutError as exc:
         raise httpx.WriteTimeout("timed out") from exc

@@ -95,3 +95,10 @@ async def test_a_block_that_ends_in_time_returns_its_value() -> None:
 
     loop.call_soon(outside_a_task)
     assert await said == "Deadlines.after() needs a running task"
+
+
+async def test_no_delay_is_no_deadline() -> None:
+    deadlines = Deadlines()
+    with deadlines.after(None) as deadline:
+        await asyncio.sleep(0.01)
+    assert deadline.when == float("inf")
