@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import multiprocessing
 import pickle
@@ -141,7 +140,7 @@ class ProbeWorkers:
     async def run(self, target: Target) -> ProbeResult:
         """Run ``target``'s probe in its worker and wait for the result (the caller bounds
         the wait; a cancelled wait leaves the worker's probe to finish and be dropped)."""
-        return await self._worker(self._of(target)).request(target.name)
+        return await self._worker(self._of(target)).result_of(target.name)
 
     def _of(self, target: Target) -> int:
         index = self._index.get(target.name)
@@ -198,21 +197,24 @@ class _Worker:
         self.sender.start()
         self.reader.start()
 
-    def request(self, name: str) -> asyncio.Future[ProbeResult]:
+    async def result_of(self, name: str) -> ProbeResult:
+        """Send the probe of ``name`` and wait for its result; a wait given up (cancelled)
+        forgets it here (its result, if it comes, is counted late), without a done
+        callback on every probe's future."""
         self.ids += 1
+        rid = self.ids
         future: asyncio.Future[ProbeResult] = self.loop.create_future()
-        future.add_done_callback(functools.partial(self._forget, self.ids))
-        self.pending[self.ids] = future
-        self.outbox.append((self.ids, name))
+        self.pending[rid] = future
+        self.outbox.append((rid, name))
         self.owner.stats.sent += 1
         if not self.flushing:
             self.flushing = True
             self.loop.call_soon(self._flush)
-        return future
-
-    def _forget(self, rid: int, future: asyncio.Future[ProbeResult]) -> None:
-        if future.cancelled():
-            self.pending.pop(rid, None)
+        try:
+            return await future
+        finally:
+            if future.cancelled():
+                self.pending.pop(rid, None)
 
     def _flush(self) -> None:
         self.flushing = False

@@ -191,3 +191,37 @@ async def test_a_probe_that_never_ends_in_a_worker_is_a_timeout_at_its_timeout_p
     assert (got[2].target, got[2].ok) == ("fine", True)
     assert (got[1].target, got[1].ok, got[1].error_kind, got[1].error) == (
         "hangs", False, ErrorKind.TIMEOUT, "probe did not finish within 0.05s")
+
+
+async def test_a_wait_given_up_is_forgotten_and_its_result_counted_late(
+    http_server: HttpServer,
+) -> None:
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold(request: Request) -> Response:
+        held.set()
+        await release.wait()
+        return Response(200, b"late")
+
+    http_server.route("/hold", handler=hold)
+    target = Target(name="held", kind="http", url=http_server.url + "/hold", timeout_s=5.0)
+    workers = ProbeWorkers([target], 1, default_timeout_s=5.0)
+    try:
+        async with asyncio.timeout(20):
+            await workers.started()
+            waiting = asyncio.create_task(workers.run(target))
+            await held.wait()  # the probe is inside the worker now
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            worker = workers._workers[0]
+            assert worker is not None and worker.pending == {}
+            release.set()
+            while workers.stats.late == 0:  # the result arrives for nobody
+                await asyncio.sleep(0.01)
+        assert (workers.stats.sent, workers.stats.answered, workers.stats.late) == (1, 0, 1)
+        result = await workers.run(target)  # the next one is answered as usual
+        assert result.ok and workers.stats.answered == 1
+    finally:
+        await workers.aclose()
