@@ -225,3 +225,52 @@ async def test_a_wait_given_up_is_forgotten_and_its_result_counted_late(
         assert result.ok and workers.stats.answered == 1
     finally:
         await workers.aclose()
+
+
+async def test_results_within_the_batch_window_travel_together_and_an_idle_pipe_sends_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker's loop (in-process, as in a worker process) sends a result at once when
+    nothing went out for ``BATCH_S``; results finishing within it of the last message (in
+    different loop turns) go together in the next one."""
+    from core import workers
+    from core.probes.base import ProbeContext
+
+    released = {name: asyncio.Event() for name in ("a", "b", "c")}
+
+    class Held:
+        def __init__(self, target: Target, context: ProbeContext) -> None:
+            self.target = target
+            self.context = context
+
+        async def run(self) -> ProbeResult:
+            await released[self.target.name].wait()
+            return ProbeResult(self.target.name, "tcp", True, 1.0, self.context.clock.now())
+
+    monkeypatch.setattr(workers, "make_probe", Held)
+    monkeypatch.setattr(workers, "BATCH_S", 0.5)
+    targets = [Target(name=name, kind="tcp", host="127.0.0.1", port=1) for name in released]
+    parent, child = multiprocessing.Pipe(duplex=True)
+    serving = asyncio.ensure_future(workers._serve(child, targets, 3.0))
+
+    async def message() -> list[str]:
+        _cpu, batch = await asyncio.to_thread(parent.recv)
+        return [_decode(fields).target for _rid, fields in batch]
+
+    try:
+        async with asyncio.timeout(10):
+            await message()  # started
+            parent.send([(1, "a"), (2, "b"), (3, "c")])
+            released["a"].set()
+            assert await message() == ["a"]  # nothing sent for a while: at once
+            released["b"].set()
+            for _ in range(3):
+                await asyncio.sleep(0)  # "b" is done, in a loop turn of its own
+            released["c"].set()
+            assert await message() == ["b", "c"]  # within the window: together
+            parent.send(None)
+            await serving
+    finally:
+        serving.cancel()
+        parent.close()
+        child.close()
