@@ -6,9 +6,10 @@ The monitor keeps scheduling, state, breakers and history; a worker only runs pr
 Each target always goes to the same worker (by a hash of its name), so its HTTP
 connection stays alive in that worker from probe to probe. Requests and results travel
 in batches (at most one pipe message each way per ``BATCH_S``, 5 ms, not one per probe;
-an idle pipe sends at once) over a ``multiprocessing`` pipe per worker; on the monitor's side two threads per worker do the blocking pipe I/O
-and hand batches to the loop with ``call_soon_threadsafe``, which works on every event
-loop (the stock ones, and a Qt loop on Windows). A worker that dies fails the probes it
+an idle pipe sends at once) over a ``multiprocessing`` pipe per worker; on the monitor's
+side two threads per worker do the blocking pipe I/O and hand batches to the loop with
+``call_soon_threadsafe``, which works on every event loop (the stock ones, and a Qt loop
+on Windows). A worker that dies fails the probes it
 held (they are recorded as failed, not lost) and is started again on the next request.
 
 Workers are spawned (a fresh interpreter, on every OS): the targets must be picklable
