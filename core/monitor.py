@@ -29,6 +29,7 @@ from typing import Any
 from .breaker import BreakerState, BreakerTransition, CircuitBreaker
 from .clock import Cancellable, Clock, SystemClock
 from .config import Config, Target
+from .deadlines import Deadlines
 from .errors import ErrorKind, classify
 from .events import Event
 from .history import HistoryStore, MemoryHistory
@@ -126,6 +127,7 @@ class HealthMonitor:
         self._scheduler: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._slots = Slots(config.monitor.concurrency)
+        self._deadlines = Deadlines()  # every probe's bound: timeout + 1 s
         self.local_network: Condition | None = None
         self._answered: set[str] = set()  # targets whose last result shows a server answered
         self._silent: set[str] = set()    # targets whose last result shows nothing answered
@@ -466,7 +468,7 @@ class HealthMonitor:
         try:
             if self.workers is not None:
                 await self.workers.ready(target)  # starting a worker is not probe time
-            async with asyncio.timeout(timeout + 1.0):
+            with self._deadlines.after(timeout + 1.0):
                 if self.workers is not None:
                     return await self.workers.run(target)
                 return await self._probes[target.name].run()

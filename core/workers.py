@@ -5,10 +5,11 @@ only schedules probes and records results.
 The monitor keeps scheduling, state, breakers and history; a worker only runs probes.
 Each target always goes to the same worker (by a hash of its name), so its HTTP
 connection stays alive in that worker from probe to probe. Requests and results travel
-in batches (one pipe message per loop turn, not per probe) over a ``multiprocessing``
-pipe per worker; on the monitor's side two threads per worker do the blocking pipe I/O
-and hand batches to the loop with ``call_soon_threadsafe``, which works on every event
-loop (the stock ones, and a Qt loop on Windows). A worker that dies fails the probes it
+in batches (at most one pipe message each way per ``BATCH_S``, 5 ms, not one per probe;
+an idle pipe sends at once) over a ``multiprocessing`` pipe per worker; on the monitor's
+side two threads per worker do the blocking pipe I/O and hand batches to the loop with
+``call_soon_threadsafe``, which works on every event loop (the stock ones, and a Qt loop
+on Windows). A worker that dies fails the probes it
 held (they are recorded as failed, not lost) and is started again on the next request.
 
 Workers are spawned (a fresh interpreter, on every OS): the targets must be picklable
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import multiprocessing
 import pickle
@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -38,6 +38,7 @@ from typing import Any
 
 from .clock import SystemClock
 from .config import Target
+from .deadlines import Deadlines
 from .errors import ErrorKind, classify
 from .probes.base import _EMPTY, Probe, ProbeContext, ProbeResult, describe
 from .probes.os_resolver import getaddrinfo
@@ -62,6 +63,12 @@ GIL_SWITCH_S = 0.0005
 
 #: How long a worker may take to start (spawn a fresh interpreter and import the probes).
 START_TIMEOUT_S = 60.0
+
+#: At most one pipe message per this many seconds each way: requests (and results) that
+#: come within it of the last message go together in the next one. A message costs the
+#: threads on both ends a wake-up (tens of us of CPU each); at hundreds of probes a second
+#: one per loop turn carried about two. An idle pipe sends at once.
+BATCH_S = 0.005
 
 
 class ProbeWorkerError(RuntimeError):
@@ -140,7 +147,7 @@ class ProbeWorkers:
     async def run(self, target: Target) -> ProbeResult:
         """Run ``target``'s probe in its worker and wait for the result (the caller bounds
         the wait; a cancelled wait leaves the worker's probe to finish and be dropped)."""
-        return await self._worker(self._of(target)).request(target.name)
+        return await self._worker(self._of(target)).result_of(target.name)
 
     def _of(self, target: Target) -> int:
         index = self._index.get(target.name)
@@ -165,6 +172,17 @@ class ProbeWorkers:
         await self.aclose()
 
 
+def _flush_soon(loop: asyncio.AbstractEventLoop, flushed: float,
+                flush: Callable[[], None]) -> None:
+    """Call ``flush`` in the next loop turn, or when ``BATCH_S`` has passed since the last
+    flush (at ``flushed``, loop time) if that is later."""
+    wait = flushed + BATCH_S - loop.time()
+    if wait > 0:
+        loop.call_later(wait, flush)
+    else:
+        loop.call_soon(flush)
+
+
 def _worker_of(name: str, count: int) -> int:
     return zlib.crc32(name.encode("utf-8")) % count
 
@@ -181,6 +199,7 @@ class _Worker:
         self.ready: asyncio.Future[None] = self.loop.create_future()
         self.outbox: list[_Request] = []
         self.flushing = False
+        self.flushed = -BATCH_S
         self.ids = 0
         self.alive = True
         ctx = multiprocessing.get_context("spawn")
@@ -197,24 +216,28 @@ class _Worker:
         self.sender.start()
         self.reader.start()
 
-    def request(self, name: str) -> asyncio.Future[ProbeResult]:
+    async def result_of(self, name: str) -> ProbeResult:
+        """Send the probe of ``name`` and wait for its result; a wait given up (cancelled)
+        forgets it here (its result, if it comes, is counted late), without a done
+        callback on every probe's future."""
         self.ids += 1
+        rid = self.ids
         future: asyncio.Future[ProbeResult] = self.loop.create_future()
-        future.add_done_callback(functools.partial(self._forget, self.ids))
-        self.pending[self.ids] = future
-        self.outbox.append((self.ids, name))
+        self.pending[rid] = future
+        self.outbox.append((rid, name))
         self.owner.stats.sent += 1
         if not self.flushing:
             self.flushing = True
-            self.loop.call_soon(self._flush)
-        return future
-
-    def _forget(self, rid: int, future: asyncio.Future[ProbeResult]) -> None:
-        if future.cancelled():
-            self.pending.pop(rid, None)
+            _flush_soon(self.loop, self.flushed, self._flush)
+        try:
+            return await future
+        finally:
+            if future.cancelled():
+                self.pending.pop(rid, None)
 
     def _flush(self) -> None:
         self.flushing = False
+        self.flushed = self.loop.time()
         batch, self.outbox = self.outbox, []
         if batch:
             self.sends.put(batch)
@@ -349,12 +372,15 @@ async def _serve(conn: Connection, targets: list[Target], timeout_s: float) -> N
         await getaddrinfo("localhost", None)
     outbox: list[_Result] = []
     flushing = False
+    flushed = -BATCH_S
     tasks: set[asyncio.Task[None]] = set()
+    deadlines = Deadlines()
     stop = asyncio.Event()
 
     def flush() -> None:
-        nonlocal flushing
+        nonlocal flushing, flushed
         flushing = False
+        flushed = loop.time()
         batch = outbox[:]
         outbox.clear()
         if batch:
@@ -366,7 +392,7 @@ async def _serve(conn: Connection, targets: list[Target], timeout_s: float) -> N
         timeout = target.timeout_s or timeout_s
         started = context.clock.now()
         try:
-            async with asyncio.timeout(timeout + 1.0):
+            with deadlines.after(timeout + 1.0):
                 result = await probes[name].run()
         except TimeoutError:
             result = ProbeResult(name, target.kind, False, timeout * 1000, started,
@@ -379,7 +405,7 @@ async def _serve(conn: Connection, targets: list[Target], timeout_s: float) -> N
         outbox.append((rid, _encode(result)))
         if not flushing:
             flushing = True
-            loop.call_soon(flush)
+            _flush_soon(loop, flushed, flush)
 
     def start(batch: list[_Request] | None) -> None:
         if batch is None:

@@ -224,14 +224,15 @@ class ProbeContext:
         not certifi, so a corporate CA installed in Windows is trusted as browsers trust it;
         ``ca_file`` adds a private CA. Loading the trust store takes ~100 ms of blocking
         work, so it runs in a worker thread once per ``ca_file`` (clients share the
-        context), and callers get the client before they start timing anything.
+        context), and callers get the client before they start timing anything. Its
+        cookies are ``ProbeCookies``: an answer that sets none costs no cookie-jar work.
         """
         key = (verify, ca_file, owner)
         client = self._clients.get(key)
         if client is None:
             import httpx
 
-            from .http_transport import ProbeTransport
+            from .http_transport import ProbeCookies, ProbeTransport
 
             tls = (await self._trust_store(ca_file) if verify
                    else httpx.create_ssl_context(verify=False))  # what httpx does for False
@@ -243,6 +244,8 @@ class ProbeContext:
                 transport = ProbeTransport(tls, max_idle=limits.max_keepalive_connections or 1)
                 client = httpx.AsyncClient(transport=transport, mounts=_proxy_mounts(tls, limits),
                                            trust_env=True, headers={"User-Agent": "netmon-probe"})
+                # the setter would wrap them in plain Cookies again
+                client._cookies = ProbeCookies(client.cookies.jar)
                 self._clients[key] = client
         return client
 

@@ -20,9 +20,9 @@ import functools
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ErrorKind, NetmonError, classify
 from .base import PhaseTimer, ProbeResult, TargetProbe, describe
@@ -45,6 +45,8 @@ __all__ = [
 ]
 
 OS_RESOLVER = "os"
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +111,7 @@ async def resolve_os(host: str, port: int | None = None, *, timeout: float) -> R
     """Resolve through the OS (``getaddrinfo``), as every application does."""
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(timeout):
-            infos = await getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = await getaddrinfo(host, port, type=socket.SOCK_STREAM, timeout=timeout)
     except Exception as exc:
         errno = exc.errno if isinstance(exc, OSError) and isinstance(exc.errno, int) else None
         return ResolverAnswer(
@@ -140,17 +141,8 @@ async def resolve_direct(
     ip, port = parse_nameserver(nameserver)
     name = label or nameserver
     started = time.perf_counter()
-    outcomes: list[dns.resolver.Answer | BaseException]
-    if len(record_types) == 1:  # no task and gather for one query
-        try:
-            outcomes = [await _query(host, record_types[0], ip, port, timeout, client)]
-        except Exception as failed:
-            outcomes = [failed]
-    else:
-        outcomes = list(await asyncio.gather(
-            *(_query(host, rtype, ip, port, timeout, client) for rtype in record_types),
-            return_exceptions=True,
-        ))
+    outcomes = await _concurrently(
+        [_outcome(_query(host, rtype, ip, port, timeout, client)) for rtype in record_types])
     latency = _ms(started)
     addresses: list[str] = []
     cnames: list[str] = []
@@ -158,9 +150,7 @@ async def resolve_direct(
     rcode: str | None = None
     errors: list[BaseException] = []
     for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            if not isinstance(outcome, Exception):
-                raise outcome
+        if isinstance(outcome, Exception):
             errors.append(outcome)
             continue
         rcode = dns.rcode.to_text(outcome.response.rcode())
@@ -181,6 +171,32 @@ async def resolve_direct(
     return ResolverAnswer(name, False, latency_ms=latency, error_kind=ErrorKind.DNS_NO_DATA,
                           error=f"{host} has no {'/'.join(record_types)} records",
                           rcode=rcode or "NOERROR", cnames=tuple(dict.fromkeys(cnames)))
+
+
+async def _outcome(query: Coroutine[Any, Any, dns.resolver.Answer],
+                   ) -> dns.resolver.Answer | Exception:
+    """The answer of ``query``, or the exception it raised."""
+    try:
+        return await query
+    except Exception as failed:
+        return failed
+
+
+async def _concurrently(coros: list[Coroutine[Any, Any, _T]]) -> list[_T]:
+    """The results of ``coros``, run concurrently, in order: what ``asyncio.gather`` does,
+    with the last one run on the calling task (a DNS probe asks two or three resolvers
+    every second: a task and gather's own future and callbacks less per probe, ~30 us).
+    An exception (or a cancellation) cancels those still running and propagates."""
+    tasks = [asyncio.ensure_future(coro) for coro in coros[:-1]]
+    try:
+        last = [await coros[-1]] if coros else []
+        return [*[await task for task in tasks], *last]
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled():
+                task.exception()  # retrieved: raised here, or not needed any more
 
 
 async def _query(host: str, rtype: str, ip: str, port: int, timeout: float,
@@ -251,12 +267,12 @@ class DnsProbe(TargetProbe):
         checked_at = self.context.clock.now()
         timer = PhaseTimer()
         record_types = tuple(target.record_types)
-        answers = list(await asyncio.gather(
+        answers = await _concurrently([
             *([resolve_os(target.host, timeout=timeout)] if asks_os else []),
             *(resolve_direct(target.host, address, timeout=timeout, record_types=record_types,
                              label=label, client=self.context.dns)
               for label, address in direct),
-        ))
+        ])
         details: dict[str, Any] = {
             "host": target.host,
             "resolver_mode": mode,

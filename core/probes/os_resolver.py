@@ -103,6 +103,21 @@ _RESOLVERS = _Resolvers(MAX_THREADS)
 
 
 async def getaddrinfo(host: str, port: int | str | None, *,
-                      type: int = 0) -> _AddrInfo:
-    """``socket.getaddrinfo(host, port, type=type)`` on a resolver thread."""
-    return await _RESOLVERS.submit(asyncio.get_running_loop(), (host, port, 0, type))
+                      type: int = 0, timeout: float | None = None) -> _AddrInfo:
+    """``socket.getaddrinfo(host, port, type=type)`` on a resolver thread; raises
+    ``TimeoutError`` when no answer came within ``timeout`` seconds (the answer's own
+    timer: a lookup is one future, no ``asyncio.timeout`` and task cancellation needed)."""
+    loop = asyncio.get_running_loop()
+    future = _RESOLVERS.submit(loop, (host, port, 0, type))
+    if timeout is None:
+        return await future
+    expiry = loop.call_later(timeout, _expire, future, timeout)
+    try:
+        return await future
+    finally:
+        expiry.cancel()
+
+
+def _expire(future: asyncio.Future[_AddrInfo], timeout: float) -> None:
+    if not future.done():  # the thread's answer, when it comes, is dropped
+        future.set_exception(TimeoutError(f"getaddrinfo did not answer within {timeout:g}s"))

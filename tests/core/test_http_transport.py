@@ -515,6 +515,36 @@ async def test_request_body_is_sent(http_server: HttpServer) -> None:
     assert http_server.connections_accepted == 1
 
 
+async def test_a_request_sent_again_is_sent_as_built_and_a_changed_one_as_changed(
+    http_server: HttpServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """h11 validates a request's headers as it builds its event: the same request is built
+    once, and any change (header, method, path) is a new one, sent as it now is."""
+    import h11
+
+    built: list[bytes] = []
+    original = h11.Request.__init__
+
+    def counting(self: h11.Request, **kw: object) -> None:
+        built.append(bytes(kw["target"]))  # type: ignore[call-overload]
+        original(self, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(h11.Request, "__init__", counting)
+    http_server.route("/a", body="ok")
+    http_server.route("/b", body="ok")
+    async with httpx.AsyncClient(transport=ProbeTransport(ssl.create_default_context())) as c:
+        for _ in range(3):
+            assert (await c.get(http_server.url + "/a")).status_code == 200
+        assert (await c.get(http_server.url + "/a", headers={"X-Try": "2"})).status_code == 200
+        assert (await c.head(http_server.url + "/a")).status_code == 200
+        assert (await c.get(http_server.url + "/b")).status_code == 200
+        assert (await c.get(http_server.url + "/a")).status_code == 200
+    assert built == [b"/a", b"/a", b"/a", b"/b"]
+    sent = [(r.method, r.path, r.headers.get("x-try")) for r in http_server.requests]
+    assert sent == [("GET", "/a", None)] * 3 + [("GET", "/a", "2"), ("HEAD", "/a", None),
+                                               ("GET", "/b", None), ("GET", "/a", None)]
+
+
 # --- TLS ---------------------------------------------------------------------------------
 async def test_https_with_a_private_ca_times_tls_and_reads_the_certificate(
     ctx: ProbeContext, tls_http_server: HttpServer,

@@ -479,3 +479,32 @@ async def test_the_local_network_condition_is_judged_again_when_targets_go(
     finally:
         for server in servers:
             await server.close()
+
+
+class _HangingProbe:
+    """A probe that never ends by itself (a probe bug): only the monitor's bound ends it."""
+
+    def __init__(self, target: Target, context: ProbeContext) -> None:
+        self.target = target
+        self.context = context
+
+    async def run(self) -> ProbeResult:
+        if self.target.name.startswith("hangs"):
+            await asyncio.Event().wait()
+        return ProbeResult(self.target.name, self.target.kind, True, 1.0,
+                           self.context.clock.now())
+
+
+async def test_a_probe_that_never_ends_is_a_timeout_at_its_timeout_plus_a_second(
+    clock: FakeClock, monitors: list[HealthMonitor],
+) -> None:
+    targets = [Target(name=name, kind="tcp", host="127.0.0.1", port=1, timeout_s=0.05)
+               for name in ("hangs-1", "fine", "hangs-2")]
+    monitor = HealthMonitor(config(*targets), clock=clock, probe_factory=_HangingProbe)
+    monitors.append(monitor)
+    async with asyncio.timeout(5):
+        results = await monitor.run_once()
+    assert [(r.target, r.ok, r.error_kind, r.error) for r in results] == [
+        ("hangs-1", False, ErrorKind.TIMEOUT, "probe did not finish within 0.05s"),
+        ("fine", True, None, None),
+        ("hangs-2", False, ErrorKind.TIMEOUT, "probe did not finish within 0.05s")]

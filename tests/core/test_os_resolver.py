@@ -40,3 +40,38 @@ async def test_an_abandoned_lookup_does_not_disturb_the_next() -> None:
         await waiting
     assert await getaddrinfo("127.0.0.1", 443, type=socket.SOCK_STREAM) == socket.getaddrinfo(
         "127.0.0.1", 443, type=socket.SOCK_STREAM)
+
+
+async def test_a_lookup_not_answered_in_time_times_out_and_its_late_answer_is_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The timeout is the lookup's own (TimeoutError, as ``asyncio.timeout`` raised); the
+    thread's answer that comes after it goes nowhere, and the next lookup gets its own."""
+    import threading
+
+    from core.errors import ErrorKind
+    from core.probes.dns import resolve_os
+
+    release = threading.Event()
+    answered = threading.Event()
+    real = socket.getaddrinfo
+
+    def slow(host: str, *args: object) -> object:
+        if host == "slow.test":
+            release.wait(5)
+            answered.set()
+            return real("localhost", *args)  # type: ignore[arg-type]
+        return real(host, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    try:
+        with pytest.raises(TimeoutError, match=r"getaddrinfo did not answer within 0\.05s"):
+            await getaddrinfo("slow.test", 80, timeout=0.05)
+        answer = await resolve_os("slow.test", 80, timeout=0.05)
+        assert (answer.ok, answer.error_kind) == (False, ErrorKind.TIMEOUT)
+        assert answer.error == "TimeoutError: getaddrinfo did not answer within 0.05s"
+    finally:
+        release.set()
+    await asyncio.to_thread(answered.wait, 5)
+    assert await getaddrinfo("localhost", 80, type=socket.SOCK_STREAM, timeout=2.0) == real(
+        "localhost", 80, type=socket.SOCK_STREAM)

@@ -43,6 +43,48 @@ def dns_target(host: str, server: DnsServer, **kw: object) -> Target:
                   system_nameservers=False, **kw)  # type: ignore[arg-type]
 
 
+async def test_dns_resolvers_are_asked_concurrently_and_answers_keep_their_order() -> None:
+    """``_concurrently`` (how a DNS probe asks its resolvers) runs them together, as
+    ``asyncio.gather`` did: each of these two waits for the other to have started, so
+    run one after the other they would never finish."""
+    from core.probes.dns import _concurrently
+
+    started = [asyncio.Event(), asyncio.Event(), asyncio.Event()]
+
+    async def resolver(index: int) -> int:
+        started[index].set()
+        for event in started:
+            await event.wait()
+        return index
+
+    async with asyncio.timeout(5):
+        assert await _concurrently([resolver(0), resolver(1), resolver(2)]) == [0, 1, 2]
+    assert await _concurrently([]) == []
+
+
+async def test_dns_a_resolver_that_raises_cancels_the_others() -> None:
+    from core.probes.dns import _concurrently
+
+    cancelled: list[int] = []
+
+    async def waits(index: int) -> int:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(index)
+            raise
+        return index
+
+    async def fails() -> int:
+        await asyncio.sleep(0)
+        raise ValueError("broken")
+
+    with pytest.raises(ValueError, match="broken"):
+        await _concurrently([waits(0), waits(1), fails()])
+    await asyncio.sleep(0)
+    assert sorted(cancelled) == [0, 1]
+
+
 async def test_dns_os_and_direct_both_answer(ctx: ProbeContext, dns_server: DnsServer) -> None:
     dns_server.add_a("localhost", "127.0.0.1", ttl=42)
     result = await make_probe(dns_target("localhost", dns_server), ctx).run()
@@ -315,6 +357,50 @@ async def test_http_slow_reset_and_refused(
     assert reset.error_kind is K.CONNECTION_RESET
     refused = await make_probe(http_target(f"http://127.0.0.1:{closed_port()}/"), ctx).run()
     assert refused.error_kind is K.CONNECTION_REFUSED
+
+
+async def test_http_cookies_a_server_sets_are_sent_on_later_probes(
+    ctx: ProbeContext, http_server: HttpServer
+) -> None:
+    """A cookie set by an answer (or by a redirect hop) goes with the next requests of the
+    target's client, as httpx does; answers that set none leave the jar alone."""
+    http_server.route("/login", status=302, headers={"Location": "/app",
+                                                     "Set-Cookie": "hop=1; Path=/"})
+    http_server.route("/app", body="ok", headers={"Set-Cookie": "session=abc; Path=/"})
+    http_server.route("/plain", body="ok")
+    probe = make_probe(http_target(http_server.url + "/login", follow_redirects=True), ctx)
+    assert (await probe.run()).ok
+    assert (await probe.run()).ok
+    sent = [(r.path, r.headers.get("cookie")) for r in http_server.requests]
+    assert sent == [("/login", None), ("/app", "hop=1"),
+                    ("/login", "hop=1; session=abc"), ("/app", "hop=1; session=abc")]
+    plain = make_probe(Target(name="web", kind="http", url=http_server.url + "/plain",
+                              follow_redirects=True), ctx)
+    assert (await plain.run()).ok
+    assert http_server.requests[-1].headers.get("cookie") == "hop=1; session=abc"
+
+
+async def test_http_answers_without_set_cookie_skip_the_cookie_jar(
+    ctx: ProbeContext, http_server: HttpServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import http.cookiejar
+
+    handed: list[str] = []
+    extract = http.cookiejar.CookieJar.extract_cookies
+
+    def counting(self: http.cookiejar.CookieJar, response: Any, request: Any) -> None:
+        handed.append(request.get_full_url())
+        extract(self, response, request)
+
+    monkeypatch.setattr(http.cookiejar.CookieJar, "extract_cookies", counting)
+    http_server.route("/plain", body="ok")
+    http_server.route("/sets", body="ok", headers={"Set-Cookie": "a=1; Path=/"})
+    probe = make_probe(http_target(http_server.url + "/plain"), ctx)
+    for _ in range(3):
+        assert (await probe.run()).ok
+    assert handed == []
+    assert (await make_probe(http_target(http_server.url + "/sets"), ctx).run()).ok
+    assert handed == [http_server.url + "/sets"]
 
 
 async def test_http_dns_failure_is_reported_as_dns(ctx: ProbeContext) -> None:

@@ -148,3 +148,129 @@ def test_results_cross_the_pipe_whole_and_details_it_cannot_carry_are_named() ->
     assert got[3].error_kind is ErrorKind.TIMEOUT
     assert (got[3].ok, got[3].error, got[3].degraded) == (False, "slow", True)
     assert "details not sent" in got[3].details["worker"]
+
+
+async def test_a_probe_that_never_ends_in_a_worker_is_a_timeout_at_its_timeout_plus_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker's own bound (its loop, run here in-process as in a worker process): a
+    probe stuck past its timeout plus a second is answered as a timeout, the others as
+    they ended."""
+    from core import workers
+    from core.probes.base import ProbeContext
+
+    class Hanging:
+        def __init__(self, target: Target, context: ProbeContext) -> None:
+            self.target = target
+            self.context = context
+
+        async def run(self) -> ProbeResult:
+            if self.target.name == "hangs":
+                await asyncio.Event().wait()
+            return ProbeResult(self.target.name, "tcp", True, 1.0, self.context.clock.now())
+
+    monkeypatch.setattr(workers, "make_probe", Hanging)
+    targets = [Target(name=name, kind="tcp", host="127.0.0.1", port=1, timeout_s=0.05)
+               for name in ("hangs", "fine")]
+    parent, child = multiprocessing.Pipe(duplex=True)
+    serving = asyncio.ensure_future(workers._serve(child, targets, 3.0))
+    try:
+        async with asyncio.timeout(10):
+            await asyncio.to_thread(parent.recv)  # started
+            parent.send([(1, "hangs"), (2, "fine")])
+            got: dict[int, ProbeResult] = {}
+            while len(got) < 2:
+                _cpu, batch = await asyncio.to_thread(parent.recv)
+                got.update((rid, _decode(fields)) for rid, fields in batch)
+            parent.send(None)
+            await serving
+    finally:
+        serving.cancel()
+        parent.close()
+        child.close()
+    assert (got[2].target, got[2].ok) == ("fine", True)
+    assert (got[1].target, got[1].ok, got[1].error_kind, got[1].error) == (
+        "hangs", False, ErrorKind.TIMEOUT, "probe did not finish within 0.05s")
+
+
+async def test_a_wait_given_up_is_forgotten_and_its_result_counted_late(
+    http_server: HttpServer,
+) -> None:
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold(request: Request) -> Response:
+        held.set()
+        await release.wait()
+        return Response(200, b"late")
+
+    http_server.route("/hold", handler=hold)
+    target = Target(name="held", kind="http", url=http_server.url + "/hold", timeout_s=5.0)
+    workers = ProbeWorkers([target], 1, default_timeout_s=5.0)
+    try:
+        async with asyncio.timeout(20):
+            await workers.started()
+            waiting = asyncio.create_task(workers.run(target))
+            await held.wait()  # the probe is inside the worker now
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            worker = workers._workers[0]
+            assert worker is not None and worker.pending == {}
+            release.set()
+            while workers.stats.late == 0:  # the result arrives for nobody
+                await asyncio.sleep(0.01)
+        assert (workers.stats.sent, workers.stats.answered, workers.stats.late) == (1, 0, 1)
+        result = await workers.run(target)  # the next one is answered as usual
+        assert result.ok and workers.stats.answered == 1
+    finally:
+        await workers.aclose()
+
+
+async def test_results_within_the_batch_window_travel_together_and_an_idle_pipe_sends_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker's loop (in-process, as in a worker process) sends a result at once when
+    nothing went out for ``BATCH_S``; results finishing within it of the last message (in
+    different loop turns) go together in the next one."""
+    from core import workers
+    from core.probes.base import ProbeContext
+
+    released = {name: asyncio.Event() for name in ("a", "b", "c")}
+
+    class Held:
+        def __init__(self, target: Target, context: ProbeContext) -> None:
+            self.target = target
+            self.context = context
+
+        async def run(self) -> ProbeResult:
+            await released[self.target.name].wait()
+            return ProbeResult(self.target.name, "tcp", True, 1.0, self.context.clock.now())
+
+    monkeypatch.setattr(workers, "make_probe", Held)
+    monkeypatch.setattr(workers, "BATCH_S", 0.5)
+    targets = [Target(name=name, kind="tcp", host="127.0.0.1", port=1) for name in released]
+    parent, child = multiprocessing.Pipe(duplex=True)
+    serving = asyncio.ensure_future(workers._serve(child, targets, 3.0))
+
+    async def message() -> list[str]:
+        _cpu, batch = await asyncio.to_thread(parent.recv)
+        return [_decode(fields).target for _rid, fields in batch]
+
+    try:
+        async with asyncio.timeout(10):
+            await message()  # started
+            parent.send([(1, "a"), (2, "b"), (3, "c")])
+            released["a"].set()
+            assert await message() == ["a"]  # nothing sent for a while: at once
+            released["b"].set()
+            for _ in range(3):
+                await asyncio.sleep(0)  # "b" is done, in a loop turn of its own
+            released["c"].set()
+            assert await message() == ["b", "c"]  # within the window: together
+            parent.send(None)
+            await serving
+    finally:
+        serving.cancel()
+        parent.close()
+        child.close()
