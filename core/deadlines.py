@@ -28,7 +28,7 @@ class Deadline:
 
     def __init__(self, when: float, task: asyncio.Task[object]) -> None:
         self.when = when
-        self._task = task
+        self._task: asyncio.Task[object] | None = task  # None once left: not kept alive
         self._cancelling = task.cancelling()
         self._state = _ACTIVE
 
@@ -38,14 +38,15 @@ class Deadline:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         expired = self._state == _EXPIRING
+        task, self._task = self._task, None  # a left block may stay queued a while
         self._state = _LEFT
         # as asyncio.Timeout: the cancellation was ours unless another one is pending too
-        if (expired and self._task.uncancel() <= self._cancelling
+        if (expired and task is not None and task.uncancel() <= self._cancelling
                 and exc_type is asyncio.CancelledError):
             raise TimeoutError from exc
 
     def _expire(self) -> None:
-        if self._state == _ACTIVE:
+        if self._state == _ACTIVE and self._task is not None:
             self._state = _EXPIRING
             self._task.cancel()
 
@@ -95,14 +96,21 @@ class Deadlines:
         self._queues: dict[float, _Queue] = {}
 
     def after(self, delay: float | None) -> Deadline:
-        """A deadline ``delay`` seconds from now for the current task's block (None: no
-        deadline, as ``asyncio.timeout(None)``)."""
+        """A deadline ``delay`` seconds from now for the current task's block (None or
+        infinity: no deadline, as ``asyncio.timeout(None)``; 0 or less: expired at the
+        block's first suspension, as ``asyncio.timeout(0)``)."""
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("Deadlines.after() needs a running task")
-        if delay is None:
+        if delay is None or delay == math.inf:
             return Deadline(math.inf, task)
+        if math.isnan(delay):
+            raise ValueError("a deadline's delay cannot be NaN")
         loop = task.get_loop()
+        if delay <= 0:
+            block = Deadline(loop.time(), task)
+            block._expire()
+            return block
         queue = self._queues.get(delay)
         if queue is None or queue.loop is not loop:
             queue = self._queues[delay] = _Queue(loop)

@@ -251,16 +251,17 @@ class LatencyPlot(QWidget):
         ys = np.array(latencies, dtype=float)  # a missing latency (None) is NaN
         ys[~ok] = math.nan
         bad = np.flatnonzero(~ok)
+        measured = ys[~np.isnan(ys)]
         xs = times
-        if len(bad) == len(results):  # nothing but failures: no line at all
-            xs, ys = xs[:0], ys[:0]
+        if not measured.size:  # no latency at all (failures, or successes a remote sent
+            xs, ys = xs[:0], ys[:0]  # without one): no line
         # a dot per probe while they are apart; a dense line of dots says nothing more
         # than the line (and rebuilding hundreds of symbols costs ~6 ms per redraw)
         symbol = "o" if len(xs) * MIN_DOT_SPACING_PX <= max(self.plot.width(), 1) else None
         if symbol != self.curve.opts["symbol"]:
             self.curve.setSymbol(symbol)
         self.curve.setData(xs, ys, connect="finite")
-        top = (float(np.nanmax(ys)) if len(ys) else 1.0) * 1.15 or 1.0
+        top = (float(measured.max()) if measured.size else 1.0) * 1.15 or 1.0
         marks = (tuple(times[bad].tolist()), top, tuple(kinds[i] for i in bad))
         if marks != self._marks:  # the same failures at the same height: kept (rebuilding
             self._marks = marks  # the markers costs ~1 ms; they change every ~10th second)

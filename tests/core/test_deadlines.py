@@ -102,3 +102,43 @@ async def test_no_delay_is_no_deadline() -> None:
     with deadlines.after(None) as deadline:
         await asyncio.sleep(0.01)
     assert deadline.when == float("inf")
+
+
+async def test_a_block_left_does_not_keep_its_task_alive() -> None:
+    """A block that has left stays queued until its queue's timer reaches it, but no longer
+    holds its task (nor so the task's result) as asyncio.timeout does not once left."""
+    import gc
+    import weakref
+
+    deadlines = Deadlines()
+
+    async def quick() -> bytes:
+        with deadlines.after(60.0):
+            await asyncio.sleep(0)
+        return b"x" * 2048
+
+    tasks = [asyncio.ensure_future(quick()) for _ in range(50)]
+    for task in tasks:
+        await task
+    refs = [weakref.ref(t) for t in tasks]
+    del tasks, task
+    await asyncio.sleep(0)  # the loop lets go of the last task's wake-up
+    gc.collect()
+    assert sum(r() is not None for r in refs) == 0
+
+
+async def test_a_deadline_already_past_expires_at_the_first_suspension() -> None:
+    """As asyncio.timeout(0) and timeout(-1): the block times out at its first await."""
+    deadlines = Deadlines()
+    for delay in (0.0, -1.0):
+        with pytest.raises(TimeoutError), deadlines.after(delay):
+            await asyncio.sleep(0)
+
+
+async def test_an_infinite_delay_is_no_deadline_and_nan_is_refused() -> None:
+    deadlines = Deadlines()
+    with deadlines.after(float("inf")):
+        await asyncio.sleep(0)
+    assert not deadlines._queues  # nothing queued, no timer
+    with pytest.raises(ValueError, match="NaN"):
+        deadlines.after(float("nan"))

@@ -5,6 +5,7 @@ remembered between redraws, one range change) draw what the plain way draws."""
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -121,6 +122,20 @@ def test_only_failures_draw_marks_and_no_line(qtbot: QtBot) -> None:
     plot = shown(qtbot, memory)
     assert plot.point_count() == (0, 3)
     assert {m["y"] for m in plot.failures.data} == {1.15}
+
+
+def test_successes_without_a_latency_keep_the_default_range(qtbot: QtBot) -> None:
+    """Successes that carry no latency (a remote backend may leave it out) draw no line;
+    the latency range stays 0 .. 1.08 x 1.15, not a NaN range."""
+    memory = MemoryHistory()
+    for i in range(3):
+        memory.add(ProbeResult("t", "http", True, None, START + timedelta(seconds=i)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "All-NaN slice" would fail here
+        plot = shown(qtbot, memory)
+    assert plot.point_count() == (0, 0)
+    (_, _), (y0, y1) = plot.plot.getPlotItem().getViewBox().viewRange()
+    assert (y0, y1) == pytest.approx((0, 1.15 * 1.08))
 
 
 def test_the_view_is_the_last_span_with_the_same_padding_as_before(qtbot: QtBot) -> None:
