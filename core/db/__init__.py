@@ -11,14 +11,20 @@ every connect attempt fails, the layer enters **emergency** mode:
 
 * it tries once more, in the time left, with the emergency pool (min 1, max 2 connections,
   ``emergency_timeout`` for connect, acquire and operations); if that works, operations
-  run on it (status ``degraded``);
+  run on it (status ``degraded``). When the server turned connections away (too many
+  connections for the server or the role, or cannot connect now) that attempt is retried
+  under the ``connect`` strategy in the time left: the server may still count the
+  connections the failed normal pool has just closed. A DNS failure gets no emergency
+  attempt;
 * otherwise there is no pool (status ``down``) and operations **fail fast**: they go through
   the breaker and raise ``DatabaseUnavailableError`` whose kind is the last start error
   (``dns_not_found``, ``connection_refused``, ``timeout``...), with no connection attempt
   and no retry. Three of those open the breaker, after which calls get ``CircuitOpenError``;
 * an owned background task ("netmon-db-recovery-<target>") retries with backoff on the
-  injected clock; when a normal pool can be created it is swapped in, mode returns to
-  **normal** by itself and an open breaker is moved to half-open (``probe_succeeded``).
+  injected clock: each time the normal pool once, then, while there is no pool, the
+  emergency pool as above (its budget ``connect_timeout``). When a normal pool can be
+  created it is swapped in, mode returns to **normal** by itself and an open breaker is
+  moved to half-open (``probe_succeeded``).
 
 Operations (``fetch``, ``fetchrow``, ``fetchval``, ``execute``) pass the breaker once per
 operation: one verdict per call, so "three failed operations" open it, and a rejection

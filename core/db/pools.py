@@ -14,9 +14,12 @@ from ..probes.dns import ResolutionError, is_ip_literal, resolve_os
 from ..probes.postgres import PgParams
 from .model import PoolSettings
 
-__all__ = ["close_pool", "open_pool", "resolve"]
+__all__ = ["close_pool", "open_pool", "resolve", "turned_away"]
 
 _log = logging.getLogger("netmon.db")
+#: SQLSTATEs of a server that turns a connection away for now: too many connections (for
+#: the server or the role), cannot connect now (starting up, shutting down, recovering)
+_TURNED_AWAY = frozenset({"53300", "57P03"})
 
 
 async def resolve(params: PgParams, timeout: float) -> None:
@@ -30,6 +33,12 @@ async def resolve(params: PgParams, timeout: float) -> None:
     answer = await resolve_os(host, params.port, timeout=timeout)
     if not answer.ok:
         raise ResolutionError(answer)
+
+
+def turned_away(exc: BaseException) -> bool:
+    """True when the server refused a connection for now (asyncpg's
+    ``TooManyConnectionsError`` or ``CannotConnectNowError``), not for good."""
+    return getattr(exc, "sqlstate", None) in _TURNED_AWAY
 
 
 async def open_pool(

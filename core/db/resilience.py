@@ -23,7 +23,7 @@ from ..probes.postgres import pg_params
 from ..retry import Retrier, RetryPolicy, strategy
 from .model import DatabaseUnavailableError, DbMode, DbStatus, PoolSettings
 from .operation import run_on_pool, time_left
-from .pools import close_pool, open_pool, resolve
+from .pools import close_pool, open_pool, resolve, turned_away
 
 __all__ = ["DatabaseResilience"]
 
@@ -348,10 +348,7 @@ class DatabaseResilience:
             mode = DbMode.NORMAL if pool is not None else DbMode.EMERGENCY
             if (error is not None and not _is_dns(classify(error))
                     and loop.time() < deadline):
-                pool, _ = await self._try(
-                    self._emergency,
-                    min(deadline, loop.time() + self._emergency.connect_timeout),
-                    retrying=False)
+                pool, _ = await self._try_emergency(error, deadline)
         finally:
             self._settled.set()
         self._install(pool, mode)
@@ -392,6 +389,22 @@ class DatabaseResilience:
             self._note_error(error)
             return None, error
 
+    async def _try_emergency(
+        self, error: Exception, deadline: float
+    ) -> tuple[Any, Exception | None]:
+        """The emergency pool, after the normal pool failed with ``error``, before ``deadline``.
+
+        When the server turned connections away (too many connections, cannot connect now)
+        it is retried under the connect strategy in the time left: the server may still
+        count the connections the failed normal pool has just closed (a backend ends a
+        moment after its client closes), so a first attempt can lose that race. Otherwise
+        one attempt of at most ``emergency_timeout`` seconds.
+        """
+        if turned_away(error):
+            return await self._try(self._emergency, deadline, retrying=True)
+        soon = asyncio.get_running_loop().time() + self._emergency.connect_timeout
+        return await self._try(self._emergency, min(deadline, soon), retrying=False)
+
     async def _create_pool(self, settings: PoolSettings, deadline: float) -> Any:
         """One pool-creation attempt; the caller runs it under ``deadline``."""
         password = self.target.password.get()
@@ -428,18 +441,16 @@ class DatabaseResilience:
         attempt = 1
         while True:
             await self._wait(delay)
-            pool, _ = await self._try(self._normal, loop.time() + self.connect_timeout,
-                                      retrying=False)
+            pool, error = await self._try(self._normal, loop.time() + self.connect_timeout,
+                                          retrying=False)
             if pool is not None:
                 old = self._pool
                 self._install(pool, DbMode.NORMAL)
                 if old is not None:
                     await self._close_pool(old)
                 return
-            if self._pool is None and not _is_dns(self._last_kind):
-                small, _ = await self._try(
-                    self._emergency, loop.time() + self._emergency.connect_timeout,
-                    retrying=False)
+            if self._pool is None and error is not None and not _is_dns(classify(error)):
+                small, _ = await self._try_emergency(error, loop.time() + self.connect_timeout)
                 if small is not None:
                     self._pool = small
                     self.breaker.probe_succeeded()

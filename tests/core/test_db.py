@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -15,6 +15,7 @@ from core.breaker import BreakerState
 from core.config import Target
 from core.db import DatabaseResilience, DatabaseUnavailableError, DbMode, DbStatus
 from core.errors import CircuitOpenError, ErrorKind, classify
+from core.retry import strategy
 from core.secrets import store_secret
 from core.testing import FakeClock, seeded_rng
 from tests.support.fault_proxy import FaultProxy
@@ -258,7 +259,9 @@ async def test_emergency_pool_when_only_a_small_pool_fits(
             assert health["mode"] == "emergency"
             # The small pool opens at start or, when the server still counts the two
             # connections the failed normal pool has just closed (a backend ends a moment
-            # after its client closes: "down" here failed CI once), at a background attempt.
+            # after its client closes), at a background attempt: the emergency attempt is
+            # retried, but this fake clock's retry waits take no real time. The two tests
+            # below pin both paths deterministically.
             await _until(lambda: db.health()["status"] == "degraded", clock)
             health = db.health()
             assert health["mode"] == "emergency" and health["pool"]["max"] == 2
@@ -268,6 +271,131 @@ async def test_emergency_pool_when_only_a_small_pool_fits(
     finally:
         await admin.execute("DROP ROLE IF EXISTS small")
         await admin.close()
+
+
+_TIGHT_PASSWORD = "tight-pw"
+
+
+@pytest.fixture
+async def tight_role(postgres_cluster: PostgresCluster) -> AsyncIterator[Target]:
+    """A role that may hold two connections, and a target that logs in as it."""
+    admin = await asyncpg.connect(postgres_cluster.dsn())
+    try:
+        await admin.execute(
+            f"CREATE ROLE tight LOGIN PASSWORD '{_TIGHT_PASSWORD}' CONNECTION LIMIT 2")
+        store_secret("netmon/tight", _TIGHT_PASSWORD)
+        yield Target(name="tight", kind="postgres", sslmode="disable",
+                     dsn=f"postgresql://tight@127.0.0.1:{postgres_cluster.port}/"
+                         f"{postgres_cluster.database}",
+                     password_keyring="netmon/tight")
+    finally:
+        await admin.execute("DROP ROLE IF EXISTS tight")
+        await admin.close()
+
+
+class _Slots:
+    """Connections the test holds as a role, released on demand."""
+
+    def __init__(self, cluster: PostgresCluster, role: str) -> None:
+        self.cluster, self.role = cluster, role
+        self.held: list[asyncpg.Connection] = []
+
+    async def take(self, count: int, password: str) -> None:
+        for _ in range(count):
+            self.held.append(await asyncpg.connect(
+                host=self.cluster.host, port=self.cluster.port, user=self.role,
+                database=self.cluster.database, password=password, ssl=False))
+
+    async def release(self) -> None:
+        """Close them, then wait until the server no longer counts their backends."""
+        held, self.held = self.held, []
+        for conn in held:
+            await conn.close()
+        admin = await asyncpg.connect(self.cluster.dsn())
+        try:
+            limit = time.monotonic() + 5.0
+            query = "SELECT count(*) FROM pg_stat_activity WHERE usename = $1"
+            while await admin.fetchval(query, self.role):
+                assert time.monotonic() < limit, "the backends did not end"
+                await asyncio.sleep(0.005)
+        finally:
+            await admin.close()
+
+
+class _ReleasingClock(FakeClock):
+    """A FakeClock whose ``release_at``-th sleep (1-based, a retry wait) first runs ``release``."""
+
+    def __init__(self, release: Callable[[], Awaitable[None]]) -> None:
+        super().__init__()
+        self.release = release
+        self.release_at: int | None = None  # None: never
+        self.released_at: int | None = None
+
+    async def sleep(self, seconds: float) -> None:
+        if len(self.sleeps) + 1 == self.release_at and self.released_at is None:
+            self.released_at = self.release_at
+            await self.release()
+        await super().sleep(seconds)
+
+
+def _tight_db(target: Target, clock: FakeClock) -> DatabaseResilience:
+    """Five connections demanded by the normal pool, two attempts per connect retry."""
+    return DatabaseResilience(target, clock=clock, rng=seeded_rng(), pool_min=5,
+                              connect_timeout=5.0,
+                              connect_policy=strategy("connect", max_attempts=2))
+
+
+async def test_emergency_pool_opens_at_start_once_the_roles_slots_free_up_in_time(
+    tight_role: Target, postgres_cluster: PostgresCluster,
+) -> None:
+    # The role's two slots are taken (as by the normal pool's own connections, which the
+    # server still counts a moment after they were closed) through the normal pool's two
+    # attempts and the first emergency attempt, and free up before a retry of it would run,
+    # well inside the start budget: the small pool must open at start.
+    slots = _Slots(postgres_cluster, "tight")
+    await slots.take(2, _TIGHT_PASSWORD)
+    clock = _ReleasingClock(slots.release)
+    clock.release_at = 2  # wait 1 is the normal pool's retry wait; wait 2 only a retry of
+    db = _tight_db(tight_role, clock)  # the emergency attempt can make
+    try:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        health = await db.start()
+        took = loop.time() - began
+        assert (health["mode"], health["status"], health["pool"]["max"]) == (
+            "emergency", "degraded", 2), health
+        assert clock.released_at == 2 and len(clock.sleeps) == 2
+        assert health["last_error_kind"] == "connection_refused"  # too many connections
+        assert took < db.connect_timeout
+        assert await db.fetchval("SELECT 1") == 1
+    finally:
+        await db.close()
+        await slots.release()
+
+
+async def test_background_attempt_retries_the_emergency_pool_once_slots_free_up(
+    tight_role: Target, postgres_cluster: PostgresCluster,
+) -> None:
+    slots = _Slots(postgres_cluster, "tight")
+    await slots.take(2, _TIGHT_PASSWORD)
+    clock = _ReleasingClock(slots.release)  # the slots stay taken through the start
+    db = _tight_db(tight_role, clock)
+    try:
+        health = await db.start()
+        assert (health["mode"], health["status"]) == ("emergency", "down")
+        planned = health["next_attempt_at"]
+        clock.release_at = len(clock.sleeps) + 1  # free them at the next retry wait
+        await _until(lambda: clock.pending_timers == 1)  # the recovery task waits on the clock
+        clock.advance(31)  # one background attempt (the first delay is at most 30 s)
+        await _until(lambda: db.health()["next_attempt_at"] != planned)  # it has ended
+        health = db.health()
+        assert (health["mode"], health["status"], health["pool"]["max"]) == (
+            "emergency", "degraded", 2), health
+        assert clock.released_at is not None
+        assert await db.fetchval("SELECT 1") == 1
+    finally:
+        await db.close()
+        await slots.release()
 
 
 async def test_wrong_password_is_never_shown(
