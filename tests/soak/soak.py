@@ -61,6 +61,7 @@ from core.config import (
     Target,
 )
 from core.errors import NETWORK_KINDS, ErrorKind
+from core.gc_settle import freeze_startup_objects
 from core.monitor import StatusChange
 from core.probes.base import ProbeResult
 from core.runtime import NetmonCore
@@ -270,6 +271,7 @@ async def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     await core.start()
     if core.monitor.workers is not None:
         await core.monitor.workers.started()
+    freeze_startup_objects()  # as `netmon monitor`, `netmon serve` and the console do
     helpers = [asyncio.create_task(lag_ticker(record, stop)),
                asyncio.create_task(sampler(core, record, stop))]
     try:
