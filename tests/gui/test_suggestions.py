@@ -1,0 +1,143 @@
+"""SuggestionsPanel: cards follow the suggestions in proportion to what changed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QPoint  # noqa: E402
+from PySide6.QtGui import QColor  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from netmon_gui.colors import severity_badge  # noqa: E402
+from netmon_gui.widgets.suggestions import SuggestionCard, SuggestionsPanel  # noqa: E402
+
+
+@pytest.fixture
+def panel() -> Iterator[SuggestionsPanel]:
+    app = QApplication.instance() or QApplication([])
+    assert isinstance(app, QApplication)
+    shown = SuggestionsPanel()
+    shown.resize(900, 1400)
+    shown.show()
+    yield shown
+    shown.close()
+    shown.deleteLater()
+    app.processEvents()
+
+
+def suggestion(name: str, severity: str = "warning", action: str | None = "probe_now",
+               detail: str = "Seen: connection refused.") -> dict[str, Any]:
+    return {"id": f"tcp_refused:{name}", "severity": severity,
+            "title": f"{name}: connection refused at {name}.internal:443", "detail": detail,
+            "action": action, "target": name}
+
+
+def ids(panel: SuggestionsPanel) -> list[str]:
+    return [str(card.suggestion["id"]) for card in panel.cards]
+
+
+def settled(panel: SuggestionsPanel) -> None:
+    """Let deletions and the layout happen."""
+    for _ in range(2):
+        QApplication.processEvents()
+    panel.layout().activate()
+
+
+def top_to_bottom(panel: SuggestionsPanel) -> list[str]:
+    settled(panel)
+    cards = [c for c in panel.cards if c.isVisible()]
+    return [str(c.suggestion["id"]) for c in sorted(cards, key=lambda c: c.y())]
+
+
+def stripe(card: SuggestionCard) -> QColor:
+    """The color of the card's left severity stripe, as painted."""
+    image = card.grab().toImage()
+    return image.pixelColor(QPoint(2, image.height() // 2))
+
+
+def test_the_same_suggestions_again_rebuild_no_card(panel: SuggestionsPanel) -> None:
+    shown = [suggestion(n) for n in ("a", "b", "c")]
+    panel.set_suggestions(shown, "unhealthy")
+    before = list(panel.cards)
+    panel.set_suggestions([dict(s) for s in shown], "unhealthy")
+    assert all(a is b for a, b in zip(panel.cards, before, strict=True))
+
+
+def test_one_changed_suggestion_updates_only_its_card(panel: SuggestionsPanel) -> None:
+    panel.set_suggestions([suggestion(n) for n in ("a", "b", "c")], "unhealthy")
+    settled(panel)
+    a, b, c = panel.cards
+    changed = suggestion("b", "critical", detail="Seen: timed out after 5.0 s.")
+    panel.set_suggestions([suggestion("a"), changed, suggestion("c")], "unhealthy")
+    assert panel.cards[0] is a and panel.cards[2] is c  # untouched
+    card = panel.cards[1]
+    assert card.suggestion == changed
+    assert card.detail.text() == "Seen: timed out after 5.0 s."
+    assert card.property("severity") == "critical"
+    assert stripe(card) == severity_badge("critical").background
+    assert stripe(a) == severity_badge("warning").background
+    assert top_to_bottom(panel) == ids(panel) == [
+        "tcp_refused:a", "tcp_refused:b", "tcp_refused:c"]
+
+
+def test_cards_follow_the_new_order_and_removed_ones_go(panel: SuggestionsPanel) -> None:
+    panel.set_suggestions([suggestion(n) for n in ("a", "b", "c", "d")], "unhealthy")
+    settled(panel)
+    a, b, c, d = panel.cards
+    # d turns critical (sorted first), b recovers (gone), e appears at the end
+    panel.set_suggestions([suggestion("d", "critical"), suggestion("a"), suggestion("c"),
+                           suggestion("e")], "unhealthy")
+    assert ids(panel) == ["tcp_refused:d", "tcp_refused:a", "tcp_refused:c", "tcp_refused:e"]
+    assert panel.cards[1] is a and panel.cards[2] is c
+    assert b not in panel.cards
+    assert top_to_bottom(panel) == ids(panel)
+    panel.set_suggestions([], "healthy")
+    assert panel.cards == [] and not panel.empty.isHidden()
+
+
+def test_no_card_carries_its_own_style_sheet(panel: SuggestionsPanel) -> None:
+    panel.set_suggestions([suggestion("a", s) for s in ("critical", "warning", "info")],
+                          "unhealthy")
+    settled(panel)
+    assert [card.styleSheet() for card in panel.cards] == ["", "", ""]
+    assert [stripe(card) for card in panel.cards] == [
+        severity_badge(s).background for s in ("critical", "warning", "info")]
+
+
+def test_a_button_requests_the_current_action_for_its_target_after_an_update(
+        panel: SuggestionsPanel) -> None:
+    asked: list[tuple[str, object]] = []
+    panel.request.connect(lambda action, target: asked.append((action, target)))
+    panel.set_suggestions([suggestion("a", action=None), suggestion("b")], "unhealthy")
+    assert panel.cards[0].button is None
+    panel.set_suggestions([suggestion("a", action="diagnose"),
+                           suggestion("b", action="reset_breaker")], "unhealthy")
+    first, second = panel.cards
+    assert first.button is not None and second.button is not None
+    assert first.button.text() == "Diagnose 'a'"
+    assert second.button.text() == "Reset breaker 'b'"
+    first.button.click()
+    second.button.click()
+    assert asked == [("diagnose", "a"), ("reset_breaker", "b")]
+    panel.set_suggestions([suggestion("a", action=None), suggestion("b")], "unhealthy")
+    assert panel.cards[0].button is None
+    assert panel.cards[1].button is not None
+    panel.cards[1].button.click()
+    assert asked[-1] == ("probe_now", "b")
+
+
+def test_busy_disables_the_buttons_of_cards_added_or_updated_while_busy(
+        panel: SuggestionsPanel) -> None:
+    panel.set_suggestions([suggestion("a", action=None)], "unhealthy")
+    panel.set_busy(True)
+    panel.set_suggestions([suggestion("a"), suggestion("b")], "unhealthy")
+    assert [c.button is not None and c.button.isEnabled() for c in panel.cards] == [
+        False, False]
+    panel.set_busy(False)
+    assert all(c.button is not None and c.button.isEnabled() for c in panel.cards)
