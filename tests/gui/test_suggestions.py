@@ -12,22 +12,27 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QPoint  # noqa: E402
 from PySide6.QtGui import QColor  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget  # noqa: E402
 
 from netmon_gui.colors import severity_badge  # noqa: E402
 from netmon_gui.widgets.suggestions import SuggestionCard, SuggestionsPanel  # noqa: E402
+from netmon_gui.windows.main_window import STYLESHEET  # noqa: E402
 
 
 @pytest.fixture
 def panel() -> Iterator[SuggestionsPanel]:
+    """A panel shown under the console's style sheet (its cards' frame comes from there)."""
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
+    host = QWidget()
+    host.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
     shown = SuggestionsPanel()
-    shown.resize(900, 1400)
-    shown.show()
+    QVBoxLayout(host).addWidget(shown)
+    host.resize(900, 1400)
+    host.show()
     yield shown
-    shown.close()
-    shown.deleteLater()
+    host.close()
+    host.deleteLater()
     app.processEvents()
 
 
@@ -141,3 +146,30 @@ def test_busy_disables_the_buttons_of_cards_added_or_updated_while_busy(
         False, False]
     panel.set_busy(False)
     assert all(c.button is not None and c.button.isEnabled() for c in panel.cards)
+
+
+def test_cards_updated_in_place_look_like_cards_built_afresh() -> None:
+    app = QApplication.instance() or QApplication([])
+    assert isinstance(app, QApplication)
+    before = [suggestion("a"), suggestion("b", "info"), suggestion("c", action=None),
+              suggestion("d")]
+    after = [suggestion("b", "critical", detail="Seen: timed out after 5.0 s."),
+             suggestion("a", action="diagnose"), suggestion("c", "info"),
+             suggestion("d", action=None, detail="Seen: connection refused; nothing listens "
+                                                 "on the port, check the service is running."),
+             suggestion("e", "info")]
+    images = []
+    for steps in ([before, after], [after]):
+        host = QWidget()
+        host.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
+        shown = SuggestionsPanel()
+        QVBoxLayout(host).addWidget(shown)
+        host.resize(700, 900)
+        host.show()
+        for step in steps:
+            shown.set_suggestions(step, "unhealthy")
+            settled(shown)  # deleteLater'd widgets may still be around: they must not show
+        images.append(host.grab().toImage())
+        host.close()
+        host.deleteLater()
+    assert images[0] == images[1]
