@@ -85,10 +85,10 @@ class SuggestionCard(QFrame):
         severity = str(new.get("severity", "info"))
         severity = severity if severity in _ICONS else "info"
         if severity != self.property("severity"):
-            polished = self.property("severity") is not None
             self.setProperty("severity", severity)
             self._icon.setPixmap(self.style().standardIcon(_ICONS[severity]).pixmap(28, 28))
-            if polished:  # a property selector is matched at polish time
+            if self.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
+                # the stripe's property selector is matched at polish time
                 self.style().unpolish(self)
                 self.style().polish(self)
         self.title.setText(str(new.get("title", "")))

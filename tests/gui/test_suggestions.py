@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QPoint
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-from PySide6.QtCore import QPoint  # noqa: E402
-from PySide6.QtGui import QColor  # noqa: E402
-from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget  # noqa: E402
-
-from netmon_gui.colors import severity_badge  # noqa: E402
-from netmon_gui.widgets.suggestions import SuggestionCard, SuggestionsPanel  # noqa: E402
-from netmon_gui.windows.main_window import STYLESHEET  # noqa: E402
+from netmon_gui.colors import severity_badge
+from netmon_gui.widgets.suggestions import SuggestionCard, SuggestionsPanel
+from netmon_gui.windows.main_window import STYLESHEET
 
 
 @pytest.fixture
@@ -51,7 +47,9 @@ def settled(panel: SuggestionsPanel) -> None:
     """Let deletions and the layout happen."""
     for _ in range(2):
         QApplication.processEvents()
-    panel.layout().activate()
+    layout = panel.layout()
+    assert layout is not None
+    layout.activate()
 
 
 def top_to_bottom(panel: SuggestionsPanel) -> list[str]:
@@ -77,7 +75,7 @@ def test_the_same_suggestions_again_rebuild_no_card(panel: SuggestionsPanel) -> 
 def test_one_changed_suggestion_updates_only_its_card(panel: SuggestionsPanel) -> None:
     panel.set_suggestions([suggestion(n) for n in ("a", "b", "c")], "unhealthy")
     settled(panel)
-    a, b, c = panel.cards
+    a, _, c = panel.cards
     changed = suggestion("b", "critical", detail="Seen: timed out after 5.0 s.")
     panel.set_suggestions([suggestion("a"), changed, suggestion("c")], "unhealthy")
     assert panel.cards[0] is a and panel.cards[2] is c  # untouched
@@ -94,7 +92,7 @@ def test_one_changed_suggestion_updates_only_its_card(panel: SuggestionsPanel) -
 def test_cards_follow_the_new_order_and_removed_ones_go(panel: SuggestionsPanel) -> None:
     panel.set_suggestions([suggestion(n) for n in ("a", "b", "c", "d")], "unhealthy")
     settled(panel)
-    a, b, c, d = panel.cards
+    a, b, c, _ = panel.cards
     # d turns critical (sorted first), b recovers (gone), e appears at the end
     panel.set_suggestions([suggestion("d", "critical"), suggestion("a"), suggestion("c"),
                            suggestion("e")], "unhealthy")
@@ -173,3 +171,24 @@ def test_cards_updated_in_place_look_like_cards_built_afresh() -> None:
         host.close()
         host.deleteLater()
     assert images[0] == images[1]
+
+
+def test_a_panel_updated_before_it_joins_the_window_shows_the_current_cards() -> None:
+    app = QApplication.instance() or QApplication([])
+    assert isinstance(app, QApplication)
+    hidden = SuggestionsPanel()  # as a lazy tab's panel: kept current, not yet in the window
+    hidden.set_suggestions([suggestion("a"), suggestion("b", "info")], "unhealthy")
+    hidden.set_suggestions([suggestion("b", "critical"), suggestion("a", action=None)],
+                           "unhealthy")
+    assert ids(hidden) == ["tcp_refused:b", "tcp_refused:a"]
+    host = QWidget()
+    host.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
+    QVBoxLayout(host).addWidget(hidden)
+    host.resize(700, 600)
+    host.show()
+    assert top_to_bottom(hidden) == ["tcp_refused:b", "tcp_refused:a"]
+    assert [stripe(c) for c in hidden.cards] == [
+        severity_badge(s).background for s in ("critical", "warning")]
+    assert hidden.cards[1].button is None
+    host.close()
+    host.deleteLater()
