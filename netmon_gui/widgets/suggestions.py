@@ -185,8 +185,7 @@ class SuggestionsPanel(QWidget):
                 card.hide()
                 card.deleteLater()
         for index, card in enumerate(cards):  # the stretch stays last
-            item = self._rows.itemAt(index)
-            if item is None or item.widget() is not card:
+            if self._rows.indexOf(card) != index:
                 self._rows.removeWidget(card)
                 self._rows.insertWidget(index, card)
         self.cards = cards
