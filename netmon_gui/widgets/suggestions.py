@@ -45,24 +45,23 @@ def button_text(action: str, target: str | None) -> str:
 
 
 class SuggestionCard(QFrame):
-    """One suggestion: severity icon and stripe, title, wrapped detail, optional button."""
+    """One suggestion: severity icon and stripe, title, wrapped detail, optional button.
+
+    ``show_suggestion`` updates it in place; the stripe comes from the panel's style sheet
+    (``severity`` property), so a card carries no style sheet of its own."""
+
+    requested = Signal(str, object)  # action, target of the suggestion shown
 
     def __init__(self, suggestion: Mapping[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.suggestion = dict(suggestion)
-        severity = str(suggestion.get("severity", "info"))
+        self.suggestion: dict[str, Any] = {}
         self.setObjectName("suggestionCard")
-        self.setProperty("severity", severity)
-        color = severity_badge(severity).background.name()
-        self.setStyleSheet(f"#suggestionCard {{ border-left: 5px solid {color}; }}")
-        icon = QLabel(self)
-        icon.setPixmap(self.style().standardIcon(
-            _ICONS.get(severity, _ICONS["info"])).pixmap(28, 28))
-        icon.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.title = QLabel(str(suggestion.get("title", "")), self)
+        self._icon = QLabel(self)
+        self._icon.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.title = QLabel(self)
         self.title.setObjectName("suggestionTitle")
         self.title.setWordWrap(True)
-        self.detail = QLabel(fmt.localize_times(str(suggestion.get("detail", ""))), self)
+        self.detail = QLabel(self)
         self.detail.setObjectName("suggestionDetail")
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -70,17 +69,55 @@ class SuggestionCard(QFrame):
         text.setSpacing(4)
         text.addWidget(self.title)
         text.addWidget(self.detail)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 10, 12, 10)
-        layout.setSpacing(12)
-        layout.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
-        layout.addLayout(text, 1)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(12, 10, 12, 10)
+        self._layout.setSpacing(12)
+        self._layout.addWidget(self._icon, 0, Qt.AlignmentFlag.AlignTop)
+        self._layout.addLayout(text, 1)
         self.button: QPushButton | None = None
-        action = suggestion.get("action")
-        if action:
-            self.button = QPushButton(button_text(str(action), suggestion.get("target")), self)
+        self.show_suggestion(suggestion)
+
+    def show_suggestion(self, suggestion: Mapping[str, Any]) -> None:
+        """Show ``suggestion``, touching only what differs from the one shown."""
+        new = dict(suggestion)
+        if new == self.suggestion:
+            return
+        severity = str(new.get("severity", "info"))
+        severity = severity if severity in _ICONS else "info"
+        if severity != self.property("severity"):
+            self.setProperty("severity", severity)
+            self._icon.setPixmap(self.style().standardIcon(_ICONS[severity]).pixmap(28, 28))
+            if self.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
+                # the stripe's property selector is matched at polish time
+                self.style().unpolish(self)
+                self.style().polish(self)
+        self.title.setText(str(new.get("title", "")))
+        self.detail.setText(fmt.localize_times(str(new.get("detail", ""))))
+        action = new.get("action")
+        if action and self.button is None:
+            self.button = QPushButton(self)
             self.button.setObjectName("suggestionButton")
-            layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignVCenter)
+            self.button.clicked.connect(self._request)
+            self._layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignVCenter)
+        elif not action and self.button is not None:
+            self._layout.removeWidget(self.button)
+            self.button.hide()  # gone now, not when the loop deletes it
+            self.button.deleteLater()
+            self.button = None
+        if self.button is not None:
+            self.button.setText(button_text(str(action), new.get("target")))
+        self.suggestion = new
+
+    def _request(self) -> None:
+        self.requested.emit(str(self.suggestion["action"]), self.suggestion.get("target"))
+
+
+def _stripes() -> str:
+    """The severity stripes of the cards, one rule per severity (colors from ``colors``)."""
+    return "\n".join(
+        f'#suggestionCard[severity="{severity}"] '
+        f"{{ border-left: 5px solid {severity_badge(severity).background.name()}; }}"
+        for severity in _ICONS)
 
 
 ALL_CLEAR = "No suggestions: every target is up and nothing needs your attention."
@@ -95,13 +132,14 @@ class SuggestionsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.cards: list[SuggestionCard] = []
-        self._key: list[tuple[Any, ...]] | None = None
+        self._busy = False
         self.empty = QLabel(WAITING, self)
         self.empty.setObjectName("placeholder")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
         self._list = QWidget()
         self._list.setObjectName("suggestionList")
+        self._list.setStyleSheet(_stripes())
         self._rows = QVBoxLayout(self._list)
         self._rows.setContentsMargins(4, 4, 4, 4)
         self._rows.setSpacing(8)
@@ -119,33 +157,44 @@ class SuggestionsPanel(QWidget):
 
     def set_suggestions(self, suggestions: Sequence[Mapping[str, Any]],
                         overall: str = "unknown") -> None:
-        """Show ``suggestions`` (the cards are rebuilt only when they changed); with none,
-        say why from the ``overall`` status: all clear only when it is ``healthy``."""
+        """Show ``suggestions`` in their order: a card whose suggestion (same ``id``) is
+        unchanged is kept as it is, a changed one is updated in place, new ones are added
+        and the others removed. With none, say why from the ``overall`` status: all clear
+        only when it is ``healthy``."""
         self.empty.setText(ALL_CLEAR if overall == "healthy" else WAITING if overall == "unknown"
                            else f"No suggestions, but the overall status is {overall}: see "
                                 "the targets table.")
-        key = [tuple(str(s.get(k)) for k in ("id", "severity", "title", "detail", "action",
-                                              "target")) for s in suggestions]
-        if key == self._key:
-            return
-        self._key = key
+        spare: dict[str, list[SuggestionCard]] = {}
         for card in self.cards:
-            self._rows.removeWidget(card)
-            card.deleteLater()
-        self.cards = []
+            spare.setdefault(str(card.suggestion.get("id")), []).append(card)
+        cards: list[SuggestionCard] = []
         for suggestion in suggestions:
-            card = SuggestionCard(suggestion, self._list)
+            same_id = spare.get(str(suggestion.get("id")))
+            if same_id:
+                card = same_id.pop(0)
+                card.show_suggestion(suggestion)
+            else:
+                card = SuggestionCard(suggestion, self._list)
+                card.requested.connect(self.request)
             if card.button is not None:
-                action, target = str(suggestion["action"]), suggestion.get("target")
-                card.button.clicked.connect(
-                    lambda _=False, a=action, t=target: self.request.emit(a, t))
-            self._rows.insertWidget(self._rows.count() - 1, card)
-            self.cards.append(card)
-        self.empty.setVisible(not self.cards)
-        self._scroll.setVisible(bool(self.cards))
+                card.button.setEnabled(not self._busy)
+            cards.append(card)
+        for gone in spare.values():
+            for card in gone:
+                self._rows.removeWidget(card)
+                card.hide()
+                card.deleteLater()
+        for index, card in enumerate(cards):  # the stretch stays last
+            if self._rows.indexOf(card) != index:
+                self._rows.removeWidget(card)
+                self._rows.insertWidget(index, card)
+        self.cards = cards
+        self.empty.setVisible(not cards)
+        self._scroll.setVisible(bool(cards))
 
     def set_busy(self, busy: bool) -> None:
-        """Disable the buttons while an action runs."""
+        """Disable the buttons while an action runs (cards shown meanwhile too)."""
+        self._busy = busy
         for card in self.cards:
             if card.button is not None:
                 card.button.setEnabled(not busy)
