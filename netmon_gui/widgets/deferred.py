@@ -11,13 +11,16 @@ target chosen before the graph exists and stops a graph built after ``stop()``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Protocol, cast
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
-__all__ = ["Deferred", "DeferredGraph", "Graph"]
+__all__ = ["Deferred", "DeferredGraph", "Graph", "add_tab", "build_shown"]
+
+_log = logging.getLogger("netmon.gui")
 
 
 class Deferred(QWidget):
@@ -115,3 +118,22 @@ class DeferredGraph(Deferred):
         elif self._target is not None:
             graph.set_target(self._target)
         return widget
+
+
+def add_tab(tabs: QTabWidget, title: str, content: QWidget | Callable[[], QWidget]) -> Deferred:
+    """Add tab ``title`` (padded) whose content, a widget or its factory, joins the window
+    when the tab is first shown (``build_shown``) or the content is asked for."""
+    page = Deferred(content if callable(content) else lambda: content, "Loading...", margin=10)
+    tabs.addTab(page, title)
+    return page
+
+
+def build_shown(tabs: QTabWidget, index: int) -> None:
+    """Build tab ``index``'s deferred content now that it is shown (the graphs wait for the
+    window's first paint instead); a failure is shown in the tab and logged."""
+    page = tabs.widget(index)
+    if isinstance(page, Deferred) and not isinstance(page, DeferredGraph):
+        try:
+            page.build()
+        except Exception as exc:  # the page says it
+            _log.error("console tab %s could not be built: %s", tabs.tabText(index), exc)

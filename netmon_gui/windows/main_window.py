@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
@@ -21,7 +20,6 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QTabWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -47,7 +45,7 @@ from ..tray import StatusTray
 from ..widgets.action_log import ActionLogView
 from ..widgets.breakers_panel import BreakersPanel
 from ..widgets.database_panel import DatabasePanel
-from ..widgets.deferred import Deferred, DeferredGraph
+from ..widgets.deferred import DeferredGraph, add_tab, build_shown
 from ..widgets.empty_state import EmptyState
 from ..widgets.events_panel import EventsPanel
 from ..widgets.log_panel import LogPanel
@@ -59,7 +57,7 @@ from ..widgets.targets_table import make_targets_table
 from ..widgets.tokens_panel import TokensPanel
 from ..widgets.uptime_bar import UptimeFeed
 from . import placement
-from .menus import build_menus
+from .menus import build_menus, build_toolbar
 from .remote_view import RemoteView
 from .window_modal import open_dialog
 
@@ -73,7 +71,6 @@ if TYPE_CHECKING:  # imported when built or opened (the graphs pull in pyqtgraph
 
 __all__ = ["MainWindow"]
 
-_log = logging.getLogger("netmon.gui")
 
 D = TypeVar("D", "TargetsEditor", "SettingsDialog")
 ICON = resources.files("resources").joinpath("icons/app.svg")
@@ -99,6 +96,12 @@ class MainWindow(QMainWindow):
     """
 
     closed = Signal()
+    # made with the toolbar (menus.build_toolbar)
+    probe_action: QAction
+    backends_action: QAction
+    pause_action: QAction
+    targets_action: QAction
+    settings_action: QAction
 
     def __init__(self, core: NetmonCore, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -150,15 +153,15 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.plot_page, "Latency")
         for widget, title in ((self.breakers_panel, "Breakers"), (self.tokens_panel, "Tokens"),
                               (self.suggestions, "Suggestions")):
-            self._tab(title, widget)
+            add_tab(self.tabs, title, widget)
         self._suggestions_tab = self.tabs.count() - 1
-        self._tab("Database", self.database_panel)
-        self._tab("Actions", self.action_log)
+        add_tab(self.tabs, "Database", self.database_panel)
+        add_tab(self.tabs, "Actions", self.action_log)
         self.remote = RemoteView(self)  # remote backends shown in these same widgets
         self.events_panel = EventsPanel()
         self.log_panel = LogPanel()
-        self._tab("Events", self.events_panel)
-        self._tab("Log", self.log_panel)
+        add_tab(self.tabs, "Events", self.events_panel)
+        add_tab(self.tabs, "Log", self.log_panel)
         self.log_bridge = LogBridge(self)
         self.tray = StatusTray(self)
         self.find_box = QLineEdit(self)
@@ -176,9 +179,9 @@ class MainWindow(QMainWindow):
             self.find_box.hide()
         self.tabs.addTab(self.timeline_page, "Timeline")
         # read only when shown or asked for: built (and their modules imported) then
-        self.diagnose_tab = self._tab("Diagnose", self._new_diagnose)
-        self.environment_page = self._tab("Environment", self._new_environment)
-        self.tabs.currentChanged.connect(self._build_tab)
+        self.diagnose_tab = add_tab(self.tabs, "Diagnose", self._new_diagnose)
+        self.environment_page = add_tab(self.tabs, "Environment", self._new_environment)
+        self.tabs.currentChanged.connect(lambda index: build_shown(self.tabs, index))
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -208,13 +211,13 @@ class MainWindow(QMainWindow):
         # the whole subtree. The toolbar comes after, as its look (#mainToolbar) was made.
         if STYLESHEET.is_file():
             self.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
-        self._make_toolbar()
+        self.toolbar = build_toolbar(self)
         self._make_status_bar()
         self.menus = build_menus(self)
         self._connect()
         if settings is not None:
             placement.restore(self, self.tabs, settings)
-        self._build_tab(self.tabs.currentIndex())
+        build_shown(self.tabs, self.tabs.currentIndex())
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -289,53 +292,6 @@ class MainWindow(QMainWindow):
         panel = EnvironmentPanel(lambda: self.config, self.core.status)
         panel.bundleSaved.connect(lambda text: self.statusBar().showMessage(text, 15000))
         return panel
-
-    def _tab(self, title: str, content: QWidget | Callable[[], QWidget]) -> Deferred:
-        """Add tab ``title`` (padded) whose content, a widget or its factory, joins the
-        window when the tab is first shown or the content is asked for."""
-        page = Deferred(content if callable(content) else lambda: content, "Loading...",
-                        margin=10)
-        self.tabs.addTab(page, title)
-        return page
-
-    def _build_tab(self, index: int) -> None:
-        page = self.tabs.widget(index)
-        if isinstance(page, Deferred) and not isinstance(page, DeferredGraph):
-            try:  # the graphs wait for the first paint; the other tabs are built on show
-                page.build()
-            except Exception as exc:  # the page says it
-                _log.error("console tab %s could not be built: %s", self.tabs.tabText(index),
-                           exc)
-
-    def _make_toolbar(self) -> None:
-        toolbar = QToolBar("Actions", self)
-        toolbar.setObjectName("mainToolbar")
-        toolbar.setMovable(False)
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.probe_action = QAction("Probe all now", self)
-        self.probe_action.setToolTip("Probe every target once, outside the schedule")
-        self.probe_action.setShortcut("F5")
-        self.probe_action.triggered.connect(lambda: self.run_action("probe_all"))
-        toolbar.addAction(self.probe_action)
-        toolbar.addSeparator()
-        toolbar.addWidget(QLabel(" Backend: ", toolbar))
-        toolbar.addWidget(self.remote.selector)
-        self.backends_action = QAction("Backends...", self)
-        self.backends_action.setToolTip("Add, edit or remove remote backends")
-        self.backends_action.triggered.connect(self.remote.edit_backends)
-        toolbar.addAction(self.backends_action)
-        self.pause_action = QAction("Pause monitoring", self)
-        self.pause_action.setCheckable(True)
-        self.pause_action.setToolTip("Stop scheduled probes until resumed")
-        self.pause_action.toggled.connect(self.set_paused)
-        self.targets_action = QAction("Targets...", self)
-        self.targets_action.setToolTip("Add, edit, disable or remove targets")
-        self.targets_action.triggered.connect(self.edit_targets)
-        self.settings_action = QAction("Settings...", self)
-        self.settings_action.triggered.connect(self.edit_settings)
-        toolbar.addActions([self.targets_action, self.settings_action])
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
-        self.toolbar = toolbar
 
     def _make_status_bar(self) -> None:
         source = self.config.source or "built-in defaults"
@@ -593,19 +549,9 @@ class MainWindow(QMainWindow):
         self._split()
 
     def _split(self) -> None:
-        """Until the user drags the divider: the tabs get room for every tab's title when
-        the table can still have 560 px (its columns); the table gets at most 720 px and
-        the tabs at least 400 px."""
+        """Until the user drags the divider, the split ``placement.split_sizes`` gives."""
         if not self._user_split:
-            total = max(self.width() - 32, 600)
-            corner = self.tabs.cornerWidget()
-            bar = self.tabs.tabBar()
-            # room too for a count in a title ("Suggestions (12)") and the open tab's bold
-            reserve = bar.fontMetrics().horizontalAdvance(" (99)") + 24
-            all_tabs = bar.sizeHint().width() + reserve + (
-                corner.sizeHint().width() if corner is not None else 0)
-            left = min(720, max(total - all_tabs, min(560, total - 400)))
-            self.splitter.setSizes([left, total - left])
+            self.splitter.setSizes(list(placement.split_sizes(self.width(), self.tabs)))
 
     # --- shutdown ------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override

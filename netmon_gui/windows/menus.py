@@ -1,4 +1,5 @@
-"""The main window's menu bar (File, View, Actions, Help) and its keyboard shortcuts.
+"""The main window's commands: its toolbar, its menu bar (File, View, Actions, Help) and
+their keyboard shortcuts.
 
 View lists the tabs present when it opens, and Ctrl+1..Ctrl+9 select tabs by position, so
 tabs added later get a menu entry and a shortcut without touching this module.
@@ -8,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QLabel, QMenu, QToolBar
 
 from core.log import log_dir
 from core.version import __version__
@@ -21,7 +23,7 @@ from .window_modal import tell
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
-__all__ = ["about_text", "build_menus"]
+__all__ = ["about_text", "build_menus", "build_toolbar"]
 
 
 def about_text() -> str:
@@ -30,6 +32,40 @@ def about_text() -> str:
             f"version {__version__}<br><br>Probes DNS, TCP, HTTP, PostgreSQL and Supabase; "
             "circuit breakers, history and recovery suggestions.<br><br>"
             f"Log folder: {log_dir()}")
+
+
+def build_toolbar(window: MainWindow) -> QToolBar:
+    """Add the toolbar to ``window``, making its actions (``probe_action``,
+    ``backends_action``, ``pause_action``, ``targets_action``, ``settings_action``: the menus
+    and the tray use them too); returns the toolbar."""
+    toolbar = QToolBar("Actions", window)
+    toolbar.setObjectName("mainToolbar")
+    toolbar.setMovable(False)
+    toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    window.probe_action = QAction("Probe all now", window)
+    window.probe_action.setToolTip("Probe every target once, outside the schedule")
+    window.probe_action.setShortcut("F5")
+    window.probe_action.triggered.connect(lambda: window.run_action("probe_all"))
+    toolbar.addAction(window.probe_action)
+    toolbar.addSeparator()
+    toolbar.addWidget(QLabel(" Backend: ", toolbar))
+    toolbar.addWidget(window.remote.selector)
+    window.backends_action = QAction("Backends...", window)
+    window.backends_action.setToolTip("Add, edit or remove remote backends")
+    window.backends_action.triggered.connect(window.remote.edit_backends)
+    toolbar.addAction(window.backends_action)
+    window.pause_action = QAction("Pause monitoring", window)
+    window.pause_action.setCheckable(True)
+    window.pause_action.setToolTip("Stop scheduled probes until resumed")
+    window.pause_action.toggled.connect(window.set_paused)
+    window.targets_action = QAction("Targets...", window)
+    window.targets_action.setToolTip("Add, edit, disable or remove targets")
+    window.targets_action.triggered.connect(window.edit_targets)
+    window.settings_action = QAction("Settings...", window)
+    window.settings_action.triggered.connect(window.edit_settings)
+    toolbar.addActions([window.targets_action, window.settings_action])
+    window.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+    return toolbar
 
 
 def build_menus(window: MainWindow) -> dict[str, QMenu]:

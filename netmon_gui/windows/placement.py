@@ -1,4 +1,5 @@
-"""Window geometry and open tab remembered in QSettings, and always clamped to a screen."""
+"""Window geometry and open tab remembered in QSettings, always clamped to a screen, and
+the default split between the targets table and the tabs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from PySide6.QtWidgets import QMainWindow, QTabWidget
 
 from ..screenshot import tab_index, tab_names
 
-__all__ = ["DEFAULT_SIZE", "clamp_to_screen", "restore", "save"]
+__all__ = ["DEFAULT_SIZE", "clamp_to_screen", "restore", "save", "split_sizes"]
 
 DEFAULT_SIZE = (1200, 760)
 _GEOMETRY = "window/geometry"
@@ -56,3 +57,18 @@ def save(window: QMainWindow, tabs: QTabWidget, settings: QSettings) -> None:
     if 0 <= tabs.currentIndex() < len(names):
         settings.setValue(_TAB, names[tabs.currentIndex()])
     settings.sync()
+
+
+def split_sizes(window_width: int, tabs: QTabWidget) -> tuple[int, int]:
+    """(table, tabs) widths for a window ``window_width`` px wide: the tabs get room for
+    every tab's title when the table can still have 560 px (its columns); the table gets at
+    most 720 px and the tabs at least 400 px."""
+    total = max(window_width - 32, 600)
+    corner = tabs.cornerWidget()
+    bar = tabs.tabBar()
+    # room too for a count in a title ("Suggestions (12)") and the open tab's bold
+    reserve = bar.fontMetrics().horizontalAdvance(" (99)") + 24
+    all_tabs = bar.sizeHint().width() + reserve + (
+        corner.sizeHint().width() if corner is not None else 0)
+    left = min(720, max(total - all_tabs, min(560, total - 400)))
+    return left, total - left
