@@ -28,6 +28,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import timedelta
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,7 +59,9 @@ def target(i: int) -> Target:
     return Target(name=name, kind="postgres", dsn=f"postgresql://u@127.0.0.1:{5432 + i % 5}/d")
 
 
-def result(core: NetmonCore, name: str, kind: str, j: int, failing: bool) -> ProbeResult:
+def result(core: NetmonCore, name: str, kind: str, j: int, failing: bool,
+           ago_s: float = 0.0) -> ProbeResult:
+    """The ``j``-th result of a target, checked ``ago_s`` seconds before the clock's now."""
     clock = core.clock
     ok = not failing and j % 10 != 7
     details = {}
@@ -67,7 +70,8 @@ def result(core: NetmonCore, name: str, kind: str, j: int, failing: bool) -> Pro
                                   "addresses": ["127.0.0.1"] if ok else [],
                                   "error_kind": None if ok else "dns_timeout",
                                   "latency_ms": 1.5, "error": None}]}
-    return ProbeResult(name, kind, ok, 1.0 + (j * 7919 % 1000) / 37.0, clock.now(),
+    return ProbeResult(name, kind, ok, 1.0 + (j * 7919 % 1000) / 37.0,
+                       clock.now() - timedelta(seconds=ago_s),
                        phases={"dns": 0.4, "connect": 0.6},
                        error_kind=None if ok else ErrorKind.CONNECTION_REFUSED,
                        error=None if ok else "refused", details=details)
@@ -82,11 +86,12 @@ def build(n: int, ring: int) -> NetmonCore:
     for i, (name, state) in enumerate(monitor.states.items()):
         failing = i % 10 == 3
         kind = state.target.kind
-        old = [result(core, name, kind, j, False) for j in range(ring - 5)]
+        # one result a second, the newest now: as a 1 s interval leaves the ring
+        old = [result(core, name, kind, j, False, ring - 1 - j) for j in range(ring - 5)]
         monitor.memory.extend(name, old)
         state.windows.add_counts(clock.monotonic(), len(old), sum(not r.ok for r in old))
         for j in range(5):
-            monitor._record(state, result(core, name, kind, ring - 5 + j, failing))
+            monitor._record(state, result(core, name, kind, ring - 5 + j, failing, 4 - j))
     return core
 
 

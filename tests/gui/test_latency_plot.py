@@ -1,30 +1,29 @@
-"""The latency plot over a MemoryHistory: what it draws, and that its shortcuts (grid lines
-filled as rectangles or tiled as a row, the time axis drawn without a QPicture, timestamps
-remembered between redraws, one range change) draw what the plain way draws."""
+"""The latency plot over a MemoryHistory: what it plots (the series from the ring, the view's
+ranges) and what the canvas paints of it (line, gaps, marks, dots, ticks and labels, the
+palette's background), checked on the painted pixels."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import numpy as np
-import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QImage, QPainter, QPicture
+from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from core.errors import ErrorKind
 from core.history import MemoryHistory
 from core.probes.base import ProbeResult
-from netmon_gui.widgets import latency_plot
-from netmon_gui.widgets.latency_plot import GridAxis, LatencyPlot
+from netmon_gui.widgets.axis_ticks import AxisTicks
+from netmon_gui.widgets.latency_canvas import FAIL_COLOR, LINE_COLOR, LatencyCanvas
+from netmon_gui.widgets.latency_plot import LatencyPlot
 
 START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
+LINE = LINE_COLOR.name()
 
 
 def feed(memory: MemoryHistory, first: int, count: int) -> None:
@@ -39,6 +38,12 @@ def feed(memory: MemoryHistory, first: int, count: int) -> None:
                                error=None if ok else "refused"))
 
 
+def add(memory: MemoryHistory, i: int, latency: float | None, ok: bool = True) -> None:
+    memory.add(ProbeResult("t", "http", ok, latency, START + timedelta(seconds=i),
+                           error_kind=None if ok else ErrorKind.TIMEOUT,
+                           error=None if ok else "timed out"))
+
+
 def shown(qtbot: QtBot, memory: MemoryHistory, width: int = 900) -> LatencyPlot:
     plot = LatencyPlot(memory)
     qtbot.addWidget(plot)
@@ -50,47 +55,17 @@ def shown(qtbot: QtBot, memory: MemoryHistory, width: int = 900) -> LatencyPlot:
 
 
 def image(plot: LatencyPlot) -> QImage:
-    """The plot as painted, after the axes settled their width to their labels (which
-    they do on a paint, for the next layout)."""
-    for _ in range(2):
-        plot.plot.grab()
-        QApplication.processEvents()
-    out: QImage = plot.plot.grab().toImage()
+    out: QImage = plot.canvas.grab().toImage()
     return out
 
 
-def test_grid_lines_filled_as_rectangles_are_the_pixels_of_pyqtgraphs_lines(
-        qtbot: QtBot) -> None:
-    """GridAxis.drawPicture paints what AxisItem.drawPicture paints, pixel for pixel, for
-    translucent grid lines at fractional positions and under a fractional offset."""
-    axis = GridAxis("left")
-    axis.setGrid(64)
-    pen = pg.mkPen((150, 150, 150, 64))
-    ticks = [(pen, pg.Point(10.3 + 37.7 * i, 3.6), pg.Point(10.3 + 37.7 * i, 180.2))
-             for i in range(6)]  # vertical, as the time axis's
-    ticks += [(pen, pg.Point(240.8, 5.5 + 29.3 * i), pg.Point(2.1, 5.5 + 29.3 * i))
-              for i in range(6)]  # horizontal, drawn right to left as the left axis's
-    line = (pg.mkPen("k"), pg.Point(1.0, 190.0), pg.Point(250.0, 190.0))
-    specs: tuple[Any, ...] = (line, ticks, [])
-
-    def drawn(draw: object) -> QImage:
-        picture = QPicture()
-        painter = QPainter(picture)
-        draw(painter, *specs)  # type: ignore[operator]
-        painter.end()
-        out = QImage(260, 200, QImage.Format.Format_ARGB32_Premultiplied)
-        out.fill(Qt.GlobalColor.white)
-        painter = QPainter(out)
-        painter.translate(QPointF(0.35, 0.65))
-        picture.play(painter)
-        painter.end()
-        return out
-
-    ours = drawn(axis.drawPicture)
-    assert ours == drawn(lambda p, *s: pg.AxisItem.drawPicture(axis, p, *s))
-    blank = QImage(ours.size(), ours.format())
-    blank.fill(Qt.GlobalColor.white)
-    assert ours != blank
+def colors_at(picture: QImage, canvas: LatencyCanvas, x: float, y: float) -> set[str]:
+    """The painted colours at the data point (x s, y ms): its pixel and the 8 around it
+    (a line or mark is centred on the point to within rounding)."""
+    at = canvas.to_pixel(x, y)
+    px, py = math.floor(at.x()), math.floor(at.y())
+    return {picture.pixelColor(px + dx, py + dy).name() for dx in (-1, 0, 1)
+            for dy in (-1, 0, 1)}
 
 
 def test_the_line_and_marks_come_from_the_ring(qtbot: QtBot) -> None:
@@ -104,24 +79,26 @@ def test_the_line_and_marks_come_from_the_ring(qtbot: QtBot) -> None:
         feed(memory, first, 1 if first != 60 else 30)
         plot.redraw()
         points = memory.points("t")
-        xs, ys = plot.curve.getData()
-        assert xs.tolist() == [at.timestamp() for at, _, _, _ in points]
+        series = plot.canvas.series
+        assert series.xs.tolist() == [at.timestamp() for at, _, _, _ in points]
         want = [lat if ok and lat is not None else math.nan for _, ok, lat, _ in points]
-        assert np.array_equal(ys, np.array(want, dtype=float), equal_nan=True)
-        bad = [(at.timestamp(), kind) for at, ok, _, kind in points if not ok]
-        marks = plot.failures.data
-        assert [(m["x"], m["data"]) for m in marks] == bad
-        assert {m["y"] for m in marks} == {max(y for y in want if not math.isnan(y)) * 1.15}
+        assert np.array_equal(series.ys, np.array(want, dtype=float), equal_nan=True)
+        assert list(series.marks) == [at.timestamp() for at, ok, _, _ in points if not ok]
+        assert series.top == max(y for y in want if not math.isnan(y)) * 1.15
+        assert plot.point_count() == (sum(not math.isnan(y) for y in want),
+                                      sum(not ok for _, ok, _, _ in points))
 
 
 def test_only_failures_draw_marks_and_no_line(qtbot: QtBot) -> None:
     memory = MemoryHistory()
     for i in range(3):
-        memory.add(ProbeResult("t", "http", False, None, START + timedelta(seconds=i),
-                               error_kind=ErrorKind.CONNECTION_REFUSED, error="refused"))
+        add(memory, i, None, ok=False)
     plot = shown(qtbot, memory)
     assert plot.point_count() == (0, 3)
-    assert {m["y"] for m in plot.failures.data} == {1.15}
+    assert plot.canvas.series.top == 1.15
+    picture = image(plot)
+    for x in plot.canvas.series.marks:
+        assert FAIL_COLOR.name() in colors_at(picture, plot.canvas, x, 1.15)
 
 
 def test_successes_without_a_latency_keep_the_default_range(qtbot: QtBot) -> None:
@@ -129,82 +106,157 @@ def test_successes_without_a_latency_keep_the_default_range(qtbot: QtBot) -> Non
     the latency range stays 0 .. 1.08 x 1.15, not a NaN range."""
     memory = MemoryHistory()
     for i in range(3):
-        memory.add(ProbeResult("t", "http", True, None, START + timedelta(seconds=i)))
+        add(memory, i, None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy's "All-NaN slice" would fail here
         plot = shown(qtbot, memory)
+        image(plot)
     assert plot.point_count() == (0, 0)
-    (_, _), (y0, y1) = plot.plot.getPlotItem().getViewBox().viewRange()
-    assert (y0, y1) == pytest.approx((0, 1.15 * 1.08))
+    assert plot.canvas.series.y_range == pytest.approx((0, 1.15 * 1.08))
 
 
-def test_the_view_is_the_last_span_with_the_same_padding_as_before(qtbot: QtBot) -> None:
+def test_the_view_is_the_last_span_padded_3_percent_and_at_least_a_minute(
+        qtbot: QtBot) -> None:
     """The time range is the results' span (at least a minute) padded 3 % each side, the
     latency range 0 .. 1.08 x the top of the marks."""
     memory = MemoryHistory()
     feed(memory, 0, 200)
     plot = shown(qtbot, memory)
-    (x0, x1), (y0, y1) = plot.plot.getPlotItem().getViewBox().viewRange()
     first, last = START.timestamp(), (START + timedelta(seconds=199)).timestamp()
     pad = (last - first) * 0.03
-    assert (x0, x1) == pytest.approx((first - pad, last + pad), abs=1e-6)
+    assert plot.canvas.series.x_range == pytest.approx((first - pad, last + pad), abs=1e-6)
     top = max(r.latency_ms or 0 for r in memory.recent("t")) * 1.15
-    assert (y0, y1) == pytest.approx((0, top * 1.08))
+    assert plot.canvas.series.y_range == pytest.approx((0, top * 1.08))
+    memory.forget("t")
+    feed(memory, 0, 10)  # 9 s of results: a minute is shown, ending at the last
+    plot.redraw()
+    last = (START + timedelta(seconds=9)).timestamp()
+    assert plot.canvas.series.x_range == pytest.approx((last - 61.8, last + 1.8))
 
 
-def spike(memory: MemoryHistory, i: int) -> None:
-    """Result ``i`` with a latency above all of feed()'s: the latency range grows."""
-    memory.add(ProbeResult("t", "http", True, 80.0, START + timedelta(seconds=i)))
+def test_the_line_joins_measured_points_and_breaks_at_a_failure(qtbot: QtBot) -> None:
+    """Painted pixels: the line's colour at every measured point and halfway between two
+    neighbours; none halfway across a failure; a red mark at the failure's time, at the
+    top; a dot per point while they are far apart."""
+    memory = MemoryHistory()
+    for i in range(40):
+        add(memory, i, 10.0 if i % 2 else 12.0, ok=i != 20)
+    plot = shown(qtbot, memory)
+    canvas = plot.canvas
+    picture = image(plot)
+    at = [(START + timedelta(seconds=i)).timestamp() for i in range(40)]
+    for i in (1, 2, 18, 22, 39):
+        assert LINE in colors_at(picture, canvas, at[i], 10.0 if i % 2 else 12.0), i
+    assert LINE in colors_at(picture, canvas, (at[4] + at[5]) / 2, 11.0)
+    assert LINE not in colors_at(picture, canvas, at[20], 11.0)  # 19 -> 21 not joined
+    assert LINE not in colors_at(picture, canvas, at[20], 10.0)
+    assert FAIL_COLOR.name() in colors_at(picture, canvas, at[20], canvas.series.top)
+    assert FAIL_COLOR.name() not in colors_at(picture, canvas, at[19], canvas.series.top)
+    assert canvas.dots()
+    dot = canvas.to_pixel(at[1], 10.0)  # 2 px below a low point: only its dot reaches there
+    below = picture.pixelColor(math.floor(dot.x()), math.floor(dot.y()) + 2)
+    assert below.blue() - below.red() > 60, below.name()  # the dot's (antialiased) edge
 
 
-@pytest.mark.parametrize(("width", "add"), [(900, feed), (640, feed), (900, spike)],
-                         ids=["scroll", "scroll-and-resize", "scroll-and-latency-range"])
-def test_a_long_lived_plot_looks_like_a_new_one_after_a_scroll(
-        qtbot: QtBot, width: int, add: Any) -> None:
-    """Redrawn after one more second (and a resize, or a new latency range), the plot is
-    pixel for pixel what a plot built from scratch over the same ring shows: time labels,
-    grid, line and marks."""
+def test_dense_results_are_a_line_without_dots(qtbot: QtBot) -> None:
+    memory = MemoryHistory()
+    feed(memory, 0, 400)
+    plot = shown(qtbot, memory, 700)
+    assert len(plot.canvas.series.xs) * 6 > plot.canvas.frame().plot.width()
+    assert not plot.canvas.dots()
+
+
+def test_time_labels_are_local_clock_times_centred_on_their_ticks(qtbot: QtBot) -> None:
+    """Five minutes of results: a label per labelled tick, the tick's local time (as
+    DateAxisItem words it for the span), centred under it, inside the canvas and
+    apart from each other; each minute boundary in view is a labelled tick."""
     memory = MemoryHistory()
     feed(memory, 0, 300)
-    old = shown(qtbot, memory)
-    image(old)
-    add(memory, 300) if add is spike else add(memory, 300, 1)
-    old.resize(width, 500)
-    QApplication.processEvents()  # the resize reaches the view, as it does live
-    old.redraw()
-    new = shown(qtbot, memory, width)
-    assert image(old) == image(new)
+    plot = shown(qtbot, memory)
+    frame = plot.canvas.frame()
+    texts = {text: rect for rect, _, text in frame.labels}
+    labelled = [(x, t) for x, t in frame.x_ticks if t.label and t.label in texts]
+    assert len(labelled) >= 4
+    for x, tick in labelled:
+        local = datetime.fromtimestamp(tick.value)
+        assert tick.label in (local.strftime("%H:%M"), local.strftime("%H:%M:%S"))
+        rect = texts[tick.label]
+        assert rect.center().x() == pytest.approx(x)
+        assert rect.top() >= frame.plot.bottom() and 0 <= rect.left() < rect.right() <= 900
+    minutes = {int(t.value) for _, t in labelled}
+    x0, x1 = plot.canvas.series.x_range
+    assert {m for m in range(int(x0) // 60 * 60 + 60, int(x1), 60)} <= minutes
+    rects = sorted((r for _, t in labelled for r in [texts[t.label]]), key=lambda r: r.left())
+    assert all(a.right() < b.left() for a, b in itertools.pairwise(rects))
 
 
-class PlainTimeAxis(pg.DateAxisItem):  # type: ignore[misc]  # pyqtgraph is untyped
-    """pyqtgraph's own time axis: recorded into a QPicture, grid lines drawn one by one."""
+def test_latency_labels_are_round_values_at_their_heights(qtbot: QtBot) -> None:
+    memory = MemoryHistory()
+    for i in range(30):
+        add(memory, i, 20.0 + i % 3)  # top 22 x 1.15, range 0 .. 27.3
+    plot = shown(qtbot, memory)
+    canvas = plot.canvas
+    frame = canvas.frame()
+    labels = {text: rect for rect, _, text in frame.labels}
+    values = [float(t.label) for _, t in frame.y_ticks if t.label and t.label in labels]
+    assert values[:2] == [0.0, 5.0] or values[:2] == [0.0, 10.0]
+    assert max(values) >= 20
+    for text, rect in labels.items():
+        if text.replace(".", "").isdigit():
+            y = canvas.to_pixel(0, float(text)).y()
+            assert rect.center().y() == pytest.approx(y)
+            assert rect.right() < frame.plot.left()
 
 
-@pytest.mark.parametrize("width", [900, 733], ids=["900", "733"])
-def test_the_time_axis_paints_what_pyqtgraphs_time_axis_paints(
-        qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, width: int) -> None:
-    """TimeAxis (drawn without a QPicture, its grid tiled as one row of pixels) paints the
-    plot pixel for pixel as pyqtgraph's DateAxisItem does: at first, after scrolls by a
-    second, after a new latency range and after a resize."""
+def test_a_scroll_moves_the_ticks_with_the_data(qtbot: QtBot) -> None:
+    """One second later the tick times still in view sit further left, each where the new
+    range puts its time, and the data are painted where the new range puts them."""
     memory = MemoryHistory()
     feed(memory, 0, 300)
-    ours = shown(qtbot, memory, width)
-    monkeypatch.setattr(latency_plot, "TimeAxis", PlainTimeAxis)
-    plain = shown(qtbot, memory, width)
-    assert isinstance(plain.plot.getPlotItem().getAxis("bottom"), PlainTimeAxis)
-    def resize() -> None:
-        for plot in (ours, plain):
-            plot.resize(width - 57, 431)
+    plot = shown(qtbot, memory)
+    before = {t.value: x for x, t in plot.canvas.frame().x_ticks}
+    feed(memory, 300, 1)
+    plot.redraw()
+    canvas = plot.canvas
+    after = {t.value: x for x, t in canvas.frame().x_ticks}
+    common = set(before) & set(after)
+    assert len(common) >= 4
+    for value in common:
+        assert after[value] < before[value]
+        assert after[value] == pytest.approx(canvas.to_pixel(value, 0).x())
+    picture = image(plot)
+    for at, ok, latency, _ in memory.points("t")[-12:]:
+        if ok and latency is not None:
+            assert LINE in colors_at(picture, canvas, at.timestamp(), latency)
 
-    steps: list[Callable[[], None]] = [
-        lambda: None, lambda: feed(memory, 300, 1), lambda: feed(memory, 301, 1),
-        lambda: spike(memory, 302), resize]
-    for step in steps:
-        step()
-        QApplication.processEvents()
-        for plot in (ours, plain):
-            plot.redraw()
-        assert image(ours) == image(plain)
+
+def test_the_background_is_the_palettes_window_colour(qtbot: QtBot) -> None:
+    memory = MemoryHistory()
+    feed(memory, 0, 100)
+    plot = shown(qtbot, memory)
+    palette = QPalette(plot.canvas.palette())
+    palette.setColor(QPalette.ColorRole.Window, QColor("#202124"))
+    plot.canvas.setPalette(palette)
+    assert image(plot).pixelColor(2, 2) == QColor("#202124")
+
+
+def test_tick_labels_are_date_axis_items_own_and_kept_between_scrolls(qtbot: QtBot) -> None:
+    """AxisTicks asks DateAxisItem for its labels: the same words, remembered for a
+    repeated set of ticks (the list handed out is not changed by a later call)."""
+    import pyqtgraph as pg
+
+    ticks = AxisTicks(time=True, font=QApplication.font())
+    theirs = pg.DateAxisItem("bottom")
+    theirs.fontMetrics = ticks.metrics
+    start = 1_700_000_000.0
+    for lo in (start, start, start + 1):
+        mine = ticks.ticks(lo, lo + 720, 900)
+        levels = theirs.tickValues(lo, lo + 720, 900)
+        spacing, values = levels[0]
+        shown_values = [v for v in values if lo <= v <= lo + 720]
+        assert [t.label for t in mine if t.level == 0] == theirs.tickStrings(
+            shown_values, 1.0, spacing)
+    assert ticks.ticks(start, start + 720, 900) is ticks.ticks(start, start + 720, 900)
 
 
 def test_times_are_right_after_a_switch_to_a_target_sharing_some_timestamps(
@@ -221,5 +273,5 @@ def test_times_are_right_after_a_switch_to_a_target_sharing_some_timestamps(
     plot = shown(qtbot, memory)
     for target in ("u", "t", "u"):
         plot.set_target(target)
-        xs, _ = plot.curve.getData()
+        xs = plot.canvas.series.xs
         assert xs.tolist() == [at.timestamp() for at, _, _, _ in memory.points(target)]
