@@ -28,6 +28,7 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPalette,
     QPen,
+    QPixmap,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -71,7 +72,13 @@ class Frame:
     plot: QRectF  # the data area
     x_ticks: list[tuple[float, Tick]] = field(default_factory=list)  # (pixel x, tick)
     y_ticks: list[tuple[float, Tick]] = field(default_factory=list)  # (pixel y, tick)
-    labels: list[tuple[QRectF, Qt.AlignmentFlag, str]] = field(default_factory=list)
+    x_labels: list[tuple[QRectF, Qt.AlignmentFlag, str]] = field(default_factory=list)
+    y_labels: list[tuple[QRectF, Qt.AlignmentFlag, str]] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[tuple[QRectF, Qt.AlignmentFlag, str]]:
+        """Every tick label: (rectangle, alignment, text)."""
+        return self.y_labels + self.x_labels
 
 
 class LatencyCanvas(QWidget):
@@ -87,6 +94,9 @@ class LatencyCanvas(QWidget):
         self._x_axis = AxisTicks(time=True, font=self.font())
         self._y_axis = AxisTicks(time=False, font=self.font())
         self._frame: tuple[tuple[object, ...], Frame] | None = None
+        self._pixmap: tuple[tuple[object, ...], QPixmap] | None = None
+        self._side: tuple[tuple[object, ...], tuple[QRectF, list[tuple[float, Tick]], list[
+            tuple[QRectF, Qt.AlignmentFlag, str]]]] | None = None
         self._line_pen = mkPen(LINE_COLOR, width=2)
         self._dot = renderSymbol("o", 5, QPen(Qt.PenStyle.NoPen), mkBrush(LINE_COLOR))
         self._cross = renderSymbol("x", 11, mkPen(FAIL_COLOR, width=2), mkBrush(FAIL_COLOR))
@@ -117,30 +127,13 @@ class LatencyCanvas(QWidget):
         return self._frame[1]
 
     def _layout(self) -> Frame:
-        metrics = self._y_axis.metrics
-        line = metrics.height()
-        top = _PAD + QFontMetricsF(self._title_font()).height() + 8  # title and legend
-        bottom = self.height() - _PAD - line - _TEXT_GAP
-        (x0, x1), (y0, y1) = self.series.x_range, self.series.y_range
-        height = max(bottom - top, 1.0)
-        y_ticks = self._y_axis.ticks(y0, y1, height)
-        widest = max((self._y_axis.width(t.label) for t in y_ticks if t.label),
-                     default=0.0)
-        left = _PAD + line + _TEXT_GAP + widest + _TEXT_GAP
-        plot = QRectF(left, top, max(self.width() - _PAD - 10.0 - left, 1.0), height)
-        x_ticks = self._x_axis.ticks(x0, x1, plot.width())
-        frame = Frame(plot)  # filled below
-        y_scale = plot.height() / (y1 - y0) if y1 > y0 else 0.0
+        plot, y_ticks, y_labels = self._latency_side()
+        x0, x1 = self.series.x_range
+        frame = Frame(plot, y_ticks=y_ticks, y_labels=y_labels)  # x filled below
+        line = self._x_axis.metrics.height()
         x_scale = plot.width() / (x1 - x0) if x1 > x0 else 0.0
-        for tick in y_ticks:
-            y = plot.bottom() - (tick.value - y0) * y_scale
-            frame.y_ticks.append((y, tick))
-            if tick.label:
-                rect = QRectF(left - _TEXT_GAP - widest, y - line / 2, widest, line)
-                if plot.top() - line / 2 <= rect.center().y() <= plot.bottom() + 1:
-                    frame.labels.append((rect, _ALIGN_RIGHT, tick.label))
         placed: list[QRectF] = []
-        for tick in x_ticks:
+        for tick in self._x_axis.ticks(x0, x1, plot.width()):
             x = plot.left() + (tick.value - x0) * x_scale
             frame.x_ticks.append((x, tick))
             if tick.label:
@@ -150,8 +143,38 @@ class LatencyCanvas(QWidget):
                 if (rect.left() >= 0 and rect.right() <= self.width()
                         and not any(roomy.intersects(other) for other in placed)):
                     placed.append(rect)
-                    frame.labels.append((rect, _ALIGN_TOP, tick.label))
+                    frame.x_labels.append((rect, _ALIGN_TOP, tick.label))
         return frame
+
+    def _latency_side(self) -> tuple[QRectF, list[tuple[float, Tick]],
+                                     list[tuple[QRectF, Qt.AlignmentFlag, str]]]:
+        """The data area, the latency ticks and their labels: they follow the size, the
+        font and the latency range, not the time, so they are kept until one of those
+        moves."""
+        key = (self.width(), self.height(), self.series.y_range, self.font().key())
+        if self._side is not None and self._side[0] == key:
+            return self._side[1]
+        metrics = self._y_axis.metrics
+        line = metrics.height()
+        top = _PAD + QFontMetricsF(self._title_font()).height() + 8  # title and legend
+        bottom = self.height() - _PAD - line - _TEXT_GAP
+        y0, y1 = self.series.y_range
+        height = max(bottom - top, 1.0)
+        ticks = self._y_axis.ticks(y0, y1, height)
+        widest = max((self._y_axis.width(t.label) for t in ticks if t.label), default=0.0)
+        left = _PAD + line + _TEXT_GAP + widest + _TEXT_GAP
+        plot = QRectF(left, top, max(self.width() - _PAD - 10.0 - left, 1.0), height)
+        y_scale = plot.height() / (y1 - y0) if y1 > y0 else 0.0
+        y_ticks, y_labels = [], []
+        for tick in ticks:
+            y = plot.bottom() - (tick.value - y0) * y_scale
+            y_ticks.append((y, tick))
+            if tick.label:
+                rect = QRectF(left - _TEXT_GAP - widest, y - line / 2, widest, line)
+                if plot.top() - line / 2 <= rect.center().y() <= plot.bottom() + 1:
+                    y_labels.append((rect, _ALIGN_RIGHT, tick.label))
+        self._side = (key, (plot, y_ticks, y_labels))
+        return self._side[1]
 
     def _mapping(self) -> _Mapping:
         plot = self.frame().plot
@@ -167,45 +190,68 @@ class LatencyCanvas(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         frame = self.frame()
         plot = frame.plot
-        background = self.palette().color(QPalette.ColorRole.Window)
         painter = QPainter(self)
         try:
-            painter.fillRect(event.rect(), background)
-            self._paint_grid(painter, frame, background)
+            painter.drawPixmap(0, 0, self._background(frame))
+            background = self.palette().color(QPalette.ColorRole.Window)
+            self._paint_grid(painter, frame.x_ticks, plot, background, vertical=True)
             painter.setPen(INK)
             painter.drawLine(QPointF(plot.left(), plot.top()), plot.bottomLeft())
             painter.drawLine(plot.bottomLeft(), plot.bottomRight())
-            for rect, flags, text in frame.labels:
+            for rect, flags, text in frame.x_labels:
                 painter.drawText(rect, int(flags), text)
-            self._paint_titles(painter, plot)
             painter.setClipRect(plot.adjusted(0, -8, 0, 0))  # the marks may reach above
             self._paint_data(painter)
-            painter.setClipping(False)
-            self._paint_legend(painter, plot)
         finally:
             painter.end()
 
-    def _paint_grid(self, painter: QPainter, frame: Frame, background: QColor) -> None:
+    def _background(self, frame: Frame) -> QPixmap:
+        """What does not move as time goes by: the background, the latency grid and labels,
+        the title and the legend; drawn again only when the size, the latency range, the
+        title, the palette or the font changed."""
+        ratio = self.devicePixelRatioF()
+        background = self.palette().color(QPalette.ColorRole.Window)
+        key = (self.width(), self.height(), ratio, frame.plot.getRect(),
+               tuple(frame.y_ticks), self.series.title, background.rgba(),
+               self.font().key())
+        if self._pixmap is not None and self._pixmap[0] == key:
+            return self._pixmap[1]
+        pixmap = QPixmap(round(self.width() * ratio), round(self.height() * ratio))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(background)
+        painter = QPainter(pixmap)
+        try:
+            self._paint_grid(painter, frame.y_ticks, frame.plot, background, vertical=False)
+            painter.setPen(INK)
+            for rect, flags, text in frame.y_labels:
+                painter.drawText(rect, int(flags), text)
+            self._paint_titles(painter, frame.plot)
+            self._paint_legend(painter, frame.plot)
+        finally:
+            painter.end()
+        self._pixmap = (key, pixmap)
+        return pixmap
+
+    def _paint_grid(self, painter: QPainter, ticks: list[tuple[float, Tick]], plot: QRectF,
+                    background: QColor, *, vertical: bool) -> None:
         """Faint lines at every tick, fainter for minor levels: each filled opaque in the
         colour a translucent line takes over the background (a translucent fill of a long
         column is blended row by row; an opaque one is a plain fill)."""
-        plot = frame.plot
-        for ticks, vertical in ((frame.y_ticks, False), (frame.x_ticks, True)):
-            counts: dict[int, int] = {}
-            for _, tick in ticks:
-                counts[tick.level] = counts.get(tick.level, 0) + 1
-            axis, length = ((self._x_axis, plot.width()) if vertical
-                            else (self._y_axis, plot.height()))
-            colors = {level: _over(INK, axis.grid_alpha(level, count, length), background)
-                      for level, count in counts.items()}
-            for at, tick in ticks:
-                pixel = math.floor(at)
-                if vertical and plot.left() < at <= plot.right():
-                    painter.fillRect(QRectF(pixel, plot.top(), 1, plot.height()),
-                                     colors[tick.level])
-                elif not vertical and plot.top() <= at < plot.bottom():
-                    painter.fillRect(QRectF(plot.left(), pixel, plot.width(), 1),
-                                     colors[tick.level])
+        counts: dict[int, int] = {}
+        for _, tick in ticks:
+            counts[tick.level] = counts.get(tick.level, 0) + 1
+        axis, length = (self._x_axis, plot.width()) if vertical else (self._y_axis,
+                                                                        plot.height())
+        colors = {level: _over(INK, axis.grid_alpha(level, count, length), background)
+                  for level, count in counts.items()}
+        for at, tick in ticks:
+            pixel = math.floor(at)
+            if vertical and plot.left() < at <= plot.right():
+                painter.fillRect(QRectF(pixel, plot.top(), 1, plot.height()),
+                                 colors[tick.level])
+            elif not vertical and plot.top() <= at < plot.bottom():
+                painter.fillRect(QRectF(plot.left(), pixel, plot.width(), 1),
+                                 colors[tick.level])
 
     def _paint_titles(self, painter: QPainter, plot: QRectF) -> None:
         """The title above the plot and the rotated latency axis label at its left."""
