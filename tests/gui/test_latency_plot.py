@@ -26,13 +26,13 @@ START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 LINE = LINE_COLOR.name()
 
 
-def feed(memory: MemoryHistory, first: int, count: int) -> None:
+def feed(memory: MemoryHistory, first: int, count: int, target: str = "t") -> None:
     """Results ``first`` .. ``first + count - 1``, one a second; every 7th fails (every
     other one of those after a measured time: still a gap in the line)."""
     for i in range(first, first + count):
         ok = i % 7 != 3
         latency = 1.0 + (i * 37 % 50) / 3 if ok or i % 14 == 3 else None
-        memory.add(ProbeResult("t", "http", ok, latency,
+        memory.add(ProbeResult(target, "http", ok, latency,
                                START + timedelta(seconds=i),
                                error_kind=None if ok else ErrorKind.CONNECTION_REFUSED,
                                error=None if ok else "refused"))
@@ -44,12 +44,13 @@ def add(memory: MemoryHistory, i: int, latency: float | None, ok: bool = True) -
                            error=None if ok else "timed out"))
 
 
-def shown(qtbot: QtBot, memory: MemoryHistory, width: int = 900) -> LatencyPlot:
+def shown(qtbot: QtBot, memory: MemoryHistory, width: int = 900,
+          target: str = "t") -> LatencyPlot:
     plot = LatencyPlot(memory)
     qtbot.addWidget(plot)
     plot.resize(width, 500)
     plot.show()
-    plot.set_target("t")
+    plot.set_target(target)
     QApplication.processEvents()
     return plot
 
@@ -228,6 +229,37 @@ def test_a_scroll_moves_the_ticks_with_the_data(qtbot: QtBot) -> None:
     for at, ok, latency, _ in memory.points("t")[-12:]:
         if ok and latency is not None:
             assert LINE in colors_at(picture, canvas, at.timestamp(), latency)
+
+
+def spike(memory: MemoryHistory, i: int) -> None:
+    """Result ``i`` with a latency above all of feed()'s: the latency range grows."""
+    add(memory, i, 80.0)
+
+
+@pytest.mark.parametrize("change", ["scroll", "scroll-and-resize", "latency-range", "target"])
+def test_a_long_lived_plot_paints_what_a_new_one_paints(qtbot: QtBot, change: str) -> None:
+    """After a second more, a resize, a new latency range or a switch of target, the plot
+    (with what it keeps between paints: layout, ticks, labels, the background pixmap) is
+    pixel for pixel what a plot built from scratch over the same ring shows."""
+    memory = MemoryHistory()
+    feed(memory, 0, 300)
+    feed(memory, 0, 301, target="u")  # the same results as "t" a second later: the title
+    old = shown(qtbot, memory)  # is all that differs
+    image(old)
+    width = 900
+    if change == "latency-range":
+        spike(memory, 300)
+    else:
+        feed(memory, 300, 1)
+    if change == "scroll-and-resize":
+        width = 733
+        old.resize(width, 500)
+        QApplication.processEvents()
+    old.redraw()
+    if change == "target":
+        old.set_target("u")
+    new = shown(qtbot, memory, width, "u" if change == "target" else "t")
+    assert image(old) == image(new)
 
 
 def test_the_background_is_the_palettes_window_colour(qtbot: QtBot) -> None:
