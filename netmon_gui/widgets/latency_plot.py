@@ -18,6 +18,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from core.history import MemoryHistory
+from core.history.ring import Point
 from core.probes.base import ProbeResult
 
 from .latency_canvas import EMPTY, LatencyCanvas, Series
@@ -37,8 +38,9 @@ class LatencyPlot(QWidget):
         self.target: str | None = None
         self.redraws = 0
         self._stale = False  # a redraw was skipped while hidden
-        # the last redraw's checked_at and their POSIX times
-        self._stamps: tuple[Sequence[datetime], np.ndarray] = ((), np.empty(0))
+        # the last redraw's checked_at, and its columns (see ``_columns``)
+        self._kept: tuple[list[datetime], np.ndarray, np.ndarray, np.ndarray] = (
+            [], np.empty(0), np.empty(0, bool), np.empty(0))
         self.canvas = LatencyCanvas()
         self.placeholder = QLabel("Select a target to see its latency", self)
         self.placeholder.setObjectName("placeholder")
@@ -100,12 +102,7 @@ class LatencyPlot(QWidget):
                                      else f"No results for {self.target} yet")
             self.stack.setCurrentWidget(self.placeholder)
             return
-        ats, oks, latencies, _ = zip(*results, strict=True)
-        times = self._timestamps(ats)
-        ok = np.array(oks, dtype=bool)
-        # A failure is a gap in the line (NaN) and a red mark on top.
-        ys = np.array(latencies, dtype=float)  # a missing latency (None) is NaN
-        ys[~ok] = math.nan
+        times, ok, ys = self._columns(results)
         measured = ys[~np.isnan(ys)]
         top = (float(measured.max()) if measured.size else 1.0) * 1.15 or 1.0
         first, last = float(times[0]), float(times[-1])
@@ -116,19 +113,27 @@ class LatencyPlot(QWidget):
             (last - span - pad, last + pad), (0.0, top * 1.08), f"{self.target}: latency"))
         self.stack.setCurrentWidget(self.canvas)
 
-    def _timestamps(self, ats: Sequence[datetime]) -> np.ndarray:
-        """POSIX times of ``ats``. The ring only appends and drops its oldest, so the results
-        of the last redraw still in it lead ``ats``: their times (the same objects) are
-        reused, only the newer ones computed (``timestamp()`` is ~0.4 us a result)."""
-        seen, times = self._stamps
-        dropped = next((i for i, at in enumerate(seen) if at is ats[0]), len(seen)) if ats else 0
+    def _columns(self, results: Sequence[Point]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """POSIX times, successes and latencies (NaN for a failure: a gap in the line, or a
+        missing latency) of ``results``. The ring only appends and drops its oldest, so the
+        results of the last redraw still in it lead ``results``: their columns are reused
+        (recognised by their ``checked_at`` objects), only the newer ones converted."""
+        seen, times, ok, ys = self._kept
+        first = results[0][0]
+        dropped = next((i for i, at in enumerate(seen) if at is first), len(seen))
         kept = len(seen) - dropped
-        if kept > len(ats) or not all(map(is_, seen[dropped:], ats[:kept])):
+        if kept > len(results) or not all(map(is_, seen[dropped:],
+                                              (r[0] for r in results[:kept]))):
             dropped, kept = len(seen), 0
-        new = np.fromiter((at.timestamp() for at in ats[kept:]), float, len(ats) - kept)
-        out = np.concatenate((times[dropped:], new))
-        self._stamps = (ats, out)
-        return out
+        new = results[kept:]
+        new_ok = np.fromiter((r[1] for r in new), bool, len(new))
+        new_ys = np.fromiter((r[2] if r[1] and r[2] is not None else math.nan for r in new),
+                             float, len(new))
+        new_times = np.fromiter((r[0].timestamp() for r in new), float, len(new))
+        self._kept = ([r[0] for r in results], np.concatenate((times[dropped:], new_times)),
+                      np.concatenate((ok[dropped:], new_ok)),
+                      np.concatenate((ys[dropped:], new_ys)))
+        return self._kept[1:]
 
     def point_count(self) -> tuple[int, int]:
         """(latency points, failure marks) currently drawn."""
