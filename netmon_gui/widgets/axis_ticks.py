@@ -9,6 +9,7 @@ for which levels get labels and how faint each level's grid line is; it draws no
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtGui import QFont, QFontMetricsF
@@ -51,6 +52,7 @@ class AxisTicks:
         self._labels: dict[tuple[object, ...], list[str]] = {}
         self._widths: dict[str, float] = {}
         self._last: tuple[tuple[float, float, float], list[Tick]] = ((0.0, 0.0, 0.0), [])
+        self._wide: tuple[float, float, float, list[tuple[float, Any]]] = (0.0, 0.0, -1.0, [])
 
     def ticks(self, lo: float, hi: float, length_px: float) -> list[Tick]:
         """The ticks between ``lo`` and ``hi`` on an axis ``length_px`` long, major level
@@ -59,7 +61,7 @@ class AxisTicks:
             return []
         if self._last[0] == (lo, hi, length_px):
             return self._last[1]
-        levels = self._axis.tickValues(lo, hi, length_px)
+        levels = self._levels(lo, hi, length_px)
         out: list[Tick] = []
         labelled = 0
         filled = 0.0
@@ -86,6 +88,25 @@ class AxisTicks:
                 self._widths.clear()
             width = self._widths[text] = self.metrics.horizontalAdvance(text)
         return width
+
+    def _levels(self, lo: float, hi: float, length_px: float) -> list[tuple[float, Any]]:
+        """The axis's tick levels (spacing, values) for the range; values may lie outside it.
+
+        A time axis picks its ticks from the density (seconds per pixel) alone: each level
+        is the multiples of a round step of local time. So the levels are asked for three
+        times the range (at the same density) and kept while the range scrolls within that
+        and the density stays within 0.1 % (a full ring's span moves by the probes'
+        jitter): a scroll by a second costs no call to ``DateAxisItem.tickValues``."""
+        if not self.time:
+            return list(self._axis.tickValues(lo, hi, length_px))
+        density = (hi - lo) / length_px
+        kept_density, kept_lo, kept_hi, levels = self._wide
+        if not (kept_lo <= lo and hi <= kept_hi
+                and abs(density - kept_density) <= kept_density * 1e-3):
+            span = hi - lo
+            levels = list(self._axis.tickValues(lo - span, hi + span, length_px * 3))
+            self._wide = (density, lo - span, hi + span, levels)
+        return levels
 
     def grid_alpha(self, level: int, count: int, length_px: float) -> int:
         """The opacity (0-255) of a grid line of ``level`` when that level has ``count``

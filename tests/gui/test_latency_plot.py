@@ -291,6 +291,22 @@ def test_tick_labels_are_date_axis_items_own_and_kept_between_scrolls(qtbot: QtB
     assert ticks.ticks(start, start + 720, 900) is ticks.ticks(start, start + 720, 900)
 
 
+def test_a_scrolling_time_axis_gives_the_ticks_a_fresh_one_gives(qtbot: QtBot) -> None:
+    """The time axis keeps its tick levels while the range scrolls (at the density it had,
+    within 0.1 %): over 20 minutes of one-second scrolls with a jittering span, a minute
+    of growing span and a resize, each range's ticks are those of an axis that never saw
+    another range."""
+    font = QApplication.font()
+    kept = AxisTicks(time=True, font=font)
+    start = 1_700_000_000.0
+    ranges = [(start + i - 720 + (i % 3) * 0.05, start + i, 900.0) for i in range(0, 1200, 3)]
+    ranges += [(start - 300, start + i, 900.0) for i in range(60)]  # the span grows
+    ranges += [(start - 720, start + i, 600.0) for i in range(5)]  # narrower
+    for lo, hi, length in ranges:
+        fresh = AxisTicks(time=True, font=font)
+        assert kept.ticks(lo, hi, length) == fresh.ticks(lo, hi, length), (lo, hi, length)
+
+
 def test_times_are_right_after_a_switch_to_a_target_sharing_some_timestamps(
         qtbot: QtBot) -> None:
     """Timestamps remembered from the last redraw are reused only for the same results:
