@@ -484,6 +484,45 @@ async def test_the_cell_delegate_paints_what_the_stock_delegate_paints(
     assert table.viewport().grab().toImage() == stock_image()
 
 
+async def test_the_cell_delegate_follows_a_new_font_palette_and_order(
+        window: MainWindow) -> None:
+    """Once the table was painted (the delegate keeps per paint what the view gives every
+    cell, and the proxy's index mapping until the proxy moves), a new font, a new palette
+    and a new sort order each paint what QStyledItemDelegate paints."""
+    from PySide6.QtGui import QColor, QFont, QPalette
+    from PySide6.QtWidgets import QStyledItemDelegate
+
+    table = window.targets_table
+    ours = table.itemDelegate()
+    stock = QStyledItemDelegate(table)
+
+    def images() -> tuple[object, object]:
+        mine = table.viewport().grab().toImage()
+        table.setItemDelegate(stock)
+        theirs = table.viewport().grab().toImage()
+        table.setItemDelegate(ours)
+        return mine, theirs
+
+    before, _ = images()
+    assert table.viewport().grab().toImage() == before  # copied from the pixmaps
+    font = QFont(table.font())
+    font.setPointSizeF(font.pointSizeF() + 3)
+    font.setItalic(True)
+    table.setFont(font)
+    mine, theirs = images()
+    assert mine == theirs and mine != before
+    palette = QPalette(table.palette())
+    for role, colour in ((QPalette.ColorRole.Text, "#8a2be2"), (QPalette.ColorRole.Base, "#fff3e0"),
+                         (QPalette.ColorRole.AlternateBase, "#e0f7fa")):
+        palette.setColor(role, QColor(colour))
+    table.setPalette(palette)
+    again, theirs = images()
+    assert again == theirs and again != mine
+    table.sortByColumn(COL_TARGET, Qt.SortOrder.DescendingOrder)
+    mine, theirs = images()
+    assert mine == theirs and mine != again
+
+
 async def test_refresh_after_two_results_builds_no_full_status_and_shows_what_it_would(
         window: MainWindow, core: NetmonCore, monkeypatch: pytest.MonkeyPatch) -> None:
     await settle(lambda: window.banner.status_label.text() == "DEGRADED")
