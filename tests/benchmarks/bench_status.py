@@ -28,8 +28,8 @@ import os
 import statistics
 import sys
 import time
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
