@@ -5,7 +5,7 @@ The plot scrolls every second, so every pixel of it changes each time. Painted a
 pyqtgraph scene (view box, two axis items, a curve, a scatter item, a legend), that cost
 ~12 ms of CPU on a 900 x 800 plot of a 720-result ring, plus ~2 ms to move the range; here it
 is a few fills, one ``drawLines`` for the line and an image per mark. The ticks, their
-labels and the mark symbols are still pyqtgraph's (``AxisTicks``, ``renderSymbol``), so the
+labels and the mark symbols are still pyqtgraph's (``AxisTicks``, ``drawSymbol``), so the
 plot reads like the Timeline tab's.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pyqtgraph import mkBrush, mkPen
 from pyqtgraph.graphicsItems.PlotCurveItem import arrayToLineSegments
-from pyqtgraph.graphicsItems.ScatterPlotItem import renderSymbol
+from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import (
     QColor,
@@ -46,6 +46,7 @@ _PAD = 6.0  # around the whole plot
 _TEXT_GAP = 5.0  # between a tick label and its axis (pyqtgraph's tickTextOffset)
 _ALIGN_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _ALIGN_TOP = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+_LEGEND = ("latency", "failure")  # a line sample, then a mark sample, before each
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -97,9 +98,9 @@ class LatencyCanvas(QWidget):
         self._pixmap: tuple[tuple[object, ...], QPixmap] | None = None
         self._side: tuple[tuple[object, ...], tuple[QRectF, list[tuple[float, Tick]], list[
             tuple[QRectF, Qt.AlignmentFlag, str]]]] | None = None
-        self._line_pen = mkPen(LINE_COLOR, width=2)
-        self._dot = renderSymbol("o", 5, QPen(Qt.PenStyle.NoPen), mkBrush(LINE_COLOR))
-        self._cross = renderSymbol("x", 11, mkPen(FAIL_COLOR, width=2), mkBrush(FAIL_COLOR))
+        self._line_pen = QPen(LINE_COLOR, 2)  # 2 px at any scale (not a cosmetic pen's 2
+        # device pixels, thin on a high-DPI screen)
+        self._symbols: tuple[float, QImage, QImage] | None = None  # (ratio, dot, cross)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         return QSize(640, 400)
@@ -225,8 +226,8 @@ class LatencyCanvas(QWidget):
             painter.setPen(INK)
             for rect, flags, text in frame.y_labels:
                 painter.drawText(rect, int(flags), text)
-            self._paint_titles(painter, frame.plot)
             self._paint_legend(painter, frame.plot)
+            self._paint_titles(painter, frame.plot)
         finally:
             painter.end()
         self._pixmap = (key, pixmap)
@@ -253,13 +254,27 @@ class LatencyCanvas(QWidget):
                 painter.fillRect(QRectF(plot.left(), pixel, plot.width(), 1),
                                  colors[tick.level])
 
+    def title(self) -> tuple[str, QRectF]:
+        """The title as shown and where: centred above the plot, moved left and then
+        shortened with an ellipsis where it would reach the legend."""
+        plot = self.frame().plot
+        legend = plot.right() - self._legend_width()
+        metrics = QFontMetricsF(self._title_font())
+        room = max(legend - 12 - plot.left(), 0.0)
+        title = metrics.elidedText(self.series.title, Qt.TextElideMode.ElideRight, room)
+        width = metrics.horizontalAdvance(title)
+        left = max(min(plot.center().x() - width / 2, legend - 12 - width), plot.left())
+        return title, QRectF(left, _PAD, width, plot.top() - _PAD)
+
     def _paint_titles(self, painter: QPainter, plot: QRectF) -> None:
         """The title above the plot and the rotated latency axis label at its left."""
-        if self.series.title:
+        painter.setPen(INK)
+        title, rect = self.title()
+        if title:
             painter.save()
             painter.setFont(self._title_font())
-            painter.drawText(QRectF(plot.left(), _PAD, plot.width(), plot.top() - _PAD),
-                             int(Qt.AlignmentFlag.AlignCenter), self.series.title)
+            painter.drawText(rect.adjusted(0, 0, 1, 0), int(Qt.AlignmentFlag.AlignVCenter),
+                             title)
             painter.restore()
         painter.save()
         painter.translate(_PAD, plot.center().y())
@@ -278,19 +293,33 @@ class LatencyCanvas(QWidget):
             segments = arrayToLineSegments(xs, ys, connect="finite", finiteCheck=True)
             painter.drawLines(*segments.drawargs())
         if len(xs) and self.dots():
-            self._stamp(painter, self._dot, xs[np.isfinite(ys)], ys[np.isfinite(ys)])
+            self._stamp(painter, self._marks()[0], xs[np.isfinite(ys)], ys[np.isfinite(ys)])
         if series.marks:
             marks = mapping.x(np.array(series.marks))
-            self._stamp(painter, self._cross, marks,
+            self._stamp(painter, self._marks()[1], marks,
                         mapping.y(np.full(len(marks), series.top)))
+
+    def _marks(self) -> tuple[QImage, QImage]:
+        """The dot and the failure cross (pyqtgraph's "o" and "x" symbols) as images at the
+        screen's pixel ratio."""
+        ratio = self.devicePixelRatioF()
+        if self._symbols is None or self._symbols[0] != ratio:
+            self._symbols = (ratio, _symbol("o", 5, QPen(Qt.PenStyle.NoPen), LINE_COLOR, ratio),
+                             _symbol("x", 11, mkPen(FAIL_COLOR, width=2), FAIL_COLOR, ratio))
+        return self._symbols[1], self._symbols[2]
 
     @staticmethod
     def _stamp(painter: QPainter, image: QImage, xs: np.ndarray, ys: np.ndarray) -> None:
         """``image`` centred on each point, on whole pixels (crisp, as each copy is alike)."""
-        lefts = np.floor(xs - image.width() / 2 + 0.5).astype(int).tolist()
-        tops = np.floor(ys - image.height() / 2 + 0.5).astype(int).tolist()
+        size = image.deviceIndependentSize()
+        lefts = np.floor(xs - size.width() / 2 + 0.5).astype(int).tolist()
+        tops = np.floor(ys - size.height() / 2 + 0.5).astype(int).tolist()
         for x, y in zip(lefts, tops, strict=True):
             painter.drawImage(x, y, image)
+
+    def _legend_width(self) -> float:
+        metrics = self._y_axis.metrics
+        return sum(metrics.horizontalAdvance(text) + 24 + 14 for text in _LEGEND) - 14
 
     def _paint_legend(self, painter: QPainter, plot: QRectF) -> None:
         """The line's and the marks' meaning, right-aligned above the plot (not over it:
@@ -298,16 +327,16 @@ class LatencyCanvas(QWidget):
         metrics = self._y_axis.metrics
         y = (_PAD + plot.top()) / 2
         right = plot.right()
-        for text, sample in (("failure", "mark"), ("latency", "line")):
+        for text in reversed(_LEGEND):
             width = metrics.horizontalAdvance(text)
             painter.setPen(INK)
             painter.drawText(QRectF(right - width, y - metrics.height() / 2, width,
                                     metrics.height()), int(Qt.AlignmentFlag.AlignVCenter), text)
-            if sample == "line":
+            if text == "latency":
                 painter.setPen(self._line_pen)
                 painter.drawLine(QPointF(right - width - 24, y), QPointF(right - width - 6, y))
             else:
-                self._stamp(painter, self._cross, np.array([right - width - 12]),
+                self._stamp(painter, self._marks()[1], np.array([right - width - 12]),
                             np.array([y]))
             right -= width + 24 + 14
 
@@ -328,6 +357,23 @@ class _Mapping:
 
     def y(self, values: np.ndarray) -> np.ndarray:
         return self.bottom - (values - self.y0) * self.sy
+
+
+def _symbol(name: str, size: float, pen: QPen, color: QColor, ratio: float) -> QImage:
+    """pyqtgraph's symbol ``name`` (as its scatter plots draw it), ``size`` pixels across,
+    as an image at pixel ratio ``ratio``."""
+    side = math.ceil((size + max(math.ceil(pen.widthF()), 1)) * ratio)
+    image = QImage(side, side, QImage.Format.Format_ARGB32_Premultiplied)
+    image.setDevicePixelRatio(ratio)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.translate(side / ratio / 2, side / ratio / 2)
+        drawSymbol(painter, name, size, pen, mkBrush(color))
+    finally:
+        painter.end()
+    return image
 
 
 def _over(ink: QColor, alpha: int, background: QColor) -> QColor:

@@ -262,6 +262,32 @@ def test_a_long_lived_plot_paints_what_a_new_one_paints(qtbot: QtBot, change: st
     assert image(old) == image(new)
 
 
+@pytest.mark.parametrize("width", [900, 420], ids=["wide", "narrow"])
+def test_the_title_stays_clear_of_the_legend_in_grey(qtbot: QtBot, width: int) -> None:
+    """A title centred above the plot when there is room; at a narrow width it moves left
+    and is shortened with an ellipsis rather than run into the legend; painted in the
+    axes' grey (not the line's blue left by the legend's line sample)."""
+    memory = MemoryHistory()
+    name = "payments-gateway-primary-eu-west"
+    for i in range(30):
+        memory.add(ProbeResult(name, "http", True, 5.0, START + timedelta(seconds=i)))
+    plot = shown(qtbot, memory, width, name)
+    canvas = plot.canvas
+    title, rect = canvas.title()
+    legend_left = canvas.frame().plot.right() - canvas._legend_width()
+    assert rect.right() <= legend_left - 12 + 0.01
+    if width == 900:
+        assert title == f"{name}: latency"
+        assert rect.center().x() == pytest.approx(canvas.frame().plot.center().x())
+    else:
+        assert title.endswith("\u2026") and len(title) < len(f"{name}: latency")
+    picture = image(plot)
+    inked = [picture.pixelColor(x, y) for x in range(int(rect.left()), int(rect.right()))
+             for y in range(int(rect.top()), int(rect.bottom()))]
+    assert any(c.name() != picture.pixelColor(1, 1).name() for c in inked)  # text is there
+    assert not any(c.blue() - c.red() > 60 for c in inked)  # and none of it blue
+
+
 def test_the_background_is_the_palettes_window_colour(qtbot: QtBot) -> None:
     memory = MemoryHistory()
     feed(memory, 0, 100)
@@ -323,3 +349,18 @@ def test_times_are_right_after_a_switch_to_a_target_sharing_some_timestamps(
         plot.set_target(target)
         xs = plot.canvas.series.xs
         assert xs.tolist() == [at.timestamp() for at, _, _, _ in memory.points(target)]
+
+
+def test_marks_are_drawn_at_the_screens_pixel_ratio(qtbot: QtBot) -> None:
+    """On a 2x screen the failure cross is an image of twice the pixels (sharp), the same
+    size on screen as at 1x, red at its centre."""
+    from pyqtgraph import mkPen
+
+    from netmon_gui.widgets.latency_canvas import _symbol
+
+    pen = mkPen(FAIL_COLOR, width=2)
+    one, two = _symbol("x", 11, pen, FAIL_COLOR, 1.0), _symbol("x", 11, pen, FAIL_COLOR, 2.0)
+    assert two.width() == 2 * one.width() and two.deviceIndependentSize() == one.size()
+    for image in (one, two):
+        assert image.pixelColor(image.width() // 2, image.height() // 2).name() == \
+            FAIL_COLOR.name()
