@@ -10,7 +10,8 @@ Parts (each in its own process, so one crash loses nothing else):
              (bench_monitor.py; small ladder by default, 100/300/500/1000/2000 with --full)
   postgres - PostgresProbe.run() vs bare asyncpg connect + SELECT 1 + close, on a throwaway
              PostgreSQL cluster (skipped, and said so, without PostgreSQL binaries)
-  console  - the console's first window: process start to first paint (offscreen Qt)
+  console  - the console's first window: process start to first paint (offscreen Qt), and
+             its refresh cycle with 50 targets (bench_refresh.py)
   startup  - `netmon --version`, `netmon --help`, `import core` vs `python -c pass`
 
 Only ratios measured in the same run mean anything on a small shared machine: every row
@@ -260,7 +261,18 @@ def part_console(full: bool) -> tuple[list[Row], dict[str, Any]]:
             warm * 1000, "ms", "aim 1 s (plus interpreter start)", warm / 1.0, 1.0,
             note=f"of which imports {imports * 1000:.0f} ms; python -c pass {bare:.0f} ms"),
     ]
-    return rows, {"runs": inner, "process_walls_s": walls, "python_pass_ms": bare}
+    refresh = _run_json("bench_refresh.py", ["--cycles", "120" if full else "60"], 900)
+    cycle = refresh["full cycle"]["cpu_ms"]
+    steps = ", ".join(f"{k} {refresh[k]['cpu_ms']:.1f}"
+                      for k in ("results", "refresh", "plot redraw", "paint"))
+    rows += [
+        Row("console", "refresh cycle, 50 targets x 720 results (CPU, median)", cycle, "ms",
+            "aim 16 ms", cycle / 16.0, 1.0, note=steps),
+        Row("console", "refresh with no new result (CPU, median)",
+            refresh["steady"]["cpu_ms"], "ms", "aim 16 ms", refresh["steady"]["cpu_ms"] / 16.0),
+    ]
+    return rows, {"runs": inner, "process_walls_s": walls, "python_pass_ms": bare,
+                  "refresh": refresh}
 
 
 # --- CLI start-up ---------------------------------------------------------------------------
