@@ -169,6 +169,67 @@ def test_after_many_cycles_every_cell_is_what_a_fresh_model_shows(qtbot: QtBot) 
         [fresh.cell(r, c) for c in range(fresh.columnCount())] for r in range(fresh.rowCount())]
 
 
+def test_each_changed_cell_is_signalled_once_with_the_roles_that_moved(qtbot: QtBot) -> None:
+    """Over results that move texts (one a text alone), statuses (and so badges), errors and
+    uptime bars, each update emits one ``dataChanged`` per cell whose values moved, naming
+    exactly the roles that moved, and none for the others."""
+    from PySide6.QtCore import Qt
+
+    from core.config import MonitorSettings
+    from core.testing import FakeClock
+    from netmon_gui.models.targets import NameRole, SortRole, StatusRole, TargetsModel
+    from netmon_gui.widgets.uptime_bar import UptimeRole
+
+    role = Qt.ItemDataRole
+    roles = (int(role.DisplayRole.value), SortRole, NameRole, StatusRole,  # as ``cell()``
+             int(role.TextAlignmentRole.value), int(role.BackgroundRole.value),
+             int(role.ForegroundRole.value), UptimeRole)
+    clock = FakeClock()
+    names = [f"t{i}" for i in range(5)]
+    config = Config(monitor=MonitorSettings(interval_s=1.0),
+                    targets=[Target(name=n, kind="tcp", host="127.0.0.1", port=9) for n in names],
+                    history=HistorySettings(enabled=False))
+    monitor = NetmonCore(config, clock=clock, with_history=False, with_database=False).monitor
+    model = TargetsModel(monitor)
+    monitor.snapshot_changed.connect(model.on_snapshot_changed)
+    emitted: list[tuple[int, int, tuple[int, ...]]] = []
+    model.dataChanged.connect(lambda top, bottom, moved: emitted.append(
+        (top.row(), top.column(), tuple(sorted(moved)))) if top == bottom else emitted.append(
+        (-1, -1, ())))
+
+    def cells() -> list[list[tuple[object, ...]]]:
+        return [[model.cell(r, c) for c in range(model.columnCount())]
+                for r in range(model.rowCount())]
+
+    statuses = set()
+    for cycle in range(60):
+        clock.advance(1.0)
+        before = cells()
+        emitted.clear()
+        for i, name in enumerate(names):
+            ok = (cycle // (3 + i)) % 3 != 2  # runs of failures: down, then up again
+            latency = 1.0 + (cycle * 31 + i) % 50 / 7 if ok else None
+            if i == 0:  # "0.0 ms" and a dash sort alike: only the text moves
+                ok, latency = True, 0.0 if cycle % 2 else None
+            monitor._record(monitor.states[name], ProbeResult(
+                name, "tcp", ok, latency, clock.now(),
+                error_kind=None if ok else ErrorKind.CONNECTION_REFUSED,
+                error=None if ok else f"refused {cycle % 2}"))
+        monitor.update_snapshot()
+        if cycle % 9 == 4:
+            model.set_uptime({n: [(4, (cycle + j) % 3)] * 48 for j, n in enumerate(names)
+                              if (cycle + j) % 4})
+        after = cells()
+        statuses |= {row[0][3] for row in after}
+        expected = sorted(
+            (r, c, tuple(sorted(role for role, x, y in zip(roles, new, old, strict=True)
+                                if x != y)))
+            for r, (new_row, old_row) in enumerate(zip(after, before, strict=True))
+            for c, (new, old) in enumerate(zip(new_row, old_row, strict=True)) if new != old)
+        assert sorted(emitted) == expected, cycle
+    assert {"up", "down"} <= statuses  # the badges moved too
+
+
 async def test_a_burst_of_results_reaches_the_window_as_one_batch(
         window: MainWindow, core: NetmonCore) -> None:
     """Results recorded in one turn of the loop cross the bridge as one signal carrying all
