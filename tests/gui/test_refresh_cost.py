@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from PySide6.QtCore import QEvent, QObject
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -130,6 +131,79 @@ async def test_details_that_need_more_room_still_get_it(window: MainWindow,
     feed(core, "api", 5.0)
     details.refresh()
     await settle(lambda: details.height() == height)
+
+
+def _table_on_screen(window: MainWindow, qapp: QApplication) -> QImage:
+    """The targets table's pixels in the window's backing store (what is on screen)."""
+    qapp.processEvents()
+    table = window.targets_table
+    at = table.mapTo(window, table.rect().topLeft())
+    return window.screen().grabWindow(window.winId(), at.x(), at.y(), table.width(),
+                                      table.height()).toImage()
+
+
+async def test_the_targets_viewport_is_opaque_with_the_pixels_it_had(
+        window: MainWindow, qapp: QApplication) -> None:
+    """The style sheet's table rule turns the viewport's own background fill off (the style
+    then fills it); the table turns it back on, also after a new style sheet: the table
+    shows the same pixels as with the fill off, rows and the empty space below them, on a
+    light and a dark palette."""
+    from netmon_gui.theme import dark_palette
+
+    viewport = window.targets_table.viewport()
+    table = window.targets_table
+    assert table.model().rowCount() == 3
+    assert table.rowViewportPosition(2) + table.rowHeight(2) < viewport.height() - 100
+    light = qapp.palette()
+    try:
+        for palette in (light, dark_palette()):
+            qapp.setPalette(palette)
+            window.setStyleSheet(window.styleSheet() + " ")  # a new sheet: polished anew
+            qapp.processEvents()
+            assert viewport.autoFillBackground()
+            window.repaint()
+            opaque = _table_on_screen(window, qapp)
+            viewport.setAutoFillBackground(False)  # as the style sheet leaves it
+            window.repaint()
+            assert _table_on_screen(window, qapp) == opaque
+            viewport.setAutoFillBackground(True)
+            assert opaque.pixelColor(opaque.width() // 2, opaque.height() - 20) == (
+                viewport.palette().base().color())  # below the rows: the viewport's base
+    finally:
+        qapp.setPalette(light)
+
+
+async def test_a_changed_cell_repaints_the_viewport_not_the_widgets_behind_it(
+        window: MainWindow, core: NetmonCore, qapp: QApplication) -> None:
+    """A result that changes a cell of the targets table repaints the table's viewport but
+    not the widgets behind it (the table, the stack, the splitter, the body, the window),
+    and the table then shows what a full repaint shows."""
+    assert window.select_target("api")
+    feed(core, "login", 120.0)  # the first results settle the layout (banner, graphs)
+    window.refresh()
+    await settle()
+    table = window.targets_table
+    behind = []
+    widget: QWidget | None = table
+    while widget is not None:
+        behind.append(widget)
+        widget = widget.parentWidget()
+    qapp.processEvents()
+    log = EventLog()
+    qapp.installEventFilter(log)
+    try:
+        feed(core, "login", 123.0)  # not the selected target: the details stay as they are
+        window.refresh()
+        for _ in range(4):
+            qapp.processEvents()
+    finally:
+        qapp.removeEventFilter(log)
+    assert log.paints[table.viewport()] >= 1
+    assert not [w for w in behind if log.paints[w]], sorted(
+        f"{type(w).__name__}:{w.objectName()}" for w in behind if log.paints[w])
+    shown = _table_on_screen(window, qapp)
+    window.repaint()
+    assert _table_on_screen(window, qapp) == shown
 
 
 def test_after_many_cycles_every_cell_is_what_a_fresh_model_shows(qtbot: QtBot) -> None:
