@@ -17,8 +17,11 @@ class _OpaqueViewport(QObject):
     viewport's fill off, and the style fills it with the same ``palette(base)`` instead;
     but a viewport without the fill is see-through to Qt, so every repainted cell also
     repainted the window, its body, the splitter, the stack and the view behind it. With
-    the fill on, the pixels are the same and a cell repaints the viewport alone. (A rule
-    giving the view a background of its own would be hidden by the fill.)
+    the fill on, the pixels are the same and a cell repaints the viewport alone. As in a
+    view without a style sheet, an update of the view or the window then leaves the
+    viewport's pixels as they are (Qt's rule for opaque children): the viewport repaints
+    on its own updates, which the view makes. (A rule giving the view a background of its
+    own would be hidden by the fill.)
     """
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override

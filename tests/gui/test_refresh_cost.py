@@ -133,10 +133,15 @@ async def test_details_that_need_more_room_still_get_it(window: MainWindow,
     await settle(lambda: details.height() == height)
 
 
-def _table_on_screen(window: MainWindow, qapp: QApplication) -> QImage:
-    """The targets table's pixels in the window's backing store (what is on screen)."""
-    qapp.processEvents()
+def _table_on_screen(window: MainWindow, qapp: QApplication, *, repaint: bool = False) -> QImage:
+    """The targets table's pixels in the window's backing store (what is on screen), with
+    ``repaint`` all of them painted anew first (the window does not repaint an opaque
+    viewport: Qt takes its pixels as its own)."""
     table = window.targets_table
+    if repaint:
+        window.repaint()
+        table.viewport().repaint()
+    qapp.processEvents()
     at = table.mapTo(window, table.rect().topLeft())
     return window.screen().grabWindow(window.winId(), at.x(), at.y(), table.width(),
                                       table.height()).toImage()
@@ -161,11 +166,9 @@ async def test_the_targets_viewport_is_opaque_with_the_pixels_it_had(
             window.setStyleSheet(window.styleSheet() + " ")  # a new sheet: polished anew
             qapp.processEvents()
             assert viewport.autoFillBackground()
-            window.repaint()
-            opaque = _table_on_screen(window, qapp)
+            opaque = _table_on_screen(window, qapp, repaint=True)
             viewport.setAutoFillBackground(False)  # as the style sheet leaves it
-            window.repaint()
-            assert _table_on_screen(window, qapp) == opaque
+            assert _table_on_screen(window, qapp, repaint=True) == opaque
             viewport.setAutoFillBackground(True)
             assert opaque.pixelColor(opaque.width() // 2, opaque.height() - 20) == (
                 viewport.palette().base().color())  # below the rows: the viewport's base
@@ -177,7 +180,7 @@ async def test_a_changed_cell_repaints_the_viewport_not_the_widgets_behind_it(
         window: MainWindow, core: NetmonCore, qapp: QApplication) -> None:
     """A result that changes a cell of the targets table repaints the table's viewport but
     not the widgets behind it (the table, the stack, the splitter, the body, the window),
-    and the table then shows what a full repaint shows."""
+    and the table then shows what painting it anew shows."""
     assert window.select_target("api")
     feed(core, "login", 120.0)  # the first results settle the layout (banner, graphs)
     window.refresh()
@@ -201,9 +204,7 @@ async def test_a_changed_cell_repaints_the_viewport_not_the_widgets_behind_it(
     assert log.paints[table.viewport()] >= 1
     assert not [w for w in behind if log.paints[w]], sorted(
         f"{type(w).__name__}:{w.objectName()}" for w in behind if log.paints[w])
-    shown = _table_on_screen(window, qapp)
-    window.repaint()
-    assert _table_on_screen(window, qapp) == shown
+    assert _table_on_screen(window, qapp) == _table_on_screen(window, qapp, repaint=True)
 
 
 def test_after_many_cycles_every_cell_is_what_a_fresh_model_shows(qtbot: QtBot) -> None:
