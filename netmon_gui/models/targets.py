@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -40,6 +41,10 @@ _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
 _ALIGN = tuple(_RIGHT if col in (COL_LATENCY, COL_5M, COL_1H) else _CENTER if col == COL_STATUS
                else None for col in range(len(COLUMNS)))
 Cell = tuple[Any, ...]  # one cell's values, in the order of ``_ROLES``
+_COLS = range(len(COLUMNS))
+# the roles of a cell whose text, sort key or both moved
+_TEXT, _SORT = [_ROLES[0]], [SortRole]
+_BOTH = [*_TEXT, *_SORT]
 
 T = TypeVar("T")  # what a row's cells are read from
 
@@ -89,13 +94,19 @@ class TargetTable(Table, Generic[T]):
 
     def _row_cells(self, row: int) -> list[Cell]:
         item = self._item(row)
-        name, status, bars = self._name(item), self._status(item), self._bars(item)
+        return self._cells_of(self._name(item), self._status(item), self._bars(item),
+                              self._columns(item))
+
+    @staticmethod
+    def _cells_of(name: Any, status: str, bars: Any,
+                  columns: Sequence[tuple[str, Any]]) -> list[Cell]:
+        """A row's cells from its name, status, bars and (text, sort key) per column."""
         badge = badge_for(status)
         return [(text, key, name, status, _ALIGN[col],
                  badge.background if col == COL_STATUS else None,
                  badge.foreground if col == COL_STATUS else None,
                  bars if col == COL_UPTIME else None)
-                for col, (text, key) in enumerate(self._columns(item))]
+                for col, (text, key) in enumerate(columns)]
 
     def _rebuild_cells(self) -> None:
         """Compute every row's cells (inside a model reset)."""
@@ -107,22 +118,40 @@ class TargetTable(Table, Generic[T]):
         emit ``dataChanged`` for each cell that changed, with the roles that changed
         (nothing when nothing did). One signal per cell, not per run of cells: a view
         repaints a range one pixel wider and taller than its cells (QTableView), so a run
-        also repaints the cells right of and below it, at ~0.1 ms a cell."""
+        also repaints the cells right of and below it, at ~0.1 ms a cell.
+
+        A row whose name, status and bars are those its cells show (a new result, mostly)
+        can only have moved texts and sort keys: those are compared, and a moved cell
+        keeps its other values."""
+        emit, create = self.dataChanged.emit, self.createIndex
         for row in rows:
             key = self._row_key(row)
             if key is not None and key == self._keys[row] and not force:
                 continue
-            old, new = self._cells[row], self._row_cells(row)
-            self._keys[row], self._cells[row] = key, new
-            if new == old:
-                continue
-            for col, (a, b) in enumerate(zip(new, old, strict=True)):
-                if a != b:
-                    # createIndex: the rows and columns are known valid (index() would ask
-                    # rowCount and columnCount again)
-                    index = self.createIndex(row, col)
-                    self.dataChanged.emit(index, index, [
-                        role for role, x, y in zip(_ROLES, a, b, strict=True) if x != y])
+            self._keys[row] = key
+            item = self._item(row)
+            name, status, bars = self._name(item), self._status(item), self._bars(item)
+            columns, old = self._columns(item), self._cells[row]
+            shown = old[COL_UPTIME]
+            if name == shown[2] and status == shown[3] and (bars is shown[7]
+                                                            or bars == shown[7]):
+                moved = [(col, (text, sort, *cell[2:]),
+                          _BOTH if text != cell[0] and sort != cell[1]
+                          else _TEXT if text != cell[0] else _SORT)
+                         for col, (text, sort), cell in zip(_COLS, columns, old, strict=True)
+                         if text != cell[0] or sort != cell[1]]
+            else:
+                new = self._cells_of(name, status, bars, columns)
+                moved = [(col, a, [role for role, x, y in zip(_ROLES, a, b, strict=True)
+                                   if x != y])
+                         for col, a, b in zip(_COLS, new, old, strict=True) if a != b]
+            for col, cell, _ in moved:
+                old[col] = cell
+            for col, _, roles in moved:
+                # createIndex: the rows and columns are known valid (index() would ask
+                # rowCount and columnCount again)
+                index = create(row, col)
+                emit(index, index, roles)
 
     def cell(self, row: int, column: int) -> Cell:
         """The values ``data()`` gives for the cell, in the order of the roles it keeps
@@ -149,6 +178,7 @@ class TargetsModel(TargetTable[TargetState]):
         self._names = list(monitor.states)
         self._rows = {name: row for row, name in enumerate(self._names)}
         self._uptime: dict[str, list[tuple[int, int]]] = {}
+        self._uptime_cells: dict[str, tuple[str, float]] = {}  # per name: (text, sort key)
         self._dirty: set[str] = set()  # results not shown yet (see ``on_result``)
         self._flush = QTimer(self)
         self._flush.setSingleShot(True)
@@ -170,6 +200,7 @@ class TargetsModel(TargetTable[TargetState]):
         changed = [row for row, name in enumerate(self._names)
                    if bars.get(name) != self._uptime.get(name)]
         self._uptime = bars
+        self._uptime_cells = {name: _uptime_cell(b) for name, b in bars.items()}
         self._update_rows(changed, force=True)
 
     def reload(self) -> None:
@@ -235,9 +266,7 @@ class TargetsModel(TargetTable[TargetState]):
         last, name, kind, status = state.last, state.name, state.target.kind, str(state.status)
         latency = last.latency_ms if last is not None and last.ok else None
         rates = state.windows.rates(self.monitor.clock.monotonic())
-        bars = self._uptime.get(name)
-        total = sum(n for n, _ in bars or ())
-        uptime = (total - sum(f for _, f in bars or ())) / total if total else -1.0
+        five, hour = rates["5m"], rates["1h"]
         if last is None or last.ok:
             error = ""
         else:
@@ -246,9 +275,8 @@ class TargetsModel(TargetTable[TargetState]):
         return [(name, name.lower()), (kind, kind.lower()),
                 (status, SEVERITY.get(status, 9)),
                 (fmt.latency(latency), _shown_latency(latency)),
-                *((fmt.percent(rate), -1.0 if rate is None else round(rate, 3))
-                  for rate in (rates["5m"], rates["1h"])),
-                ("" if bars is not None else fmt.DASH, uptime), (error, error.lower())]
+                _rate_cell(five), _rate_cell(hour),
+                self._uptime_cells.get(name, _NO_BARS), (error, error.lower())]
 
     def _uptime_tip(self, name: str) -> str:
         bars = self._uptime.get(name) or []
@@ -269,6 +297,23 @@ class TargetsModel(TargetTable[TargetState]):
             if not last.ok:
                 lines.append(f"{last.error_kind or 'error'}: {last.error or 'no detail'}")
         return "\n".join(line for line in lines if line)
+
+
+@functools.lru_cache(maxsize=4096)  # rates come rounded to 4 places: few distinct values
+def _rate_cell(rate: float | None) -> tuple[str, float]:
+    """A success-rate column's (text, sort key) for ``rate`` (-1 for none)."""
+    return fmt.percent(rate), -1.0 if rate is None else round(rate, 3)
+
+
+def _uptime_cell(bars: list[tuple[int, int]] | None) -> tuple[str, float]:
+    """The uptime column's (text, sort key) for ``bars``: the share of good results (-1
+    for none); no text, the bars are drawn (a dash when there are no bars)."""
+    total = sum(n for n, _ in bars or ())
+    uptime = (total - sum(f for _, f in bars or ())) / total if total else -1.0
+    return ("" if bars is not None else fmt.DASH, uptime)
+
+
+_NO_BARS = _uptime_cell(None)
 
 
 def _shown_latency(ms: float | None) -> float:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from PySide6.QtCore import QEvent, QObject
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -132,6 +133,80 @@ async def test_details_that_need_more_room_still_get_it(window: MainWindow,
     await settle(lambda: details.height() == height)
 
 
+def _table_on_screen(window: MainWindow, qapp: QApplication, *, repaint: bool = False) -> QImage:
+    """The targets table's pixels in the window's backing store (what is on screen), with
+    ``repaint`` all of them painted anew first (the window does not repaint an opaque
+    viewport: Qt takes its pixels as its own)."""
+    table = window.targets_table
+    if repaint:
+        window.repaint()
+        table.viewport().repaint()
+    qapp.processEvents()
+    at = table.mapTo(window, table.rect().topLeft())
+    return window.screen().grabWindow(window.winId(), at.x(), at.y(), table.width(),
+                                      table.height()).toImage()
+
+
+async def test_the_targets_viewport_is_opaque_with_the_pixels_it_had(
+        window: MainWindow, qapp: QApplication) -> None:
+    """The style sheet's table rule turns the viewport's own background fill off (the style
+    then fills it); the table turns it back on, also after a new style sheet: the table
+    shows the same pixels as with the fill off, rows and the empty space below them, on a
+    light and a dark palette."""
+    from netmon_gui.theme import dark_palette
+
+    viewport = window.targets_table.viewport()
+    table = window.targets_table
+    assert table.model().rowCount() == 3
+    assert table.rowViewportPosition(2) + table.rowHeight(2) < viewport.height() - 100
+    light = qapp.palette()
+    try:
+        for palette in (light, dark_palette()):
+            qapp.setPalette(palette)
+            window.setStyleSheet(window.styleSheet() + " ")  # a new sheet: polished anew
+            qapp.processEvents()
+            assert viewport.autoFillBackground()
+            opaque = _table_on_screen(window, qapp, repaint=True)
+            viewport.setAutoFillBackground(False)  # as the style sheet leaves it
+            assert _table_on_screen(window, qapp, repaint=True) == opaque
+            viewport.setAutoFillBackground(True)
+            assert opaque.pixelColor(opaque.width() // 2, opaque.height() - 20) == (
+                viewport.palette().base().color())  # below the rows: the viewport's base
+    finally:
+        qapp.setPalette(light)
+
+
+async def test_a_changed_cell_repaints_the_viewport_not_the_widgets_behind_it(
+        window: MainWindow, core: NetmonCore, qapp: QApplication) -> None:
+    """A result that changes a cell of the targets table repaints the table's viewport but
+    not the widgets behind it (the table, the stack, the splitter, the body, the window),
+    and the table then shows what painting it anew shows."""
+    assert window.select_target("api")
+    feed(core, "login", 120.0)  # the first results settle the layout (banner, graphs)
+    window.refresh()
+    await settle()
+    table = window.targets_table
+    behind = []
+    widget: QWidget | None = table
+    while widget is not None:
+        behind.append(widget)
+        widget = widget.parentWidget()
+    qapp.processEvents()
+    log = EventLog()
+    qapp.installEventFilter(log)
+    try:
+        feed(core, "login", 123.0)  # not the selected target: the details stay as they are
+        window.refresh()
+        for _ in range(4):
+            qapp.processEvents()
+    finally:
+        qapp.removeEventFilter(log)
+    assert log.paints[table.viewport()] >= 1
+    assert not [w for w in behind if log.paints[w]], sorted(
+        f"{type(w).__name__}:{w.objectName()}" for w in behind if log.paints[w])
+    assert _table_on_screen(window, qapp) == _table_on_screen(window, qapp, repaint=True)
+
+
 def test_after_many_cycles_every_cell_is_what_a_fresh_model_shows(qtbot: QtBot) -> None:
     """The targets model, kept up to date cycle by cycle (results, snapshots, minutes
     moving on, uptime bars), shows in every cell and role what a model built anew
@@ -167,6 +242,67 @@ def test_after_many_cycles_every_cell_is_what_a_fresh_model_shows(qtbot: QtBot) 
     assert [[model.cell(r, c) for c in range(model.columnCount())]
             for r in range(model.rowCount())] == [
         [fresh.cell(r, c) for c in range(fresh.columnCount())] for r in range(fresh.rowCount())]
+
+
+def test_each_changed_cell_is_signalled_once_with_the_roles_that_moved(qtbot: QtBot) -> None:
+    """Over results that move texts (one a text alone), statuses (and so badges), errors and
+    uptime bars, each update emits one ``dataChanged`` per cell whose values moved, naming
+    exactly the roles that moved, and none for the others."""
+    from PySide6.QtCore import Qt
+
+    from core.config import MonitorSettings
+    from core.testing import FakeClock
+    from netmon_gui.models.targets import NameRole, SortRole, StatusRole, TargetsModel
+    from netmon_gui.widgets.uptime_bar import UptimeRole
+
+    role = Qt.ItemDataRole
+    roles = (int(role.DisplayRole.value), SortRole, NameRole, StatusRole,  # as ``cell()``
+             int(role.TextAlignmentRole.value), int(role.BackgroundRole.value),
+             int(role.ForegroundRole.value), UptimeRole)
+    clock = FakeClock()
+    names = [f"t{i}" for i in range(5)]
+    config = Config(monitor=MonitorSettings(interval_s=1.0),
+                    targets=[Target(name=n, kind="tcp", host="127.0.0.1", port=9) for n in names],
+                    history=HistorySettings(enabled=False))
+    monitor = NetmonCore(config, clock=clock, with_history=False, with_database=False).monitor
+    model = TargetsModel(monitor)
+    monitor.snapshot_changed.connect(model.on_snapshot_changed)
+    emitted: list[tuple[int, int, tuple[int, ...]]] = []
+    model.dataChanged.connect(lambda top, bottom, moved: emitted.append(
+        (top.row(), top.column(), tuple(sorted(moved)))) if top == bottom else emitted.append(
+        (-1, -1, ())))
+
+    def cells() -> list[list[tuple[object, ...]]]:
+        return [[model.cell(r, c) for c in range(model.columnCount())]
+                for r in range(model.rowCount())]
+
+    statuses = set()
+    for cycle in range(60):
+        clock.advance(1.0)
+        before = cells()
+        emitted.clear()
+        for i, name in enumerate(names):
+            ok = (cycle // (3 + i)) % 3 != 2  # runs of failures: down, then up again
+            latency = 1.0 + (cycle * 31 + i) % 50 / 7 if ok else None
+            if i == 0:  # "0.0 ms" and a dash sort alike: only the text moves
+                ok, latency = True, 0.0 if cycle % 2 else None
+            monitor._record(monitor.states[name], ProbeResult(
+                name, "tcp", ok, latency, clock.now(),
+                error_kind=None if ok else ErrorKind.CONNECTION_REFUSED,
+                error=None if ok else f"refused {cycle % 2}"))
+        monitor.update_snapshot()
+        if cycle % 9 == 4:
+            model.set_uptime({n: [(4, (cycle + j) % 3)] * 48 for j, n in enumerate(names)
+                              if (cycle + j) % 4})
+        after = cells()
+        statuses |= {row[0][3] for row in after}
+        expected = sorted(
+            (r, c, tuple(sorted(role for role, x, y in zip(roles, new, old, strict=True)
+                                if x != y)))
+            for r, (new_row, old_row) in enumerate(zip(after, before, strict=True))
+            for c, (new, old) in enumerate(zip(new_row, old_row, strict=True)) if new != old)
+        assert sorted(emitted) == expected, cycle
+    assert {"up", "down"} <= statuses  # the badges moved too
 
 
 async def test_a_burst_of_results_reaches_the_window_as_one_batch(
