@@ -14,7 +14,11 @@ from .config import Target
 from .probes.base import ProbeResult, iso_utc
 from .stats import SuccessWindows, percentile
 
-__all__ = ["Condition", "StatusChange", "TargetState", "TargetStatus", "breaker_key"]
+__all__ = ["BreakerPart", "Condition", "StatusChange", "TargetState", "TargetStatus",
+           "breaker_key", "breaker_part"]
+
+#: A target entry's breaker part: its ``breaker`` value and what its reason gets appended.
+BreakerPart = tuple[dict[str, Any] | None, str]
 
 #: The keys of a resolver's answer that the snapshot carries.
 _RESOLVER_KEYS = ("resolver", "ok", "rcode", "addresses", "error_kind", "latency_ms")
@@ -86,29 +90,17 @@ class TargetState:
         computed from scratch (``HealthMonitor.snapshot`` keeps it up to date instead)."""
         latencies = [r.latency_ms for r in recent if r.ok and r.latency_ms is not None]
         return self._entry(self.windows.rates(monotonic_now), percentile(latencies, 50),
-                           percentile(latencies, 95), breaker)
+                           percentile(latencies, 95), breaker_part(breaker))
 
     def _entry(self, rates: dict[str, float | None], p50: float | None, p95: float | None,
-               breaker: CircuitBreaker | None) -> dict[str, Any]:
+               breaker: BreakerPart) -> dict[str, Any]:
         last = self.last
-        reason = self.reason
-        breaker_entry: dict[str, Any] | None = None
-        if breaker is not None:
-            stats = breaker.stats()
-            breaker_entry = {"name": breaker.name, "state": str(stats.state),
-                             "retry_at": iso_utc(stats.retry_at) if stats.retry_at else None}
-            if stats.state in (BreakerState.OPEN, BreakerState.FORCED_OPEN):
-                since = f" since {iso_utc(stats.opened_at)}" if stats.opened_at else ""
-                retry = (f", retries at {iso_utc(stats.retry_at)}" if stats.retry_at
-                         else ", held open until reset by hand")
-                reason = f"{reason}; breaker '{breaker.name}' {stats.state}{since}{retry}"
-            elif stats.state is BreakerState.HALF_OPEN:
-                reason = f"{reason}; breaker '{breaker.name}' half-open (trying again)"
+        breaker_entry, said = breaker
         entry: dict[str, Any] = {
             "name": self.name,
             "kind": self.target.kind,
             "status": str(self.status),
-            "reason": reason,
+            "reason": f"{self.reason}{said}" if said else self.reason,
             "latency_ms": round(last.latency_ms, 3) if last and last.latency_ms else None,
             "phases": {k: round(v, 3) for k, v in last.phases.items()} if last else {},
             "error_kind": str(last.error_kind) if last and last.error_kind else None,
@@ -125,6 +117,26 @@ class TargetState:
             answers = last.details.get("resolvers", []) if last else []
             entry["resolvers"] = [{k: a.get(k) for k in _RESOLVER_KEYS} for a in answers]
         return entry
+
+
+def breaker_part(breaker: CircuitBreaker | None) -> BreakerPart:
+    """What a target's entry shows of its breaker: the ``breaker`` value, and what its
+    ``reason`` gets appended ("; breaker 'x' open since ...", or nothing). It depends on
+    nothing but the breaker's name and ``breaker_key``, so it can be kept while that holds
+    still (the value is shared: do not mutate it)."""
+    if breaker is None:
+        return None, ""
+    stats = breaker.stats()
+    entry = {"name": breaker.name, "state": str(stats.state),
+             "retry_at": iso_utc(stats.retry_at) if stats.retry_at else None}
+    if stats.state in (BreakerState.OPEN, BreakerState.FORCED_OPEN):
+        since = f" since {iso_utc(stats.opened_at)}" if stats.opened_at else ""
+        retry = (f", retries at {iso_utc(stats.retry_at)}" if stats.retry_at
+                 else ", held open until reset by hand")
+        return entry, f"; breaker '{breaker.name}' {stats.state}{since}{retry}"
+    if stats.state is BreakerState.HALF_OPEN:
+        return entry, f"; breaker '{breaker.name}' half-open (trying again)"
+    return entry, ""
 
 
 def breaker_key(breaker: CircuitBreaker | None) -> object:
