@@ -337,13 +337,26 @@ def suggest(
 
 def _cached_target_suggestion(state: TargetState, breaker: CircuitBreaker | None
                               ) -> dict[str, Any]:
-    """``target_suggestion``, rebuilt only when the target or its breaker changed (a
-    snapshot with many failing targets rebuilds only what changed)."""
-    fingerprint = (state.revision, breaker_key(breaker))
+    """``target_suggestion``, rebuilt only when what it reads changed (a target failing
+    the same way second after second keeps its suggestion)."""
+    fingerprint = _suggestion_inputs(state, breaker)
     cached = state.suggestion_cache
     if cached is None or cached[0] != fingerprint:
         cached = state.suggestion_cache = (fingerprint, target_suggestion(state, breaker))
     return dict(cached[1])
+
+
+def _suggestion_inputs(state: TargetState, breaker: CircuitBreaker | None) -> object:
+    """Everything ``target_suggestion`` reads that can change (a state's target is fixed):
+    the status, the reason (for a last result that succeeded) or what the last result
+    says went wrong, and the breaker's key."""
+    last = state.last
+    if last is None or (last.ok and not last.degraded):
+        seen: object = state.reason
+    else:
+        seen = (last.ok, last.degraded, last.error_kind, last.error,
+                last.details.get("summary"))
+    return state.status, seen, breaker_key(breaker)
 
 
 def target_suggestion(state: TargetState, breaker: CircuitBreaker | None = None

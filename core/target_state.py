@@ -77,7 +77,7 @@ class TargetState:
     #: it: results, pause/resume, missed turns, seeding, its breaker's transitions).
     revision: int = field(default=0, compare=False)
     #: ``core.recovery``'s last suggestion for this target and the fingerprint it came from
-    suggestion_cache: tuple[tuple[int, object], dict[str, Any]] | None = field(
+    suggestion_cache: tuple[object, dict[str, Any]] | None = field(
         default=None, init=False, compare=False, repr=False)
 
     @property
