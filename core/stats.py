@@ -50,14 +50,15 @@ class _Ring:
         self._total = 0
         self._failed = 0
 
-    def add(self, now: float, total: int, failures: int) -> bool:
-        """Count at ``now``; False when that is too old for the ring (nothing counted)."""
+    def add(self, now: float, total: int, failures: int) -> int | None:
+        """Count at ``now``; returns the slot index counted in, None when ``now`` is too
+        old for the ring (nothing counted)."""
         index = int(now // self.width)
         if index > self._cursor:
             self._advance(index)
         slot = index % self.slots
         if self.stamps[slot] > index:
-            return False  # older than what the slot holds now: outside the window already
+            return None  # older than what the slot holds now: outside the window already
         if self.stamps[slot] != index:
             # the slot's old stamp is at least a ring older than ``index``, which is not
             # newer than the cursor: it was already out of the sums
@@ -69,7 +70,7 @@ class _Ring:
         if index > self._cursor - self.slots:
             self._total += total
             self._failed += failures
-        return True
+        return index
 
     def _advance(self, current: int) -> None:
         """Move the cursor forward to ``current``, dropping slots that leave the window."""
@@ -110,10 +111,6 @@ class _Ring:
         else:  # a time before the cursor, or a window wider than the ring
             total, failed = self._scan(oldest, current)
         return total, failed
-
-
-def _ratio(total: int, failed: int) -> float | None:
-    return None if total == 0 else round((total - failed) / total, 4)
 
 
 class SuccessWindows:
@@ -157,7 +154,8 @@ class SuccessWindows:
         fine = self._minutes.add(now, total, failures)
         coarse = self._tens.add(now, total, failures)
         self.revision += 1
-        if fine and coarse and self._key == self.slot_key(now):
+        key = self._key
+        if key is not None and fine == key[0] and coarse == key[1]:
             # in the newest slot of each window asked about: each of them holds it
             counts = self._counts
             counts[0] += total
@@ -174,7 +172,7 @@ class SuccessWindows:
         """``{"5m", "1h", "24h"}`` success ratios (None where nothing was probed); a new
         dict each call (asked again with no new count in the same slots, a copy of the
         last answer)."""
-        key = self.slot_key(now)
+        key = int(now // FINE_SLOT_S), int(now // COARSE_SLOT_S)  # ``slot_key``
         if key != self._key:
             self._counts = [*self._minutes.counts(now, 300), *self._minutes.counts(now, 3600),
                             *self._tens.counts(now, 86400)]
@@ -182,8 +180,9 @@ class SuccessWindows:
             self._rates = None
         rates = self._rates
         if rates is None:
-            counts = self._counts
-            rates = self._rates = {"5m": _ratio(counts[0], counts[1]),
-                                   "1h": _ratio(counts[2], counts[3]),
-                                   "24h": _ratio(counts[4], counts[5])}
+            five, five_failed, hour, hour_failed, day, day_failed = self._counts
+            rates = self._rates = {
+                "5m": round((five - five_failed) / five, 4) if five else None,
+                "1h": round((hour - hour_failed) / hour, 4) if hour else None,
+                "24h": round((day - day_failed) / day, 4) if day else None}
         return dict(rates)
