@@ -94,18 +94,27 @@ class TargetState:
 
     def _entry(self, rates: dict[str, float | None], p50: float | None, p95: float | None,
                breaker: BreakerPart) -> dict[str, Any]:
-        last = self.last
+        last, target = self.last, self.target
         breaker_entry, said = breaker
+        if last is None:
+            latency = error_kind = error = checked_at = None
+            phases: dict[str, float] = {}
+        else:
+            latency = round(last.latency_ms, 3) if last.latency_ms else None
+            phases = {k: round(v, 3) for k, v in last.phases.items()}
+            error_kind = str(last.error_kind) if last.error_kind else None
+            error = last.error
+            checked_at = iso_utc(last.checked_at)
         entry: dict[str, Any] = {
-            "name": self.name,
-            "kind": self.target.kind,
+            "name": target.name,
+            "kind": target.kind,
             "status": str(self.status),
             "reason": f"{self.reason}{said}" if said else self.reason,
-            "latency_ms": round(last.latency_ms, 3) if last and last.latency_ms else None,
-            "phases": {k: round(v, 3) for k, v in last.phases.items()} if last else {},
-            "error_kind": str(last.error_kind) if last and last.error_kind else None,
-            "error": last.error if last else None,
-            "checked_at": iso_utc(last.checked_at) if last else None,
+            "latency_ms": latency,
+            "phases": phases,
+            "error_kind": error_kind,
+            "error": error,
+            "checked_at": checked_at,
             "success_rate": rates,
             "latency_p50_ms": p50,
             "latency_p95_ms": p95,
@@ -113,7 +122,7 @@ class TargetState:
             "missed": self.missed,
             "breaker": breaker_entry,
         }
-        if self.target.kind == "dns":
+        if target.kind == "dns":
             answers = last.details.get("resolvers", []) if last else []
             entry["resolvers"] = [{k: a.get(k) for k in _RESOLVER_KEYS} for a in answers]
         return entry
