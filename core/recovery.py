@@ -296,7 +296,6 @@ def suggest(
     for breaker in by_name.values():
         if breaker.state not in _OPEN:
             continue
-        stats = breaker.stats()
         linked = monitor.targets_of(breaker.name) if monitor is not None else []
         if linked and all(s.last is not None and s.last.ok for s in linked):
             out.append(_suggestion(
@@ -305,6 +304,7 @@ def suggest(
                 f"Health probes of {', '.join(s.name for s in linked)} succeed; reset the "
                 "breaker to let calls through now.", "reset_breaker", breaker.name))
         elif not any(_failing(s) for s in linked):  # opened by real calls the probes miss
+            stats = breaker.stats()
             until = (f"until {iso_utc(stats.retry_at)}" if stats.retry_at
                      else "until it is reset by hand")
             out.append(_suggestion(
