@@ -120,20 +120,24 @@ class SuccessWindows:
     (so that window's edge moves in ten-minute steps). Time is monotonic seconds.
 
     The counts of the three windows last asked about are kept with the slots they were
-    for: a count added to those very slots (the common case: a result now, rates now) is
-    added to them too, so ``rates`` after each result costs three divisions, not three
-    ring reads; any other count, or another slot asked about, reads the rings again.
+    for, and the counts added since to those very slots (the common case: a result now,
+    rates now), which every one of the windows holds: ``rates`` after each result costs
+    three divisions, not three ring reads; any other count, or another slot asked about,
+    reads the rings again.
     """
 
-    __slots__ = ("_counts", "_key", "_minutes", "_rates", "_tens", "revision")
+    __slots__ = ("_added", "_added_failed", "_counts", "_key", "_minutes", "_rates", "_tens",
+                 "revision")
 
     def __init__(self) -> None:
         self._minutes = _Ring(FINE_SLOT_S, 60)
         self._tens = _Ring(COARSE_SLOT_S, 144)
         self.revision = 0  # counts ``add_counts`` calls: what a cached rate depends on
         self._key: tuple[int, int] | None = None  # the slots ``_counts`` are for
-        #: (results, failures) of the 5 min, 1 h and 24 h windows ending in ``_key``
-        self._counts = [0, 0, 0, 0, 0, 0]
+        #: (results, failures) of the 5 min, 1 h and 24 h windows ending in ``_key``, as
+        #: read from the rings, and the results and failures added to ``_key`` since
+        self._counts = (0, 0, 0, 0, 0, 0)
+        self._added = self._added_failed = 0
         self._rates: dict[str, float | None] | None = None  # from ``_counts``, when built
 
     @staticmethod
@@ -157,13 +161,8 @@ class SuccessWindows:
         key = self._key
         if key is not None and fine == key[0] and coarse == key[1]:
             # in the newest slot of each window asked about: each of them holds it
-            counts = self._counts
-            counts[0] += total
-            counts[2] += total
-            counts[4] += total
-            counts[1] += failures
-            counts[3] += failures
-            counts[5] += failures
+            self._added += total
+            self._added_failed += failures
             self._rates = None
         else:
             self._key = None
@@ -174,13 +173,18 @@ class SuccessWindows:
         last answer)."""
         key = int(now // FINE_SLOT_S), int(now // COARSE_SLOT_S)  # ``slot_key``
         if key != self._key:
-            self._counts = [*self._minutes.counts(now, 300), *self._minutes.counts(now, 3600),
-                            *self._tens.counts(now, 86400)]
+            self._counts = (*self._minutes.counts(now, 300), *self._minutes.counts(now, 3600),
+                            *self._tens.counts(now, 86400))
+            self._added = self._added_failed = 0
             self._key = key
             self._rates = None
         rates = self._rates
         if rates is None:
             five, five_failed, hour, hour_failed, day, day_failed = self._counts
+            added, failed = self._added, self._added_failed
+            five, hour, day = five + added, hour + added, day + added
+            five_failed, hour_failed, day_failed = (
+                five_failed + failed, hour_failed + failed, day_failed + failed)
             rates = self._rates = {
                 "5m": round((five - five_failed) / five, 4) if five else None,
                 "1h": round((hour - hour_failed) / hour, 4) if hour else None,
