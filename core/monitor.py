@@ -41,11 +41,13 @@ from .slots import Slots
 from .stats import SuccessWindows
 from .status_rules import judge_status
 from .target_state import (
+    BreakerPart,
     Condition,
     StatusChange,
     TargetState,
     TargetStatus,
     breaker_key,
+    breaker_part,
 )
 from .workers import ProbeWorkers
 
@@ -118,6 +120,9 @@ class HealthMonitor:
         #: previous one (emitted only when some did).
         self.snapshot_changed: Event[frozenset[str]] = Event("monitor.snapshot_changed")
         self._cache: dict[str, _Cached] = {}
+        #: each breaker's part of its targets' entries, with the breaker and the
+        #: ``breaker_key`` it was built from (rebuilt only when that moves)
+        self._breaker_parts: dict[str, tuple[CircuitBreaker, object, BreakerPart]] = {}
         self._slot: tuple[int, int] | None = None
         self.states: dict[str, TargetState] = {}
         self._probes: dict[str, Probe] = {}
@@ -280,6 +285,7 @@ class HealthMonitor:
             self._fed.setdefault(state.breaker, []).append(state)
             state.revision += 1  # its breaker or settings may have changed: rebuild entries
         self._watched_len = -1  # follow breakers that targets feed now
+        self._breaker_parts.clear()
         if self.workers is not None and (rebuilt or set(wanted) != before):
             self._replace_workers(config)
         self._rejudge_local_network()
@@ -334,7 +340,7 @@ class HealthMonitor:
         slot = SuccessWindows.slot_key(now)
         new_slot = slot != self._slot
         self._slot = slot
-        memory, cache, breakers = self.memory, self._cache, self.breakers
+        memory, cache = self.memory, self._cache
         changed: list[str] = []
         out = []
         for name, state in self.states.items():
@@ -343,7 +349,7 @@ class HealthMonitor:
                 entry = state._entry(state.windows.rates(now),
                                      memory.latency_percentile(name, 50),
                                      memory.latency_percentile(name, 95),
-                                     breakers.get(state.breaker))
+                                     self._breaker_part(state.breaker))
                 if cached is None or entry != cached.entry:
                     changed.append(name)
                 cache[name] = cached = _Cached(state.revision, entry)
@@ -357,6 +363,20 @@ class HealthMonitor:
         if names:
             self.snapshot_changed.emit(names)
         return out, names
+
+    def _breaker_part(self, name: str) -> BreakerPart:
+        """``breaker_part`` of the breaker called ``name``, kept while its key holds still
+        (targets fed by it share it; a breaker does not rebuild it for each result)."""
+        breaker = self.breakers.get(name)
+        if breaker is None:
+            return None, ""
+        key = breaker_key(breaker)
+        kept = self._breaker_parts.get(name)
+        if kept is not None and kept[0] is breaker and kept[1] == key:
+            return kept[2]
+        part = breaker_part(breaker)
+        self._breaker_parts[name] = (breaker, key, part)
+        return part
 
     def _watch_breakers(self) -> None:
         """Follow the transitions of the breakers targets feed (new ones included)."""

@@ -296,7 +296,6 @@ def suggest(
     for breaker in by_name.values():
         if breaker.state not in _OPEN:
             continue
-        stats = breaker.stats()
         linked = monitor.targets_of(breaker.name) if monitor is not None else []
         if linked and all(s.last is not None and s.last.ok for s in linked):
             out.append(_suggestion(
@@ -305,6 +304,7 @@ def suggest(
                 f"Health probes of {', '.join(s.name for s in linked)} succeed; reset the "
                 "breaker to let calls through now.", "reset_breaker", breaker.name))
         elif not any(_failing(s) for s in linked):  # opened by real calls the probes miss
+            stats = breaker.stats()
             until = (f"until {iso_utc(stats.retry_at)}" if stats.retry_at
                      else "until it is reset by hand")
             out.append(_suggestion(
@@ -337,13 +337,26 @@ def suggest(
 
 def _cached_target_suggestion(state: TargetState, breaker: CircuitBreaker | None
                               ) -> dict[str, Any]:
-    """``target_suggestion``, rebuilt only when the target or its breaker changed (a
-    snapshot with many failing targets rebuilds only what changed)."""
-    fingerprint = (state.revision, breaker_key(breaker))
+    """``target_suggestion``, rebuilt only when what it reads changed (a target failing
+    the same way second after second keeps its suggestion)."""
+    fingerprint = _suggestion_inputs(state, breaker)
     cached = state.suggestion_cache
     if cached is None or cached[0] != fingerprint:
         cached = state.suggestion_cache = (fingerprint, target_suggestion(state, breaker))
     return dict(cached[1])
+
+
+def _suggestion_inputs(state: TargetState, breaker: CircuitBreaker | None) -> object:
+    """Everything ``target_suggestion`` reads that can change (a state's target is fixed):
+    the status, the reason (for a last result that succeeded) or what the last result
+    says went wrong, and the breaker's key."""
+    last = state.last
+    if last is None or (last.ok and not last.degraded):
+        seen: object = state.reason
+    else:
+        seen = (last.ok, last.degraded, last.error_kind, last.error,
+                last.details.get("summary"))
+    return state.status, seen, breaker_key(breaker)
 
 
 def target_suggestion(state: TargetState, breaker: CircuitBreaker | None = None

@@ -50,13 +50,15 @@ class _Ring:
         self._total = 0
         self._failed = 0
 
-    def add(self, now: float, total: int, failures: int) -> None:
+    def add(self, now: float, total: int, failures: int) -> int | None:
+        """Count at ``now``; returns the slot index counted in, None when ``now`` is too
+        old for the ring (nothing counted)."""
         index = int(now // self.width)
         if index > self._cursor:
             self._advance(index)
         slot = index % self.slots
         if self.stamps[slot] > index:
-            return  # older than what the slot holds now: outside the window already
+            return None  # older than what the slot holds now: outside the window already
         if self.stamps[slot] != index:
             # the slot's old stamp is at least a ring older than ``index``, which is not
             # newer than the cursor: it was already out of the sums
@@ -68,6 +70,7 @@ class _Ring:
         if index > self._cursor - self.slots:
             self._total += total
             self._failed += failures
+        return index
 
     def _advance(self, current: int) -> None:
         """Move the cursor forward to ``current``, dropping slots that leave the window."""
@@ -89,7 +92,8 @@ class _Ring:
                 failed += fails
         return total, failed
 
-    def rate(self, now: float, seconds: float) -> float | None:
+    def counts(self, now: float, seconds: float) -> tuple[int, int]:
+        """(results, failures) counted in the last ``seconds`` before ``now``."""
         current = int(now // self.width)
         span = max(1, math.ceil(seconds / self.width))
         oldest = current - span + 1
@@ -106,7 +110,7 @@ class _Ring:
                     failed += self.failures[slot]
         else:  # a time before the cursor, or a window wider than the ring
             total, failed = self._scan(oldest, current)
-        return None if total == 0 else round((total - failed) / total, 4)
+        return total, failed
 
 
 class SuccessWindows:
@@ -114,16 +118,27 @@ class SuccessWindows:
 
     Minute slots serve the 5-minute and 1-hour windows; ten-minute slots serve 24 hours
     (so that window's edge moves in ten-minute steps). Time is monotonic seconds.
+
+    The counts of the three windows last asked about are kept with the slots they were
+    for, and the counts added since to those very slots (the common case: a result now,
+    rates now), which every one of the windows holds: ``rates`` after each result costs
+    three divisions, not three ring reads; any other count, or another slot asked about,
+    reads the rings again.
     """
 
-    __slots__ = ("_last", "_minutes", "_tens", "revision")
+    __slots__ = ("_added", "_added_failed", "_counts", "_key", "_minutes", "_rates", "_tens",
+                 "revision")
 
     def __init__(self) -> None:
         self._minutes = _Ring(FINE_SLOT_S, 60)
         self._tens = _Ring(COARSE_SLOT_S, 144)
         self.revision = 0  # counts ``add_counts`` calls: what a cached rate depends on
-        #: the last ``rates`` answer and what it depended on (revision, slot key)
-        self._last: tuple[int, tuple[int, int], dict[str, float | None]] | None = None
+        self._key: tuple[int, int] | None = None  # the slots ``_counts`` are for
+        #: (results, failures) of the 5 min, 1 h and 24 h windows ending in ``_key``, as
+        #: read from the rings, and the results and failures added to ``_key`` since
+        self._counts = (0, 0, 0, 0, 0, 0)
+        self._added = self._added_failed = 0
+        self._rates: dict[str, float | None] | None = None  # from ``_counts``, when built
 
     @staticmethod
     def slot_key(now: float) -> tuple[int, int]:
@@ -140,22 +155,38 @@ class SuccessWindows:
 
         Counts older than the window are ignored, whatever order they come in.
         """
-        self._minutes.add(now, total, failures)
-        self._tens.add(now, total, failures)
+        fine = self._minutes.add(now, total, failures)
+        coarse = self._tens.add(now, total, failures)
         self.revision += 1
+        key = self._key
+        if key is not None and fine == key[0] and coarse == key[1]:
+            # in the newest slot of each window asked about: each of them holds it
+            self._added += total
+            self._added_failed += failures
+            self._rates = None
+        else:
+            self._key = None
 
     def rates(self, now: float) -> dict[str, float | None]:
         """``{"5m", "1h", "24h"}`` success ratios (None where nothing was probed); a new
-        dict each call. Asked again with no new count in the same slots (the snapshot and
-        the console's table read them for one result), the last answer is copied."""
-        key = self.slot_key(now)
-        last = self._last
-        if last is not None and last[0] == self.revision and last[1] == key:
-            return dict(last[2])
-        rates = {
-            "5m": self._minutes.rate(now, 300),
-            "1h": self._minutes.rate(now, 3600),
-            "24h": self._tens.rate(now, 86400),
-        }
-        self._last = (self.revision, key, rates)
+        dict each call (asked again with no new count in the same slots, a copy of the
+        last answer)."""
+        key = int(now // FINE_SLOT_S), int(now // COARSE_SLOT_S)  # ``slot_key``
+        if key != self._key:
+            self._counts = (*self._minutes.counts(now, 300), *self._minutes.counts(now, 3600),
+                            *self._tens.counts(now, 86400))
+            self._added = self._added_failed = 0
+            self._key = key
+            self._rates = None
+        rates = self._rates
+        if rates is None:
+            five, five_failed, hour, hour_failed, day, day_failed = self._counts
+            added, failed = self._added, self._added_failed
+            five, hour, day = five + added, hour + added, day + added
+            five_failed, hour_failed, day_failed = (
+                five_failed + failed, hour_failed + failed, day_failed + failed)
+            rates = self._rates = {
+                "5m": round((five - five_failed) / five, 4) if five else None,
+                "1h": round((hour - hour_failed) / hour, 4) if hour else None,
+                "24h": round((day - day_failed) / day, 4) if day else None}
         return dict(rates)

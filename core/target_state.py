@@ -14,7 +14,11 @@ from .config import Target
 from .probes.base import ProbeResult, iso_utc
 from .stats import SuccessWindows, percentile
 
-__all__ = ["Condition", "StatusChange", "TargetState", "TargetStatus", "breaker_key"]
+__all__ = ["BreakerPart", "Condition", "StatusChange", "TargetState", "TargetStatus",
+           "breaker_key", "breaker_part"]
+
+#: A target entry's breaker part: its ``breaker`` value and what its reason gets appended.
+BreakerPart = tuple[dict[str, Any] | None, str]
 
 #: The keys of a resolver's answer that the snapshot carries.
 _RESOLVER_KEYS = ("resolver", "ok", "rcode", "addresses", "error_kind", "latency_ms")
@@ -73,7 +77,7 @@ class TargetState:
     #: it: results, pause/resume, missed turns, seeding, its breaker's transitions).
     revision: int = field(default=0, compare=False)
     #: ``core.recovery``'s last suggestion for this target and the fingerprint it came from
-    suggestion_cache: tuple[tuple[int, object], dict[str, Any]] | None = field(
+    suggestion_cache: tuple[object, dict[str, Any]] | None = field(
         default=None, init=False, compare=False, repr=False)
 
     @property
@@ -86,34 +90,31 @@ class TargetState:
         computed from scratch (``HealthMonitor.snapshot`` keeps it up to date instead)."""
         latencies = [r.latency_ms for r in recent if r.ok and r.latency_ms is not None]
         return self._entry(self.windows.rates(monotonic_now), percentile(latencies, 50),
-                           percentile(latencies, 95), breaker)
+                           percentile(latencies, 95), breaker_part(breaker))
 
     def _entry(self, rates: dict[str, float | None], p50: float | None, p95: float | None,
-               breaker: CircuitBreaker | None) -> dict[str, Any]:
-        last = self.last
-        reason = self.reason
-        breaker_entry: dict[str, Any] | None = None
-        if breaker is not None:
-            stats = breaker.stats()
-            breaker_entry = {"name": breaker.name, "state": str(stats.state),
-                             "retry_at": iso_utc(stats.retry_at) if stats.retry_at else None}
-            if stats.state in (BreakerState.OPEN, BreakerState.FORCED_OPEN):
-                since = f" since {iso_utc(stats.opened_at)}" if stats.opened_at else ""
-                retry = (f", retries at {iso_utc(stats.retry_at)}" if stats.retry_at
-                         else ", held open until reset by hand")
-                reason = f"{reason}; breaker '{breaker.name}' {stats.state}{since}{retry}"
-            elif stats.state is BreakerState.HALF_OPEN:
-                reason = f"{reason}; breaker '{breaker.name}' half-open (trying again)"
+               breaker: BreakerPart) -> dict[str, Any]:
+        last, target = self.last, self.target
+        breaker_entry, said = breaker
+        if last is None:
+            latency = error_kind = error = checked_at = None
+            phases: dict[str, float] = {}
+        else:
+            latency = round(last.latency_ms, 3) if last.latency_ms else None
+            phases = {k: round(v, 3) for k, v in last.phases.items()}
+            error_kind = str(last.error_kind) if last.error_kind else None
+            error = last.error
+            checked_at = iso_utc(last.checked_at)
         entry: dict[str, Any] = {
-            "name": self.name,
-            "kind": self.target.kind,
+            "name": target.name,
+            "kind": target.kind,
             "status": str(self.status),
-            "reason": reason,
-            "latency_ms": round(last.latency_ms, 3) if last and last.latency_ms else None,
-            "phases": {k: round(v, 3) for k, v in last.phases.items()} if last else {},
-            "error_kind": str(last.error_kind) if last and last.error_kind else None,
-            "error": last.error if last else None,
-            "checked_at": iso_utc(last.checked_at) if last else None,
+            "reason": f"{self.reason}{said}" if said else self.reason,
+            "latency_ms": latency,
+            "phases": phases,
+            "error_kind": error_kind,
+            "error": error,
+            "checked_at": checked_at,
             "success_rate": rates,
             "latency_p50_ms": p50,
             "latency_p95_ms": p95,
@@ -121,10 +122,30 @@ class TargetState:
             "missed": self.missed,
             "breaker": breaker_entry,
         }
-        if self.target.kind == "dns":
+        if target.kind == "dns":
             answers = last.details.get("resolvers", []) if last else []
             entry["resolvers"] = [{k: a.get(k) for k in _RESOLVER_KEYS} for a in answers]
         return entry
+
+
+def breaker_part(breaker: CircuitBreaker | None) -> BreakerPart:
+    """What a target's entry shows of its breaker: the ``breaker`` value, and what its
+    ``reason`` gets appended ("; breaker 'x' open since ...", or nothing). It depends on
+    nothing but the breaker's name and ``breaker_key``, so it can be kept while that holds
+    still (the value is shared: do not mutate it)."""
+    if breaker is None:
+        return None, ""
+    stats = breaker.stats()
+    entry = {"name": breaker.name, "state": str(stats.state),
+             "retry_at": iso_utc(stats.retry_at) if stats.retry_at else None}
+    if stats.state in (BreakerState.OPEN, BreakerState.FORCED_OPEN):
+        since = f" since {iso_utc(stats.opened_at)}" if stats.opened_at else ""
+        retry = (f", retries at {iso_utc(stats.retry_at)}" if stats.retry_at
+                 else ", held open until reset by hand")
+        return entry, f"; breaker '{breaker.name}' {stats.state}{since}{retry}"
+    if stats.state is BreakerState.HALF_OPEN:
+        return entry, f"; breaker '{breaker.name}' half-open (trying again)"
+    return entry, ""
 
 
 def breaker_key(breaker: CircuitBreaker | None) -> object:

@@ -3,7 +3,7 @@ a snapshot computed from scratch at every step; ``snapshot_changed`` names what 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 import pytest
@@ -140,3 +140,67 @@ async def test_suggestions_cover_every_failing_target_and_follow_changes(
     again_snapshot = build(monitor=monitor, breakers=breakers.values(), clock=clock)
     assert again_snapshot["targets"][0]["status"] == "down"
     assert again_snapshot["breakers"][0]["state"] == "half_open"
+
+
+class Queued:
+    """A probe that answers the results the test queued for its target, in turn."""
+
+    queue: ClassVar[list[dict[str, object]]] = []
+
+    def __init__(self, target: Target, context: ProbeContext) -> None:
+        self.target = target
+        self.context = context
+
+    async def run(self) -> ProbeResult:
+        fields = Queued.queue.pop(0)
+        return ProbeResult(self.target.name, self.target.kind, bool(fields.get("ok")),
+                           float(fields.get("latency", 5.0)),  # type: ignore[arg-type]
+                           self.context.clock.now(),
+                           error_kind=fields.get("kind"),  # type: ignore[arg-type]
+                           error=fields.get("error"),  # type: ignore[arg-type]
+                           degraded=bool(fields.get("degraded")),
+                           details=fields.get("details", {}))  # type: ignore[arg-type]
+
+
+async def test_a_kept_suggestion_is_what_target_suggestion_says_after_every_result() -> None:
+    """The cached suggestion of a target is kept while what it reads holds still (the
+    same failure second after second, under a growing failure count) and follows every
+    change of error, message, summary, degradation, slowness, status and breaker."""
+    clock = FakeClock()
+    target = Target(name="d", kind="dns", host="x.test", latency_threshold_ms=100)
+    breaker = CircuitBreaker("d", clock=clock, failure_threshold=100, reset_timeout=30)
+    monitor = HealthMonitor(Config(monitor=MonitorSettings(interval_s=10, up_after=2),
+                                   targets=[target]),
+                            clock=clock, rng=seeded_rng(), probe_factory=Queued,
+                            breakers={"d": breaker})
+    state = monitor.states["d"]
+    refused = {"kind": ErrorKind.CONNECTION_REFUSED, "error": "refused"}
+    slow_ns = {"ok": True, "degraded": True, "kind": ErrorKind.DNS_TIMEOUT, "error": "ns1"}
+    steps: list[tuple[dict[str, object], Callable[[], object] | None, bool | None]] = [
+        # (result, then, suggestion kept from the previous step; None: no suggestion)
+        (refused, None, False), (refused, None, True),  # failing 1 of 3, 2 of 3
+        (refused, None, False), (refused, None, True),  # down: critical now
+        (refused, breaker.force_open, False), (refused, None, True),
+        (refused, breaker.reset, False),
+        ({**refused, "error": "refused again"}, None, False),
+        ({**refused, "details": {"summary": "os: refused"}}, None, False),
+        ({"kind": ErrorKind.DNS_TIMEOUT, "error": "timed out"}, None, False),
+        (slow_ns, None, False), (slow_ns, None, True),
+        ({"ok": True, "latency": 500.0}, None, False),  # slow
+        ({"ok": True, "latency": 700.0}, None, False),  # slow, another figure in the reason
+        (refused, None, False),
+        ({"ok": True}, None, False), ({"ok": True}, None, None),  # recovering, then up
+    ]
+    Queued.queue = [fields for fields, _, _ in steps]
+    for number, (_, then, kept) in enumerate(steps):
+        before = state.suggestion_cache
+        await monitor.probe_now("d")
+        if then is not None:
+            then()
+        mine = [s for s in suggest(monitor=monitor, breakers=[breaker]) if s["target"] == "d"]
+        if kept is None:
+            assert mine == []
+            continue
+        assert mine == [target_suggestion(state, breaker)], number
+        assert state.suggestion_cache is not None
+        assert (before is not None and state.suggestion_cache[1] is before[1]) is kept, number

@@ -97,3 +97,35 @@ def test_rates_asked_again_are_a_copy_of_the_same_answer_until_a_count_or_slot_m
     windows.add(31.0, False)
     assert windows.rates(31.0) == {"5m": 0.5, "1h": 0.5, "24h": 0.5}
     assert windows.rates(10.0 + 300 + 60) == {"5m": None, "1h": 0.5, "24h": 0.5}
+
+
+_near_step = st.tuples(
+    st.sampled_from(["add", "add", "add", "rate", "old", "late", "past"]),
+    st.floats(min_value=0, max_value=90, allow_nan=False),  # mostly within the same slot
+    st.integers(min_value=1, max_value=5), st.integers(min_value=0, max_value=5),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_near_step, max_size=80), st.floats(min_value=-5_000, max_value=5_000))
+def test_counts_added_to_the_slots_last_asked_about_keep_rates_exact(
+        steps: list[tuple[str, float, int, int]], start: float) -> None:
+    """Results a second or a minute apart, rates asked after each: the kept window counts
+    take each new count (or are read again) and must answer what a full scan does."""
+    windows = SuccessWindows()
+    minutes, tens = _ScanRing(60, 60), _ScanRing(600, 144)
+    now = start
+    for op, step, total, fails in steps:
+        fails = min(fails, total)
+        now += step
+        then = {"add": now, "rate": now, "old": now - step * 3, "late": now - 90_000,
+                "past": now - step * 50}[op]
+        if op == "past":  # asked about a past time, then a count for it (kept or refused)
+            assert windows.rates(then) == _reference_rates(minutes, tens, then)
+        if op != "rate":
+            windows.add_counts(then, total, fails)
+            minutes.add(then, total, fails)
+            tens.add(then, total, fails)
+        if op == "past":
+            assert windows.rates(then) == _reference_rates(minutes, tens, then)
+        assert windows.rates(now) == _reference_rates(minutes, tens, now)
