@@ -99,15 +99,16 @@ class CellDelegate(QStyledItemDelegate):
         text, _, _, _, align, background, foreground = found[0].cell(found[1], found[2])[:7]
         key = (text, align, _rgba(background), _rgba(foreground), rect.width(), rect.height(),
                option.state, option.features, view)
-        pixmap = self._pixmaps.get(key)
+        pixmap = self._pixmaps.pop(key, None)
         if pixmap is None:
             pixmap = self._draw(option, index, painter.device().devicePixelRatio())
             if pixmap is None:
                 super().paint(painter, option, index)
                 return
-            if len(self._pixmaps) >= self.CACHE_SIZE:  # the oldest goes (no burst of
-                del self._pixmaps[next(iter(self._pixmaps))]  # redraws as a clear would)
-            self._pixmaps[key] = pixmap
+            if len(self._pixmaps) >= self.CACHE_SIZE:  # the least recently painted goes
+                del self._pixmaps[next(iter(self._pixmaps))]  # (no burst of redraws as a
+                # clear would; a cell painted every second stays)
+        self._pixmaps[key] = pixmap  # (again) the most recently painted
         painter.drawPixmap(rect.topLeft(), pixmap)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override

@@ -523,6 +523,28 @@ async def test_the_cell_delegate_follows_a_new_font_palette_and_order(
     assert mine == theirs and mine != again
 
 
+async def test_the_cell_delegate_keeps_the_cells_painted_most_recently(
+        window: MainWindow) -> None:
+    """When its pixmaps are full, the delegate drops the cell painted least recently: a
+    cell repainted all along (a latency each second) stays, one painted once goes."""
+    table = window.targets_table
+    delegate = table.itemDelegate()
+    delegate.CACHE_SIZE = 3  # type: ignore[attr-defined]  # this instance only
+    delegate._pixmaps.clear()  # type: ignore[attr-defined]
+    model = table.model()
+
+    def paint(row: int, col: int) -> None:
+        table.viewport().repaint(table.visualRect(model.index(row, col)))
+
+    paint(0, 0)  # the cell that keeps being painted
+    (key, pixmap), = delegate._pixmaps.items()  # type: ignore[attr-defined]
+    for col in (1, 3, 4, 5):  # four other text cells, each followed by cell (0, 0) again
+        paint(0, col)
+        paint(0, 0)
+    assert len(delegate._pixmaps) == 3  # type: ignore[attr-defined]
+    assert delegate._pixmaps.get(key) is pixmap  # type: ignore[attr-defined]  # never redrawn
+
+
 async def test_refresh_after_two_results_builds_no_full_status_and_shows_what_it_would(
         window: MainWindow, core: NetmonCore, monkeypatch: pytest.MonkeyPatch) -> None:
     await settle(lambda: window.banner.status_label.text() == "DEGRADED")
