@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from PySide6.QtCore import QEvent, QSize, Qt
@@ -25,13 +26,15 @@ _KEEP_SELECTION = (Qt.FocusReason.ActiveWindowFocusReason, Qt.FocusReason.PopupF
 class _Value(QLabel):
     """A word-wrapped, selectable plain-text value, opaque (filled with the base colour).
 
-    Two savings on a new text every second, same pixels and heights. It becomes selectable
-    only when the mouse presses on it (or asks for its menu) and stops when it loses the
-    focus, where QLabel clears the selection anyway: a selectable QLabel holds a text
-    document that it fills and lays out again for each new text. And it keeps its size
-    hints while a new text differs from the last only in its digits (a time, a probe
-    count) and every digit is as wide as the others (then the text wraps and measures as
-    the last one did): QLabel would measure it again, several times, for the form's layout.
+    Two savings on a new text every second. It becomes selectable (and takes the focus)
+    only when the mouse presses on it, and stops when it loses the focus, where QLabel
+    clears the selection anyway: a selectable or focusable QLabel holds a text document
+    that it fills and lays out again for each new text (same pixels and the same height
+    at each width without it; only the preferred width of a long text differs). And it
+    keeps its size hints while a new text differs from the last only in its digits (a
+    time, a probe count) and every digit is as wide as the others (then the text wraps
+    and measures as the last one did): QLabel would measure it again, several times, for
+    the form's layout.
     """
 
     def __init__(self, parent: QWidget) -> None:
@@ -125,6 +128,7 @@ class TargetDetails(QFrame):
         self.breakers = breakers
         self.target: str | None = None
         self.row: dict[str, Any] | None = None
+        self._shown: tuple[object, ...] | None = None  # the inputs of the texts shown
         self._box = QWidget(self)
         self.heading = QLabel("", self._box)
         self.heading.setObjectName("sectionTitle")
@@ -208,13 +212,29 @@ class TargetDetails(QFrame):
             if r.get("error_kind") or r.get("error") else "none")
 
     def refresh(self) -> None:
-        """Re-read the target's state."""
+        """Re-read the target's state (at once done when none of what it shows moved: the
+        window asks for the new result and again for the tick in the same second)."""
+        inputs = self._inputs()
+        if inputs is not None and inputs == self._shown:
+            return
+        self._shown = inputs
         self._read()
         # lay the new texts out now, before the pending paint: a wrapped label laid out
         # after its paint (on the posted request) would be painted a second time
         layout = self._box.layout()
         assert layout is not None
         layout.activate()
+
+    def _inputs(self) -> tuple[object, ...] | None:
+        """All that ``_read`` shows of a local target (None: a row, or nothing to show)."""
+        state = self.monitor.states.get(self.target) if self.target and self.row is None \
+            else None
+        if state is None:
+            return None
+        target = state.target
+        breaker = self.breakers.get(target.breaker or target.name)
+        return (state, target, state.last, state.probes, state.status, state.reason, breaker,
+                breaker.state if breaker else None, date.today())  # "today" drops the date
 
     def _read(self) -> None:
         if self.row is not None:

@@ -213,6 +213,34 @@ async def test_detail_values_measure_again_only_when_more_than_digits_changed(
     same_as_plain_labels()
 
 
+async def test_a_second_refresh_with_nothing_new_reads_nothing(
+        window: MainWindow, core: NetmonCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window refreshes the details for a new result and again on its tick: the second
+    time, with nothing new, they read and format nothing; a breaker that moves alone (no new
+    result) is still shown."""
+    assert window.select_target("api")
+    feed(core, "api", 5.0)
+    window.refresh()
+    await settle()
+    details = window.details
+    reads = [0]
+    real = details._read
+
+    def counting() -> None:
+        reads[0] += 1
+        real()
+    monkeypatch.setattr(details, "_read", counting)
+    feed(core, "api", 7.0)
+    details.refresh()
+    assert reads[0] == 1
+    details.refresh()
+    assert reads[0] == 1  # nothing new: nothing read
+    breaker = core.breakers["api"]
+    breaker.force_open()
+    details.refresh()
+    assert details.values["Breaker"].text() == str(breaker.state) == "forced_open"
+
+
 def _table_on_screen(window: MainWindow, qapp: QApplication, *, repaint: bool = False) -> QImage:
     """The targets table's pixels in the window's backing store (what is on screen), with
     ``repaint`` all of them painted anew first (the window does not repaint an opaque
