@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from PySide6.QtCore import QEvent, QSize, Qt
-from PySide6.QtGui import QPalette, QResizeEvent
+from PySide6.QtGui import QFocusEvent, QMouseEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QSizePolicy, QWidget
 
 from core.breaker import CircuitBreaker
@@ -17,6 +18,93 @@ from .. import fmt
 __all__ = ["TargetDetails"]
 
 _FIELDS = ("Endpoint", "Status", "Checked", "Timings", "Breaker", "Last error")
+_ZEROS = str.maketrans("123456789", "000000000")
+_SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse
+_KEEP_SELECTION = (Qt.FocusReason.ActiveWindowFocusReason, Qt.FocusReason.PopupFocusReason)
+
+
+class _Value(QLabel):
+    """A word-wrapped, selectable plain-text value, opaque (filled with the base colour).
+
+    Two savings on a new text every second. It becomes selectable (and takes the focus)
+    only when the mouse presses on it, and stops when it loses the focus, where QLabel
+    clears the selection anyway: a selectable or focusable QLabel holds a text document
+    that it fills and lays out again for each new text (same pixels and the same height
+    at each width without it; only the preferred width of a long text differs). And it
+    keeps its size hints while a new text differs from the last only in its digits (a
+    time, a probe count) and every digit is as wide as the others (then the text wraps
+    and measures as the last one did): QLabel would measure it again, several times, for
+    the form's layout.
+    """
+
+    def __init__(self, parent: QWidget) -> None:
+        self._shape = ""  # the text with every digit a 0
+        self._hints: dict[int, QSize | int] = {}  # -1 size hint, -2 minimum, w: height for w
+        self._even_digits: bool | None = None  # in the font
+        super().__init__("", parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # an error's text, never markup
+        self.setWordWrap(True)
+        self.setBackgroundRole(QPalette.ColorRole.Base)
+        self.setAutoFillBackground(True)
+        self._plain()
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt name
+        """Show ``text``; measured again only if more than its digits changed."""
+        if text == self.text():
+            return
+        shape = text.translate(_ZEROS)
+        if shape != self._shape or not self._digits_even():
+            self._hints.clear()
+            self._shape = shape
+        super().setText(text)
+
+    def _digits_even(self) -> bool:
+        if self._even_digits is None:
+            metrics = self.fontMetrics()
+            self._even_digits = len({metrics.horizontalAdvance(d) for d in "0123456789"}) == 1
+        return self._even_digits
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        self._hints.clear()  # a new font, style or margin: measure again
+        self._even_digits = None
+        super().changeEvent(event)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        hint = self._hints.get(-1)
+        if hint is None:
+            hint = self._hints[-1] = super().sizeHint()
+        assert isinstance(hint, QSize)
+        return QSize(hint)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        hint = self._hints.get(-2)
+        if hint is None:
+            hint = self._hints[-2] = super().minimumSizeHint()
+        assert isinstance(hint, QSize)
+        return QSize(hint)
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
+        height = self._hints.get(width)
+        if height is None:
+            height = self._hints[width] = super().heightForWidth(width)
+        assert isinstance(height, int)
+        return height
+
+    # --- selectable while in use ------------------------------------------------------
+    def _plain(self) -> None:
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)  # NoFocus:
+        # a label that takes the focus holds a text document too
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if self.textInteractionFlags() != _SELECTABLE:
+            self.setTextInteractionFlags(_SELECTABLE)  # and the focus on a click, as
+            self.setFocus(Qt.FocusReason.MouseFocusReason)  # a selectable label takes it
+        super().mousePressEvent(event)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802 - Qt override
+        super().focusOutEvent(event)
+        if event.reason() not in _KEEP_SELECTION:  # QLabel cleared the selection
+            self._plain()
 
 
 class TargetDetails(QFrame):
@@ -40,6 +128,7 @@ class TargetDetails(QFrame):
         self.breakers = breakers
         self.target: str | None = None
         self.row: dict[str, Any] | None = None
+        self._shown: tuple[object, ...] | None = None  # the inputs of the texts shown
         self._box = QWidget(self)
         self.heading = QLabel("", self._box)
         self.heading.setObjectName("sectionTitle")
@@ -51,12 +140,7 @@ class TargetDetails(QFrame):
         form.addRow(self.heading)
         self.values: dict[str, QLabel] = {}
         for name in _FIELDS:
-            value = QLabel("", self._box)
-            value.setTextFormat(Qt.TextFormat.PlainText)  # an error's text, never markup
-            value.setWordWrap(True)
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            value.setBackgroundRole(QPalette.ColorRole.Base)
-            value.setAutoFillBackground(True)
+            value = _Value(self._box)
             label = QLabel(name, self._box)
             label.setObjectName("fieldLabel")
             form.addRow(label, value)
@@ -128,13 +212,29 @@ class TargetDetails(QFrame):
             if r.get("error_kind") or r.get("error") else "none")
 
     def refresh(self) -> None:
-        """Re-read the target's state."""
+        """Re-read the target's state (at once done when none of what it shows moved: the
+        window asks for the new result and again for the tick in the same second)."""
+        inputs = self._inputs()
+        if inputs is not None and inputs == self._shown:
+            return
+        self._shown = inputs
         self._read()
         # lay the new texts out now, before the pending paint: a wrapped label laid out
         # after its paint (on the posted request) would be painted a second time
         layout = self._box.layout()
         assert layout is not None
         layout.activate()
+
+    def _inputs(self) -> tuple[object, ...] | None:
+        """All that ``_read`` shows of a local target (None: a row, or nothing to show)."""
+        state = self.monitor.states.get(self.target) if self.target and self.row is None \
+            else None
+        if state is None:
+            return None
+        target = state.target
+        breaker = self.breakers.get(target.breaker or target.name)
+        return (state, target, state.last, state.probes, state.status, state.reason, breaker,
+                breaker.state if breaker else None, date.today())  # "today" drops the date
 
     def _read(self) -> None:
         if self.row is not None:

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from core.config import Config, HistorySettings, Target
@@ -131,6 +132,113 @@ async def test_details_that_need_more_room_still_get_it(window: MainWindow,
     feed(core, "api", 5.0)
     details.refresh()
     await settle(lambda: details.height() == height)
+
+
+async def test_detail_values_hold_no_text_document_until_the_mouse_selects_in_one(
+        window: MainWindow, core: NetmonCore, qapp: QApplication) -> None:
+    """New values are shown without a text document per label (a selectable or focusable
+    QLabel fills and lays out one for every new text); a drag over a value still selects
+    its text and gives it the focus, and the selection goes with the focus as in a QLabel."""
+    assert window.select_target("api")
+    feed(core, "api", 5.0)
+    window.refresh()
+    await settle()
+    details = window.details
+    feed(core, "api", 7.0)
+    details.refresh()
+    qapp.processEvents()
+    for name, value in details.values.items():
+        assert value.findChild(QObject) is None, name  # no QWidgetTextControl
+    value = details.values["Checked"]
+    left = QPoint(1, value.height() // 2)
+    QTest.mousePress(value, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, left)
+    QTest.mouseMove(value, QPoint(value.width() - 1, value.height() // 2))
+    QTest.mouseRelease(value, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       QPoint(value.width() - 1, value.height() // 2))
+    assert value.hasSelectedText() and value.selectedText() == value.text()
+    assert value.hasFocus()
+    window.targets_table.setFocus(Qt.FocusReason.MouseFocusReason)
+    qapp.processEvents()
+    assert not value.hasSelectedText()
+    assert value.findChild(QObject) is None
+
+
+async def test_detail_values_measure_again_only_when_more_than_digits_changed(
+        window: MainWindow, core: NetmonCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value keeps its size hints while a new text only changes digits (the probe count,
+    the latency): the form's layout does not measure the text again. Its hints are always
+    what a plain QLabel with the same text and font gives, also after a text with another
+    shape (a long error) and a new font."""
+    assert window.select_target("api")
+    feed(core, "api", 5.0)
+    window.refresh()
+    await settle()
+    details = window.details
+    measured = collections.Counter[str]()
+    for name in ("sizeHint", "minimumSizeHint", "heightForWidth"):
+        def counting(self: QLabel, *args: int, _name: str = name,
+                     _real: object = getattr(QLabel, name)) -> object:
+            measured[_name] += 1
+            return _real(self, *args)  # type: ignore[operator]
+        monkeypatch.setattr(QLabel, name, counting)
+
+    def same_as_plain_labels() -> None:
+        for name, value in details.values.items():
+            plain = QLabel(value.text())
+            plain.setTextFormat(Qt.TextFormat.PlainText)
+            plain.setWordWrap(True)
+            plain.setFont(value.font())
+            plain.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+            width = value.width()
+            assert (value.sizeHint(), value.minimumSizeHint(), value.heightForWidth(width)) == (
+                plain.sizeHint(), plain.minimumSizeHint(), plain.heightForWidth(width)), name
+
+    feed(core, "api", 7.0)  # 5 -> 7 ms, one probe more: digits only
+    details.refresh()
+    await settle()
+    assert not measured, measured
+    same_as_plain_labels()
+    measured.clear()
+    core.monitor.states["api"].last = ProbeResult(
+        "api", "http", False, None, datetime.now(UTC), error_kind=ErrorKind.CONNECTION_REFUSED,
+        error=" ".join(["the server went away while we were talking to it"] * 8))
+    details.refresh()
+    await settle()
+    assert measured["sizeHint"] and measured["heightForWidth"]  # the error measured anew
+    same_as_plain_labels()
+    font = details.font()
+    font.setPointSizeF(font.pointSizeF() * 1.5)
+    for value in details.values.values():
+        value.setFont(font)
+    same_as_plain_labels()
+
+
+async def test_a_second_refresh_with_nothing_new_reads_nothing(
+        window: MainWindow, core: NetmonCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window refreshes the details for a new result and again on its tick: the second
+    time, with nothing new, they read and format nothing; a breaker that moves alone (no new
+    result) is still shown."""
+    assert window.select_target("api")
+    feed(core, "api", 5.0)
+    window.refresh()
+    await settle()
+    details = window.details
+    reads = [0]
+    real = details._read
+
+    def counting() -> None:
+        reads[0] += 1
+        real()
+    monkeypatch.setattr(details, "_read", counting)
+    feed(core, "api", 7.0)
+    details.refresh()
+    assert reads[0] == 1
+    details.refresh()
+    assert reads[0] == 1  # nothing new: nothing read
+    breaker = core.breakers["api"]
+    breaker.force_open()
+    details.refresh()
+    assert details.values["Breaker"].text() == str(breaker.state) == "forced_open"
 
 
 def _table_on_screen(window: MainWindow, qapp: QApplication, *, repaint: bool = False) -> QImage:
