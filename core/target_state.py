@@ -20,9 +20,6 @@ __all__ = ["BreakerPart", "Condition", "StatusChange", "TargetState", "TargetSta
 #: A target entry's breaker part: its ``breaker`` value and what its reason gets appended.
 BreakerPart = tuple[dict[str, Any] | None, str]
 
-#: The keys of a resolver's answer that the snapshot carries.
-_RESOLVER_KEYS = ("resolver", "ok", "rcode", "addresses", "error_kind", "latency_ms")
-
 
 class TargetStatus(StrEnum):
     """Per-target status vocabulary."""
@@ -124,7 +121,10 @@ class TargetState:
         }
         if target.kind == "dns":
             answers = last.details.get("resolvers", []) if last else []
-            entry["resolvers"] = [{k: a.get(k) for k in _RESOLVER_KEYS} for a in answers]
+            entry["resolvers"] = [
+                {"resolver": a.get("resolver"), "ok": a.get("ok"), "rcode": a.get("rcode"),
+                 "addresses": a.get("addresses"), "error_kind": a.get("error_kind"),
+                 "latency_ms": a.get("latency_ms")} for a in answers]
         return entry
 
 
