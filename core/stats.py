@@ -198,10 +198,15 @@ class SuccessWindows:
             five, hour, day = five + added, hour + added, day + added
             five_failed, hour_failed, day_failed = (
                 five_failed + failed, hour_failed + failed, day_failed + failed)
+            # no failure: 1.0 without a division and a round() (a third of a snapshot
+            # entry's cost, where every target is up)
             rates = self._rates = {
-                "5m": round((five - five_failed) / five, 4) if five else None,
-                "1h": round((hour - hour_failed) / hour, 4) if hour else None,
-                "24h": round((day - day_failed) / day, 4) if day else None}
+                "5m": None if not five else round((five - five_failed) / five, 4)
+                if five_failed else 1.0,
+                "1h": None if not hour else round((hour - hour_failed) / hour, 4)
+                if hour_failed else 1.0,
+                "24h": None if not day else round((day - day_failed) / day, 4)
+                if day_failed else 1.0}
         return rates
 
     def _write_added(self) -> None:
