@@ -28,7 +28,7 @@ import logging
 import types
 from collections.abc import Awaitable, Callable, Generator
 from contextvars import ContextVar, Token
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ParamSpec, TypeVar, cast
@@ -93,12 +93,19 @@ class BreakerStats:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form with ISO timestamps."""
-        out = asdict(self)
-        out["state"] = str(self.state)
-        for key in ("opened_at", "retry_at"):
-            value = out[key]
-            out[key] = value.isoformat().replace("+00:00", "Z") if value else None
-        return out
+        opened_at, retry_at = self.opened_at, self.retry_at
+        return {  # the fields in order, as dataclasses.asdict (a deep copy: ~10x slower)
+            "name": self.name,
+            "state": str(self.state),
+            "consecutive_failures": self.consecutive_failures,
+            "failure_threshold": self.failure_threshold,
+            "reset_timeout_s": self.reset_timeout_s,
+            "opened_at": opened_at.isoformat().replace("+00:00", "Z") if opened_at else None,
+            "retry_at": retry_at.isoformat().replace("+00:00", "Z") if retry_at else None,
+            "calls": self.calls,
+            "failures": self.failures,
+            "rejected": self.rejected,
+        }
 
 
 _NOT_NETWORK_FAILURE = frozenset({ErrorKind.CIRCUIT_OPEN})

@@ -346,15 +346,19 @@ class HealthMonitor:
         for name, state in self.states.items():
             cached = cache.get(name)
             if cached is None or cached.revision != state.revision:
-                entry = state._entry(state.windows.rates(now),
+                entry = state._entry(state.windows.shared_rates(now),
                                      memory.latency_percentile(name, 50),
                                      memory.latency_percentile(name, 95),
                                      self._breaker_part(state.breaker))
-                if cached is None or entry != cached.entry:
+                if cached is None:
+                    cache[name] = cached = _Cached(state.revision, entry)
                     changed.append(name)
-                cache[name] = cached = _Cached(state.revision, entry)
+                else:
+                    if entry != cached.entry:
+                        changed.append(name)
+                    cached.revision, cached.entry = state.revision, entry
             elif new_slot:
-                rates = state.windows.rates(now)
+                rates = state.windows.shared_rates(now)
                 if rates != cached.entry["success_rate"]:
                     cached.entry = {**cached.entry, "success_rate": rates}
                     changed.append(name)

@@ -62,8 +62,9 @@ Point = tuple[datetime, bool, float | None, str | None]
 _NO_NAMES: tuple[str, ...] = ()
 
 
-_SHARED_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
-_FORMATS: dict[int, struct.Struct] = {}
+#: Per tuple of phase names: the one tuple every result with those steps shares, and the
+#: ``struct`` that packs their milliseconds.
+_LAYOUTS: dict[tuple[str, ...], tuple[tuple[str, ...], struct.Struct]] = {}
 
 
 def _pack(phases: Mapping[str, float]) -> tuple[tuple[str, ...], bytes]:
@@ -72,14 +73,13 @@ def _pack(phases: Mapping[str, float]) -> tuple[tuple[str, ...], bytes]:
     phases and its floats take about 330 (the ring holds hundreds of thousands)."""
     if not phases:
         return _NO_NAMES, b""
-    if isinstance(phases, PackedPhases):
+    if type(phases) is PackedPhases:  # not isinstance: an ABC's check costs a call
         return phases._names, phases._packed
     names = tuple(phases)
-    names = _SHARED_NAMES.setdefault(names, names)
-    form = _FORMATS.get(len(names))
-    if form is None:
-        form = _FORMATS[len(names)] = struct.Struct(f"<{len(names)}d")
-    return names, form.pack(*phases.values())
+    layout = _LAYOUTS.get(names)
+    if layout is None:
+        layout = _LAYOUTS[names] = (names, struct.Struct(f"<{len(names)}d"))
+    return layout[0], layout[1].pack(*phases.values())
 
 
 def _entry(result: ProbeResult) -> _Entry:
@@ -100,12 +100,16 @@ CHUNK = 64
 
 class _Ring:
     """The entries of one target, oldest first, at most ``maxlen``: sealed chunks (tuples)
-    and the open chunk being filled (a list)."""
+    and the open chunk being filled (a list); and the latencies ``MemoryHistory`` keeps
+    beside them."""
 
-    __slots__ = ("_chunks", "_open", "_size", "_skip", "maxlen")
+    __slots__ = ("_chunks", "_open", "_size", "_skip", "latencies", "maxlen")
 
     def __init__(self, maxlen: int) -> None:
         self.maxlen = maxlen
+        # sorted, successful results only; doubles in an array, which the collector never
+        # visits (a list of floats is 720 visits per target per full collection)
+        self.latencies: array[float] = array("d")
         self._chunks: deque[tuple[_Entry, ...]] = deque()
         self._open: list[_Entry] = []
         self._skip = 0  # entries of the first chunk that fell out
@@ -162,9 +166,6 @@ class MemoryHistory:
             raise ValueError("maxlen must be at least 1")
         self.maxlen = maxlen
         self._rings: dict[str, _Ring] = {}
-        # sorted, successful results only; doubles in an array, which the collector never
-        # visits (a list of floats is 720 visits per target per full collection)
-        self._latencies: dict[str, array[float]] = {}
         self._versions: dict[str, int] = {}
         self._serial = 0
 
@@ -173,14 +174,15 @@ class MemoryHistory:
         out when full)."""
         entry = _entry(result)
         target = result.target
-        ring = self._ring(target)
-        latencies = self._latencies[target]
+        ring = self._rings.get(target)
+        if ring is None:
+            ring = self._ring(target)
         dropped = ring.append(entry)
         if dropped is not None:
-            _forget_latency(latencies, dropped)
+            _forget_latency(ring.latencies, dropped)
         latency = _counted(entry)
         if latency is not None:
-            bisect.insort(latencies, latency)
+            bisect.insort(ring.latencies, latency)
         self._changed(target)
 
     def extend(self, target: str, results: Iterable[ProbeResult]) -> None:
@@ -188,7 +190,7 @@ class MemoryHistory:
         ring = self._ring(target)
         for result in results:
             ring.append(_entry(result))
-        self._latencies[target] = array("d", sorted(
+        ring.latencies = array("d", sorted(
             latency for e in ring if (latency := _counted(e)) is not None))
         self._changed(target)
 
@@ -218,7 +220,8 @@ class MemoryHistory:
         """Nearest-rank percentile of the latencies of the target's successful results in
         the ring, rounded to 0.001 (None when there are none): what
         ``core.stats.percentile`` gives for them, without sorting."""
-        return percentile_sorted(self._latencies.get(target, ()), pct)
+        ring = self._rings.get(target)
+        return percentile_sorted(ring.latencies, pct) if ring is not None else None
 
     def targets(self) -> list[str]:
         """Targets with results, in the order they were first seen."""
@@ -227,20 +230,17 @@ class MemoryHistory:
     def forget(self, target: str) -> None:
         """Drop the target's ring (unknown targets are ignored)."""
         self._rings.pop(target, None)
-        self._latencies.pop(target, None)
         self._versions.pop(target, None)
 
     def clear(self) -> None:
         """Drop every ring."""
         self._rings.clear()
-        self._latencies.clear()
         self._versions.clear()
 
     def _ring(self, target: str) -> _Ring:
         ring = self._rings.get(target)
         if ring is None:
             ring = self._rings[target] = _Ring(self.maxlen)
-            self._latencies[target] = array("d")
         return ring
 
     def _changed(self, target: str) -> None:

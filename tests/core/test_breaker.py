@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import traceback
 import tracemalloc
@@ -10,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from core.breaker import BreakerState, BreakerTransition, CircuitBreaker
+from core.breaker import BreakerState, BreakerStats, BreakerTransition, CircuitBreaker
 from core.errors import CircuitOpenError
 from core.testing import FakeClock
 
@@ -342,6 +343,29 @@ async def test_stats_as_dict_is_json_ready(breaker: CircuitBreaker) -> None:
     assert data["state"] == "open"
     assert data["opened_at"].endswith("Z") and data["retry_at"].endswith("Z")
     assert data["failure_threshold"] == 3 and data["reset_timeout_s"] == 30.0
+
+
+def _asdict_form(stats: BreakerStats) -> dict[str, object]:
+    """What ``as_dict`` gave when it was ``dataclasses.asdict`` plus the conversions."""
+    out = dataclasses.asdict(stats)
+    out["state"] = str(stats.state)
+    for key in ("opened_at", "retry_at"):
+        out[key] = out[key].isoformat().replace("+00:00", "Z") if out[key] else None
+    return out
+
+
+async def test_stats_as_dict_keeps_the_fields_values_and_order_of_asdict(
+        breaker: CircuitBreaker) -> None:
+    seen = [breaker.stats()]
+    await trip(breaker)
+    seen.append(breaker.stats())
+    breaker.force_open()
+    seen.append(breaker.stats())
+    breaker.reset()
+    seen.append(breaker.stats())
+    for stats in seen:
+        data = stats.as_dict()
+        assert list(data.items()) == list(_asdict_form(stats).items()), stats
 
 
 async def test_half_open_is_announced_when_due_without_any_read(

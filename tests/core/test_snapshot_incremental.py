@@ -4,18 +4,22 @@ a snapshot computed from scratch at every step; ``snapshot_changed`` names what 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import ClassVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.breaker import CircuitBreaker
 from core.config import Config, MonitorSettings, Target
 from core.errors import ErrorKind
 from core.monitor import HealthMonitor
 from core.probes import ProbeResult
-from core.probes.base import ProbeContext
+from core.probes.base import ProbeContext, iso_utc
 from core.recovery import suggest, target_suggestion
 from core.status import build
+from core.target_state import _iso_utc
 from core.testing import FakeClock, seeded_rng
 
 
@@ -204,3 +208,15 @@ async def test_a_kept_suggestion_is_what_target_suggestion_says_after_every_resu
         assert mine == [target_suggestion(state, breaker)], number
         assert state.suggestion_cache is not None
         assert (before is not None and state.suggestion_cache[1] is before[1]) is kept, number
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+       st.sampled_from([UTC, timezone(timedelta(0)), timezone(timedelta(hours=-3)), None]))
+def test_an_entrys_checked_at_is_iso_utc_of_the_result(when: datetime,
+                                                       tz: timezone | None) -> None:
+    """The entry formats ``checked_at`` from a per-second cache: the same text as
+    ``iso_utc`` for any time (whole seconds, other zones, naive), twice in a row."""
+    when = when.replace(tzinfo=tz)
+    assert _iso_utc(when) == iso_utc(when)
+    assert _iso_utc(when) == iso_utc(when)

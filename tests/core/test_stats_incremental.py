@@ -129,3 +129,26 @@ def test_counts_added_to_the_slots_last_asked_about_keep_rates_exact(
         if op == "past":
             assert windows.rates(then) == _reference_rates(minutes, tens, then)
         assert windows.rates(now) == _reference_rates(minutes, tens, now)
+
+
+def test_counts_held_for_the_newest_slots_reach_every_later_answer() -> None:
+    """Results added after rates were read in the same minute are held, not written to the
+    rings, until another slot is counted in or asked about: every later answer has them."""
+    windows = SuccessWindows()
+    minutes, tens = _ScanRing(60, 60), _ScanRing(600, 144)
+    for second in range(120, 180):  # a result each second, rates read after each
+        ok = second % 4 != 0
+        windows.add(float(second), ok)
+        minutes.add(float(second), 1, 0 if ok else 1)
+        tens.add(float(second), 1, 0 if ok else 1)
+        assert windows.rates(float(second)) == _reference_rates(minutes, tens, second)
+    # another minute asked about, a past time (a scan), and a count in a new slot
+    assert windows.rates(200.0) == _reference_rates(minutes, tens, 200.0)
+    assert windows.rates(150.0) == _reference_rates(minutes, tens, 150.0)
+    windows.add(181.0, False)
+    minutes.add(181.0, 1, 1)
+    tens.add(181.0, 1, 1)
+    assert windows.rates(181.0) == _reference_rates(minutes, tens, 181.0)
+    assert windows.rates(400.0) == {"5m": 0.7377, "1h": 0.7377, "24h": 0.7377}
+    assert windows.shared_rates(400.0) is windows.shared_rates(400.0)
+    assert windows.rates(400.0) is not windows.rates(400.0)
