@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -101,7 +101,7 @@ class TargetState:
             phases = {k: round(v, 3) for k, v in last.phases.items()}
             error_kind = str(last.error_kind) if last.error_kind else None
             error = last.error
-            checked_at = _iso_utc(last.checked_at)
+            checked_at = iso_utc(last.checked_at)
         entry: dict[str, Any] = {
             "name": target.name,
             "kind": target.kind,
@@ -126,26 +126,6 @@ class TargetState:
                  "addresses": a.get("addresses"), "error_kind": a.get("error_kind"),
                  "latency_ms": a.get("latency_ms")} for a in answers]
         return entry
-
-
-#: The ``iso_utc`` text of recent whole seconds, without the "Z" (results of one second
-#: share it): an aware datetime's ``isoformat`` costs about twice what a look-up here
-#: and the microseconds' digits do.
-_SECONDS: dict[tuple[int, int, int, int, int, int], str] = {}
-
-
-def _iso_utc(when: datetime) -> str:
-    """``iso_utc(when)``, the date and time of day of a UTC time kept per second."""
-    if when.tzinfo is not UTC:
-        return iso_utc(when)
-    key = (when.year, when.month, when.day, when.hour, when.minute, when.second)
-    text = _SECONDS.get(key)
-    if text is None:
-        if len(_SECONDS) >= 64:
-            _SECONDS.clear()
-        text = _SECONDS[key] = iso_utc(when.replace(microsecond=0))[:-1]
-    micro = when.microsecond
-    return f"{text}.{micro:06d}Z" if micro else f"{text}Z"
 
 
 def breaker_part(breaker: CircuitBreaker | None) -> BreakerPart:

@@ -19,7 +19,6 @@ from core.probes import ProbeResult
 from core.probes.base import ProbeContext, iso_utc
 from core.recovery import suggest, target_suggestion
 from core.status import build
-from core.target_state import _iso_utc
 from core.testing import FakeClock, seeded_rng
 
 
@@ -213,10 +212,12 @@ async def test_a_kept_suggestion_is_what_target_suggestion_says_after_every_resu
 @settings(max_examples=300, deadline=None)
 @given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
        st.sampled_from([UTC, timezone(timedelta(0)), timezone(timedelta(hours=-3)), None]))
-def test_an_entrys_checked_at_is_iso_utc_of_the_result(when: datetime,
+def test_iso_utc_from_its_per_second_cache_is_isoformat(when: datetime,
                                                        tz: timezone | None) -> None:
-    """The entry formats ``checked_at`` from a per-second cache: the same text as
-    ``iso_utc`` for any time (whole seconds, other zones, naive), twice in a row."""
+    """``iso_utc`` keeps the text of recent whole seconds: for any time (whole seconds,
+    other zones, naive) it says what ``isoformat`` says with "Z" for a zero offset, also
+    the second time (from the cache)."""
     when = when.replace(tzinfo=tz)
-    assert _iso_utc(when) == iso_utc(when)
-    assert _iso_utc(when) == iso_utc(when)
+    plain = when.isoformat().replace("+00:00", "Z")
+    assert iso_utc(when) == plain
+    assert iso_utc(when) == plain
