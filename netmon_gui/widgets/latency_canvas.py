@@ -18,7 +18,7 @@ import numpy as np
 from pyqtgraph import mkBrush, mkPen
 from pyqtgraph.graphicsItems.PlotCurveItem import arrayToLineSegments
 from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -92,18 +92,28 @@ class LatencyCanvas(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # every pixel is painted
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.series = EMPTY
-        self._x_axis = AxisTicks(time=True, font=self.font())
-        self._y_axis = AxisTicks(time=False, font=self.font())
         self._frame: tuple[tuple[object, ...], Frame] | None = None
         self._pixmap: tuple[tuple[object, ...], QPixmap] | None = None
         self._side: tuple[tuple[object, ...], tuple[QRectF, list[tuple[float, Tick]], list[
             tuple[QRectF, Qt.AlignmentFlag, str]]]] | None = None
+        self._use_font()
         self._line_pen = QPen(LINE_COLOR, 2)  # 2 px at any scale (not a cosmetic pen's 2
         # device pixels, thin on a high-DPI screen)
         self._symbols: tuple[float, QImage, QImage] | None = None  # (ratio, dot, cross)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         return QSize(640, 400)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.FontChange:  # a style sheet's or the system's
+            self._use_font()
+        super().changeEvent(event)
+
+    def _use_font(self) -> None:
+        """Measure and lay out with the widget's current font (from scratch)."""
+        self._x_axis = AxisTicks(time=True, font=self.font())
+        self._y_axis = AxisTicks(time=False, font=self.font())
+        self._frame = self._side = self._pixmap = None
 
     def show_series(self, series: Series) -> None:
         """Plot ``series`` (repainted on the next paint)."""
@@ -120,9 +130,10 @@ class LatencyCanvas(QWidget):
         return QPointF(float(mapping.x(np.array(x))), float(mapping.y(np.array(y))))
 
     def frame(self) -> Frame:
-        """The layout for the current size, font and ranges (kept until one of them moves)."""
+        """The layout for the current size and ranges (kept until one of them or the font
+        moves)."""
         series = self.series
-        key = (self.width(), self.height(), series.x_range, series.y_range, self.font().key())
+        key = (self.width(), self.height(), series.x_range, series.y_range)
         if self._frame is None or self._frame[0] != key:
             self._frame = (key, self._layout())
         return self._frame[1]
@@ -152,7 +163,7 @@ class LatencyCanvas(QWidget):
         """The data area, the latency ticks and their labels: they follow the size, the
         font and the latency range, not the time, so they are kept until one of those
         moves."""
-        key = (self.width(), self.height(), self.series.y_range, self.font().key())
+        key = (self.width(), self.height(), self.series.y_range)
         if self._side is not None and self._side[0] == key:
             return self._side[1]
         metrics = self._y_axis.metrics
@@ -213,8 +224,7 @@ class LatencyCanvas(QWidget):
         ratio = self.devicePixelRatioF()
         background = self.palette().color(QPalette.ColorRole.Window)
         key = (self.width(), self.height(), ratio, frame.plot.getRect(),
-               tuple(frame.y_ticks), self.series.title, background.rgba(),
-               self.font().key())
+               tuple(frame.y_ticks), self.series.title, background.rgba())
         if self._pixmap is not None and self._pixmap[0] == key:
             return self._pixmap[1]
         pixmap = QPixmap(round(self.width() * ratio), round(self.height() * ratio))

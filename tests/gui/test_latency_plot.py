@@ -288,6 +288,30 @@ def test_the_title_stays_clear_of_the_legend_in_grey(qtbot: QtBot, width: int) -
     assert not any(c.blue() - c.red() > 60 for c in inked)  # and none of it blue
 
 
+def test_a_new_font_measures_the_labels_with_that_font(qtbot: QtBot) -> None:
+    """After a font change (a style sheet polish, a system font) the tick labels are laid
+    out for the new font: their widths are the new font's, as a plot built with it has."""
+    from PySide6.QtGui import QFont, QFontMetricsF
+
+    memory = MemoryHistory()
+    feed(memory, 0, 300)
+    old = shown(qtbot, memory)
+    image(old)
+    font = QFont(old.canvas.font())
+    font.setPointSizeF(font.pointSizeF() * 1.6)
+    old.canvas.setFont(font)
+    metrics = QFontMetricsF(font)
+    frame = old.canvas.frame()
+    for rect, _, text in frame.x_labels:
+        assert rect.width() == pytest.approx(metrics.horizontalAdvance(text)), text
+    widest = max(metrics.horizontalAdvance(text) for _, _, text in frame.y_labels)
+    assert [rect.width() for rect, _, _ in frame.y_labels] == pytest.approx(
+        [widest] * len(frame.y_labels))
+    new = shown(qtbot, memory)
+    new.canvas.setFont(font)
+    assert image(old) == image(new)
+
+
 def test_the_background_is_the_palettes_window_colour(qtbot: QtBot) -> None:
     memory = MemoryHistory()
     feed(memory, 0, 100)
