@@ -113,6 +113,15 @@ class _Ring:
         return total, failed
 
 
+def _ratio(total: int, failed: int) -> float | None:
+    """The share of ``total`` results that succeeded, to 4 places (None for no result);
+    with no failure (every target up, the common case) 1.0 without a division and a
+    ``round()`` (~2.8k instructions each, three per result)."""
+    if not failed:
+        return 1.0 if total else None
+    return round((total - failed) / total, 4)
+
+
 class SuccessWindows:
     """Success rates over 5 min, 1 h and 24 h in fixed memory.
 
@@ -195,18 +204,10 @@ class SuccessWindows:
         if rates is None:
             five, five_failed, hour, hour_failed, day, day_failed = self._counts
             added, failed = self._added, self._added_failed
-            five, hour, day = five + added, hour + added, day + added
-            five_failed, hour_failed, day_failed = (
-                five_failed + failed, hour_failed + failed, day_failed + failed)
-            # no failure (every target up, the common case): 1.0 without a division and
-            # a round() (~2.8k instructions each, three per result)
             rates = self._rates = {
-                "5m": None if not five else round((five - five_failed) / five, 4)
-                if five_failed else 1.0,
-                "1h": None if not hour else round((hour - hour_failed) / hour, 4)
-                if hour_failed else 1.0,
-                "24h": None if not day else round((day - day_failed) / day, 4)
-                if day_failed else 1.0}
+                "5m": _ratio(five + added, five_failed + failed),
+                "1h": _ratio(hour + added, hour_failed + failed),
+                "24h": _ratio(day + added, day_failed + failed)}
         return rates
 
     def _write_added(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -70,25 +70,20 @@ class _Value(QLabel):
         super().changeEvent(event)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        hint = self._hints.get(-1)
-        if hint is None:
-            hint = self._hints[-1] = super().sizeHint()
-        assert isinstance(hint, QSize)
-        return QSize(hint)
+        return QSize(self._kept(-1, super().sizeHint))
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        hint = self._hints.get(-2)
-        if hint is None:
-            hint = self._hints[-2] = super().minimumSizeHint()
-        assert isinstance(hint, QSize)
-        return QSize(hint)
+        return QSize(self._kept(-2, super().minimumSizeHint))
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
-        height = self._hints.get(width)
-        if height is None:
-            height = self._hints[width] = super().heightForWidth(width)
-        assert isinstance(height, int)
-        return height
+        return int(self._kept(width, lambda: super(_Value, self).heightForWidth(width)))
+
+    def _kept(self, key: int, measure: Callable[[], Any]) -> Any:
+        """The kept hint ``key``, measured now if there is none."""
+        hint = self._hints.get(key)
+        if hint is None:
+            hint = self._hints[key] = measure()
+        return hint
 
     # --- selectable while in use ------------------------------------------------------
     def _plain(self) -> None:
