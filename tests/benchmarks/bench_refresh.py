@@ -35,6 +35,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +47,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from core.gc_settle import freeze_startup_objects  # noqa: E402
+from core.runtime import NetmonCore  # noqa: E402
 from core.testing import FakeClock  # noqa: E402
 from netmon_gui.windows.main_window import MainWindow  # noqa: E402
 from tests.benchmarks.bench_status import build, result  # noqa: E402
@@ -74,18 +76,30 @@ def row(label: str, samples: list[Timing]) -> str:
             f"{statistics.median(cpus):>9.2f}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--targets", type=int, default=50)
-    parser.add_argument("--ring", type=int, default=720)
-    parser.add_argument("--cycles", type=int, default=60)
-    parser.add_argument("--json", type=Path, help="also write the medians here")
-    args = parser.parse_args(argv)
+@dataclass
+class ConsoleCycle:
+    """The real ``MainWindow`` (offscreen, 1600x1000, its own timers stopped) over a core
+    built by ``bench_status.build``, and the steps of one refresh cycle, in order."""
+
+    app: QApplication
+    core: NetmonCore
+    window: MainWindow
+    steps: dict[str, Callable[[], object]]
+
+    def advance(self) -> None:
+        """One second passes (the next cycle's results are a second later)."""
+        clock = self.core.clock
+        assert isinstance(clock, FakeClock)
+        clock.advance(1.0)
+
+
+def console_cycle(targets: int = 50, ring: int = 720) -> ConsoleCycle:
+    """The window and its cycle's steps: ``results`` (one per target, through the monitor's
+    ``_record``), ``refresh``, ``plot redraw`` and ``paint`` (the posted repaints)."""
     logging.getLogger("netmon").setLevel(logging.ERROR)
     app = QApplication.instance() or QApplication([])
-    core = build(args.targets, args.ring)
-    clock = core.clock
-    assert isinstance(clock, FakeClock)
+    assert isinstance(app, QApplication)
+    core = build(targets, ring)
     monitor = core.monitor
     window = MainWindow(core)
     window.resize(1600, 1000)
@@ -102,23 +116,34 @@ def main(argv: list[str] | None = None) -> int:
             monitor._record(state, result(core, state.name, state.target.kind, counter[0],
                                           counter[0] % 10 == 3))
 
-    def quiet() -> None:
+    def paint() -> None:
         window._refresh_timer.stop()  # the coalesced refresh: step 2 does it in the cycle
         window.plot._timer.stop()
         for _ in range(2):  # the posted repaints, then what they post in turn (a layout
             app.processEvents()  # request, a scene's dirty items): else the next step pays
 
-    steps: dict[str, Callable[[], object]] = {
+    return ConsoleCycle(app, core, window, {
         "results": results, "refresh": window.refresh, "plot redraw": window.plot.redraw,
-        "paint": quiet}
+        "paint": paint})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", type=int, default=50)
+    parser.add_argument("--ring", type=int, default=720)
+    parser.add_argument("--cycles", type=int, default=60)
+    parser.add_argument("--json", type=Path, help="also write the medians here")
+    args = parser.parse_args(argv)
+    cycle = console_cycle(args.targets, args.ring)
+    window, steps = cycle.window, cycle.steps
     per_step: dict[str, list[Timing]] = {k: [] for k in steps}
     cycles: list[Timing] = []
     steady: list[Timing] = []
     full: list[Timing] = []
     for i in range(args.cycles + 3):
-        clock.advance(1.0)
+        cycle.advance()
         parts = {k: timed(fn) for k, fn in steps.items()}
-        steady_one = timed(lambda: (window.refresh(), quiet()))
+        steady_one = timed(lambda: (steps["refresh"](), steps["paint"]()))
         full_one = timed(window.grab)
         if i < 3:  # warm-up
             continue

@@ -4,16 +4,18 @@
 Run:  python tests/benchmarks/bench_refresh_instructions.py [--tree DIR] [--cycles 20]
       [--steps results,refresh,plot redraw,paint]
 
-The cycle of ``bench_refresh.py`` (50 targets x 720 results, the real ``MainWindow``
-offscreen at 1600x1000): new results, ``window.refresh()``, the plot's redraw, the paint.
+The cycle of ``bench_refresh.py`` (its ``console_cycle``: 50 targets x 720 results, the real
+``MainWindow`` offscreen at 1600x1000): new results, ``window.refresh()``, the plot's
+redraw, the paint.
 On a shared 2-core machine its timings move by a third between runs of the same code;
 instruction counts do not. The cycle runs under ``valgrind --tool=callgrind`` with
 collection switched on only inside the measured calls (each made through
 ``operator.call``, which nothing else here calls); the first 5 cycles warm up uncounted.
 One valgrind run for the whole cycle, then one per step. ``--tree`` measures another
-checkout (e.g. ``git archive`` of an older commit) with this script, for a paired
-comparison. Instructions are not time (cache misses and blending bandwidth are not in
-them), so read them next to ``bench_refresh.py``. Needs valgrind; about 2.5 min a run.
+checkout (e.g. ``git archive`` of an older commit) with this checkout's cycle and that
+one's code, for a paired comparison. Instructions are not time (cache misses and blending
+bandwidth are not in them), so read them next to ``bench_refresh.py``. Needs valgrind;
+about 2.5 min a run.
 """
 
 from __future__ import annotations
@@ -32,48 +34,22 @@ STEPS = ("results", "refresh", "plot redraw", "paint")
 WARM_UP = 5
 
 _CHILD = """
-import logging, operator, os, sys
-tree, step, cycles = sys.argv[1], sys.argv[2], int(sys.argv[3])
+import importlib.util, operator, sys
+tree, step, cycles, cycle_file = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 sys.path.insert(0, tree)
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from PySide6.QtWidgets import QApplication
-from core.gc_settle import freeze_startup_objects
-from netmon_gui.windows.main_window import MainWindow
-from tests.benchmarks.bench_status import build, result
-logging.getLogger("netmon").setLevel(logging.ERROR)
-app = QApplication([])
-core = build(50, 720)
-window = MainWindow(core)
-window.resize(1600, 1000)
-window.show()
-window._tick.stop()
-app.processEvents()
-freeze_startup_objects()
-states = list(core.monitor.states.values())
-counter = [0]
-
-def results():
-    for state in states:
-        counter[0] += 1
-        core.monitor._record(state, result(core, state.name, state.target.kind, counter[0],
-                                           counter[0] % 10 == 3))
-
-def paint():
-    window._refresh_timer.stop()
-    window.plot._timer.stop()
-    app.processEvents()
-    app.processEvents()
-
-steps = {"results": results, "refresh": window.refresh, "plot redraw": window.plot.redraw,
-         "paint": paint}
+import core, netmon_gui, tests.benchmarks.bench_status  # the tree's: the cycle imports these
+spec = importlib.util.spec_from_file_location("refresh_cycle", cycle_file)
+module = sys.modules["refresh_cycle"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+cycle = module.console_cycle()
 for i in range(cycles + WARM):
-    core.clock.advance(1.0)
-    for name, fn in steps.items():
+    cycle.advance()
+    for name, fn in cycle.steps.items():
         if i >= WARM and step in ("cycle", name):
             operator.call(fn)  # callgrind collects inside this call only
         else:
             fn()
-window._shutdown_widgets()
+cycle.window._shutdown_widgets()
 """.replace("WARM", str(WARM_UP))
 
 
@@ -85,8 +61,8 @@ def count(tree: Path, step: str, cycles: int) -> int:
         proc = subprocess.run(
             ["valgrind", "--tool=callgrind", "--toggle-collect=_operator_call",
              f"--callgrind-out-file={out}", sys.executable, "-c", _CHILD, str(tree), step,
-             str(cycles)], capture_output=True, text=True, env=env, cwd=tmp, timeout=3600,
-            check=False)
+             str(cycles), str(HERE / "bench_refresh.py")],
+            capture_output=True, text=True, env=env, cwd=tmp, timeout=3600, check=False)
         found = re.search(r"Collected : (\d+)", proc.stderr)
         if proc.returncode != 0 or found is None:
             raise RuntimeError(f"valgrind run for {step!r} failed: {proc.stderr[-800:]}")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import collections
 import cProfile
-import logging
 import os
 import pstats
 import sys
@@ -32,10 +31,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QEvent, QObject  # noqa: E402
 from PySide6.QtGui import QPaintEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from netmon_gui.windows.main_window import MainWindow  # noqa: E402
-from tests.benchmarks.bench_status import build, result  # noqa: E402
+from tests.benchmarks.bench_refresh import console_cycle  # noqa: E402
 
 
 class PaintLog(QObject):
@@ -82,37 +79,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cycles", type=int, default=30)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
-    logging.getLogger("netmon").setLevel(logging.ERROR)
-    app = QApplication.instance() or QApplication([])
-    core = build(50, 720)
-    window = MainWindow(core)
-    window.resize(1600, 1000)
-    window.show()
-    window._tick.stop()
-    app.processEvents()
+    setup = console_cycle()
+    app, window, steps = setup.app, setup.window, setup.steps
     log = PaintLog()
     app.installEventFilter(log)
-    states = list(core.monitor.states.values())
-    counter = [0]
-
-    def paint() -> None:
-        window._refresh_timer.stop()
-        window.plot._timer.stop()
-        for _ in range(2):  # the posted repaints, then what they post in turn
-            app.processEvents()
-        log.end()
 
     def cycle(new_results: bool = True) -> None:
-        core.clock.advance(1.0)  # type: ignore[attr-defined]
-        if new_results:
-            for state in states:
-                counter[0] += 1
-                core.monitor._record(state, result(core, state.name, state.target.kind,
-                                                   counter[0], counter[0] % 10 == 3))
-        window.refresh()
-        if new_results:
-            window.plot.redraw()
-        paint()
+        setup.advance()
+        for name, step in steps.items():
+            if new_results or name in ("refresh", "paint"):
+                step()
+        log.end()  # the paint's CPU up to here goes to the widget painted last
 
     for _ in range(3):
         cycle()

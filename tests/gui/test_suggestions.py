@@ -15,17 +15,22 @@ from netmon_gui.widgets.suggestions import SuggestionCard, SuggestionsPanel
 from netmon_gui.windows.main_window import STYLESHEET
 
 
+def styled_host(panel: SuggestionsPanel, width: int, height: int) -> QWidget:
+    """A shown window under the console's style sheet holding ``panel``."""
+    host = QWidget()
+    host.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
+    QVBoxLayout(host).addWidget(panel)
+    host.resize(width, height)
+    host.show()
+    return host
+
+
 @pytest.fixture
 def panel() -> Iterator[SuggestionsPanel]:
     """A panel shown under the console's style sheet (its cards' frame comes from there)."""
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
-    host = QWidget()
-    host.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
-    shown = SuggestionsPanel()
-    QVBoxLayout(host).addWidget(shown)
-    host.resize(900, 1400)
-    host.show()
+    host = styled_host(shown := SuggestionsPanel(), 900, 1400)
     yield shown
     host.close()
     host.deleteLater()
@@ -158,12 +163,7 @@ def test_cards_updated_in_place_look_like_cards_built_afresh() -> None:
              suggestion("e", "info")]
     images = []
     for steps in ([before, after], [after]):
-        host = QWidget()
-        host.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
-        shown = SuggestionsPanel()
-        QVBoxLayout(host).addWidget(shown)
-        host.resize(700, 900)
-        host.show()
+        host = styled_host(shown := SuggestionsPanel(), 700, 900)
         for step in steps:
             shown.set_suggestions(step, "unhealthy")
             settled(shown)  # deleteLater'd widgets may still be around: they must not show
@@ -181,11 +181,7 @@ def test_a_panel_updated_before_it_joins_the_window_shows_the_current_cards() ->
     hidden.set_suggestions([suggestion("b", "critical"), suggestion("a", action=None)],
                            "unhealthy")
     assert ids(hidden) == ["tcp_refused:b", "tcp_refused:a"]
-    host = QWidget()
-    host.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
-    QVBoxLayout(host).addWidget(hidden)
-    host.resize(700, 600)
-    host.show()
+    host = styled_host(hidden, 700, 600)
     assert top_to_bottom(hidden) == ["tcp_refused:b", "tcp_refused:a"]
     assert [stripe(c) for c in hidden.cards] == [
         severity_badge(s).background for s in ("critical", "warning")]
