@@ -10,7 +10,7 @@ from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer
 
 from core.monitor import HealthMonitor, TargetState
 from core.probes.base import ProbeResult
-from core.stats import SuccessWindows
+from core.stats import SuccessWindows, rounded
 
 from .. import fmt
 from ..colors import badge_for
@@ -302,7 +302,7 @@ class TargetsModel(TargetTable[TargetState]):
 @functools.lru_cache(maxsize=4096)  # rates come rounded to 4 places: few distinct values
 def _rate_cell(rate: float | None) -> tuple[str, float]:
     """A success-rate column's (text, sort key) for ``rate`` (-1 for none)."""
-    return fmt.percent(rate), -1.0 if rate is None else round(rate, 3)
+    return fmt.percent(rate), -1.0 if rate is None else rounded(rate, 3)
 
 
 def _uptime_cell(bars: list[tuple[int, int]] | None) -> tuple[str, float]:
@@ -320,4 +320,4 @@ def _shown_latency(ms: float | None) -> float:
     """A latency rounded as ``fmt.latency`` shows it (-1 for none)."""
     if not ms:
         return -1.0
-    return round(ms, 1) if ms < 10 else float(round(ms)) if ms < 1000 else round(ms, -2)
+    return rounded(ms, 1) if ms < 10 else rounded(ms, 0) if ms < 1000 else round(ms, -2)
