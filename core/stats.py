@@ -5,11 +5,34 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["COARSE_SLOT_S", "FINE_SLOT_S", "SuccessWindows", "percentile", "percentile_sorted"]
+__all__ = ["COARSE_SLOT_S", "FINE_SLOT_S", "SuccessWindows", "percentile", "percentile_sorted",
+           "rounded"]
 
 #: Slot widths of ``SuccessWindows``: minutes serve 5 min and 1 h, ten minutes serve 24 h.
 FINE_SLOT_S = 60
 COARSE_SLOT_S = 600
+
+
+_SCALES = (1.0, 10.0, 100.0, 1000.0, 10000.0)  # 10 ** places, exact
+_TO_EVEN = 6755399441055744.0  # 2**52 + 2**51: adding and subtracting it rounds to an integer
+
+
+def rounded(x: float, places: int) -> float:
+    """``round(x, places)`` for ``places`` 0 to 4: the very same float, mostly without
+    ``round``'s trip through a decimal string (~1.2k instructions a call in this build).
+
+    ``x * 10**places`` is rounded to an integer ``n`` in binary (ties to even). The product
+    is within half an ulp (< 1e-7 below 1e9) of the exact one, so when it lies farther than
+    that from a half, the exact product rounds to ``n`` too, and ``round`` returns the float
+    nearest ``n / 10**places``, which the (correctly rounded) division gives. Near a half,
+    at or below zero (``round`` keeps the sign of a zero), past 1e9 or not finite: ``round``.
+    """
+    scale = _SCALES[places]
+    y = x * scale
+    n = y + _TO_EVEN - _TO_EVEN
+    if 0.0 < y < 1e9 and -0.4999 < y - n < 0.4999:
+        return n / scale
+    return round(x, places)
 
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
@@ -22,7 +45,7 @@ def percentile_sorted(ordered: Sequence[float], pct: float) -> float | None:
     if not ordered:
         return None
     rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return round(ordered[rank - 1], 3)
+    return rounded(ordered[rank - 1], 3)
 
 
 _NEVER = -(1 << 62)  # the stamp of a slot never used (monotonic times can be negative)
@@ -116,10 +139,10 @@ class _Ring:
 def _ratio(total: int, failed: int) -> float | None:
     """The share of ``total`` results that succeeded, to 4 places (None for no result);
     with no failure (every target up, the common case) 1.0 without a division and a
-    ``round()`` (~2.8k instructions each, three per result)."""
+    rounding."""
     if not failed:
         return 1.0 if total else None
-    return round((total - failed) / total, 4)
+    return rounded((total - failed) / total, 4)
 
 
 class SuccessWindows:

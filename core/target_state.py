@@ -12,7 +12,7 @@ from typing import Any
 from .breaker import BreakerState, CircuitBreaker
 from .config import Target
 from .probes.base import ProbeResult, iso_utc
-from .stats import SuccessWindows, percentile
+from .stats import SuccessWindows, percentile, rounded
 
 __all__ = ["BreakerPart", "Condition", "StatusChange", "TargetState", "TargetStatus",
            "breaker_key", "breaker_part"]
@@ -97,8 +97,8 @@ class TargetState:
             latency = error_kind = error = checked_at = None
             phases: dict[str, float] = {}
         else:
-            latency = round(last.latency_ms, 3) if last.latency_ms else None
-            phases = {k: round(v, 3) for k, v in last.phases.items()}
+            latency = rounded(last.latency_ms, 3) if last.latency_ms else None
+            phases = {k: rounded(v, 3) for k, v in last.phases.items()}
             error_kind = str(last.error_kind) if last.error_kind else None
             error = last.error
             checked_at = iso_utc(last.checked_at)

@@ -10,7 +10,7 @@ from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer
 
 from core.monitor import HealthMonitor, TargetState
 from core.probes.base import ProbeResult
-from core.stats import SuccessWindows
+from core.stats import rounded
 
 from .. import fmt
 from ..colors import badge_for
@@ -56,7 +56,10 @@ class TargetTable(Table, Generic[T]):
     Every cell's values (text, sort key, badge colors, alignment, uptime bars) are computed
     once when its row changes and kept in ``_cells``, so a paint only looks them up;
     ``_update_rows`` recomputes rows and emits ``dataChanged`` for the cells whose values
-    moved, naming the roles that did (tooltips are built when asked for).
+    moved, naming the roles that did (tooltips are built when asked for). Each cell's
+    ``QModelIndex`` is made once with the cells and kept in ``_indexes`` for those signals
+    (a new one per signal cost more than the signal's conversions: its wrapper's creation
+    and release).
     """
 
     COLUMNS = COLUMNS
@@ -65,6 +68,7 @@ class TargetTable(Table, Generic[T]):
         super().__init__(parent)
         self._cells: list[list[Cell]] = []  # per row, per column
         self._keys: list[object] = []  # per row: what its cells were computed from
+        self._indexes: list[list[QModelIndex]] = []  # per row, per column
 
     def _item(self, row: int) -> T:
         raise NotImplementedError
@@ -109,9 +113,11 @@ class TargetTable(Table, Generic[T]):
                 for col, (text, key) in enumerate(columns)]
 
     def _rebuild_cells(self) -> None:
-        """Compute every row's cells (inside a model reset)."""
-        self._keys = [self._row_key(row) for row in range(self.rowCount())]
-        self._cells = [self._row_cells(row) for row in range(self.rowCount())]
+        """Compute every row's cells and make their indexes (inside a model reset)."""
+        rows = range(self.rowCount())
+        self._keys = [self._row_key(row) for row in rows]
+        self._cells = [self._row_cells(row) for row in rows]
+        self._indexes = [[self.createIndex(row, col) for col in _COLS] for row in rows]
 
     def _update_rows(self, rows: Iterable[int], *, force: bool = False) -> None:
         """Recompute ``rows`` (those whose key moved, or all of them with ``force``) and
@@ -123,7 +129,7 @@ class TargetTable(Table, Generic[T]):
         A row whose name, status and bars are those its cells show (a new result, mostly)
         can only have moved texts and sort keys: those are compared, and a moved cell
         keeps its other values."""
-        emit, create = self.dataChanged.emit, self.createIndex
+        emit = self.dataChanged.emit
         for row in rows:
             key = self._row_key(row)
             if key is not None and key == self._keys[row] and not force:
@@ -147,11 +153,9 @@ class TargetTable(Table, Generic[T]):
                          for col, a, b in zip(_COLS, new, old, strict=True) if a != b]
             for col, cell, _ in moved:
                 old[col] = cell
+            indexes = self._indexes[row]
             for col, _, roles in moved:
-                # createIndex: the rows and columns are known valid (index() would ask
-                # rowCount and columnCount again)
-                index = create(row, col)
-                emit(index, index, roles)
+                emit(indexes[col], indexes[col], roles)
 
     def cell(self, row: int, column: int) -> Cell:
         """The values ``data()`` gives for the cell, in the order of the roles it keeps
@@ -215,15 +219,16 @@ class TargetsModel(TargetTable[TargetState]):
     def on_snapshot_changed(self, names: frozenset[str]) -> None:
         """The status snapshot's entries of ``names`` changed (``snapshot_changed``: a
         result, a breaker, success rates moving on a minute): repaint what changed of
-        those rows only."""
+        those rows only, recomputed whatever their key (rates moving on with the clock
+        alone move no row key)."""
         self._dirty.update(names)
-        self._update_dirty()
+        self._update_dirty(force=True)
 
-    def _update_dirty(self) -> None:
+    def _update_dirty(self, *, force: bool = False) -> None:
         names, self._dirty = self._dirty, set()
         states = self.monitor.states  # a target removed but not reloaded yet is left alone
-        self._update_rows(self._rows[name] for name in names
-                          if name in self._rows and name in states)
+        self._update_rows((self._rows[name] for name in names
+                           if name in self._rows and name in states), force=force)
 
     def row_of(self, name: str) -> int:
         """The row of target ``name`` (-1 when unknown)."""
@@ -239,11 +244,13 @@ class TargetsModel(TargetTable[TargetState]):
 
     # --- cells ---------------------------------------------------------------------
     def _row_key(self, row: int) -> object:
+        """The target's revisions (a result, a pause, a breaker's move...); the success
+        rates moving on with the clock alone move neither: ``on_snapshot_changed`` brings
+        those."""
         state = self.monitor.states.get(self._names[row])
         if state is None:  # gone until ``reload``
             return None
-        return (state.revision, state.windows.revision,
-                SuccessWindows.slot_key(self.monitor.clock.monotonic()))
+        return state.revision, state.windows.revision
 
     def _item(self, row: int) -> TargetState:
         return self.monitor.states[self._names[row]]
@@ -265,7 +272,7 @@ class TargetsModel(TargetTable[TargetState]):
         # a rate or a latency by less than its text shows repaints nothing.
         last, name, kind, status = state.last, state.name, state.target.kind, str(state.status)
         latency = last.latency_ms if last is not None and last.ok else None
-        rates = state.windows.rates(self.monitor.clock.monotonic())
+        rates = state.windows.shared_rates(self.monitor.clock.monotonic())
         five, hour = rates["5m"], rates["1h"]
         if last is None or last.ok:
             error = ""
@@ -302,7 +309,7 @@ class TargetsModel(TargetTable[TargetState]):
 @functools.lru_cache(maxsize=4096)  # rates come rounded to 4 places: few distinct values
 def _rate_cell(rate: float | None) -> tuple[str, float]:
     """A success-rate column's (text, sort key) for ``rate`` (-1 for none)."""
-    return fmt.percent(rate), -1.0 if rate is None else round(rate, 3)
+    return fmt.percent(rate), -1.0 if rate is None else rounded(rate, 3)
 
 
 def _uptime_cell(bars: list[tuple[int, int]] | None) -> tuple[str, float]:
@@ -320,4 +327,4 @@ def _shown_latency(ms: float | None) -> float:
     """A latency rounded as ``fmt.latency`` shows it (-1 for none)."""
     if not ms:
         return -1.0
-    return round(ms, 1) if ms < 10 else float(round(ms)) if ms < 1000 else round(ms, -2)
+    return rounded(ms, 1) if ms < 10 else rounded(ms, 0) if ms < 1000 else round(ms, -2)

@@ -422,6 +422,67 @@ def test_each_changed_cell_is_signalled_once_with_the_roles_that_moved(qtbot: Qt
     assert {"up", "down"} <= statuses  # the badges moved too
 
 
+def test_after_a_reload_changed_cells_are_signalled_at_their_new_rows(qtbot: QtBot) -> None:
+    """The model keeps each cell's index for its ``dataChanged``: after the monitor's
+    targets change (other names, more rows) and the model reloads, a new result is
+    signalled at the row and column that show it, not at an index kept from before."""
+    from core.config import MonitorSettings
+    from core.testing import FakeClock
+    from netmon_gui.models.targets import COL_LATENCY, TargetsModel
+
+    def config(names: list[str]) -> Config:
+        return Config(monitor=MonitorSettings(interval_s=1.0),
+                      targets=[Target(name=n, kind="tcp", host="127.0.0.1", port=9)
+                               for n in names], history=HistorySettings(enabled=False))
+
+    clock = FakeClock()
+    monitor = NetmonCore(config(["a", "b"]), clock=clock, with_history=False,
+                         with_database=False).monitor
+    model = TargetsModel(monitor)
+    monitor.snapshot_changed.connect(model.on_snapshot_changed)
+    emitted: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda top, bottom, _: emitted.append(
+        (top.row(), top.column()) if top == bottom and top.model() is model else (-1, -1)))
+    monitor.apply_config(config(["c", "b", "d", "e"]))
+    model.reload()
+    for latency in (5.0, 7.0):
+        clock.advance(1.0)
+        emitted.clear()
+        monitor._record(monitor.states["e"], ProbeResult("e", "tcp", True, latency, clock.now()))
+        monitor.update_snapshot()
+        assert (model.row_of("e"), COL_LATENCY) in emitted
+        assert {row for row, _ in emitted} == {model.row_of("e")}
+        assert model.data(model.index(model.row_of("e"), COL_LATENCY)) == f"{latency:.1f} ms"
+
+
+def test_rates_moving_on_with_the_clock_alone_reach_the_table(qtbot: QtBot) -> None:
+    """A row's key is its target's revisions, which the clock moving on does not move:
+    when the 5-minute window passes a target's results by (no new result), the snapshot
+    names the row and the table shows the rate gone."""
+    from core.config import MonitorSettings
+    from core.testing import FakeClock
+    from netmon_gui.fmt import DASH
+    from netmon_gui.models.targets import COL_1H, COL_5M, TargetsModel
+
+    clock = FakeClock()
+    config = Config(monitor=MonitorSettings(interval_s=1.0),
+                    targets=[Target(name="a", kind="tcp", host="127.0.0.1", port=9)],
+                    history=HistorySettings(enabled=False))
+    monitor = NetmonCore(config, clock=clock, with_history=False, with_database=False).monitor
+    model = TargetsModel(monitor)
+    monitor.snapshot_changed.connect(model.on_snapshot_changed)
+    for ok in (True, False):
+        clock.advance(1.0)
+        monitor._record(monitor.states["a"], ProbeResult(
+            "a", "tcp", ok, 3.0 if ok else None, clock.now(),
+            error_kind=None if ok else ErrorKind.CONNECTION_REFUSED))
+    monitor.update_snapshot()
+    assert (model.cell(0, COL_5M)[0], model.cell(0, COL_1H)[0]) == ("50.0%", "50.0%")
+    clock.advance(400.0)
+    monitor.update_snapshot()
+    assert (model.cell(0, COL_5M)[0], model.cell(0, COL_1H)[0]) == (DASH, "50.0%")
+
+
 async def test_a_burst_of_results_reaches_the_window_as_one_batch(
         window: MainWindow, core: NetmonCore) -> None:
     """Results recorded in one turn of the loop cross the bridge as one signal carrying all
