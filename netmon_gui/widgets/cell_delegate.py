@@ -10,21 +10,20 @@ Drawing a cell through the style (the style sheet's rules, the text laid out, el
 drawn) costs about 0.1 ms; a table repaints a column of them every second (the latency).
 So each distinct cell is drawn once, through the style, into a pixmap together with what
 the view paints beneath it (the base and the row's alternate background), and then copied:
-the same painting steps on the same opaque start, hence the same pixels (but for a focus
-frame: Fusion's, drawn into a pixmap, differed in 4 pixels, so the cell with the focus is drawn
-as usual). The pixmap is keyed
+the same painting steps on the same opaque start, hence the same pixels. The pixmap is keyed
 by everything the drawing reads (text, colors, alignment, size, state, palette, font); what
-is the same for every cell of a paint event is read once per paint event, so copying a cell
-costs about 10 us of Python (reading every field per cell cost ~50-80 us: ``QFont.key()``,
-enum conversions, a proxy ``mapToSource`` with its Python ``rowCount``/``columnCount``).
+is the same for every cell of a paint event is read once per paint event. The cell with the
+focus is drawn as usual (Fusion's focus frame drawn into a pixmap differed in 4 pixels).
 
-Even a copy through the view costs ~0.1 ms of CPU a cell: per cell QTableView asks the proxy
-for the cell's flags twice (its selection and its enabled state: each a ``mapToSource``
-with the source's Python ``rowCount`` and ``columnCount``), draws the row's panel that the
-pixmap covers again, and calls the Python delegate with new wrappers of its option, index
-and state flags. ``CellTable`` copies the kept cells of a paint event itself, in one Python
-pass with the same keys (the state a cell would get from the view computed once per paint
-event: selection, current cell, alternate rows); QTableView paints the rest as usual.
+A copy through the view still cost ~140K CPU instructions a cell (callgrind): QTableView
+asks the proxy for the cell's flags twice (``isSelected`` and the enabled check: each a
+``mapToSource`` whose source ``index()`` calls the Python ``rowCount`` and ``columnCount``),
+draws the row's panel that the pixmap covers again, and calls the Python delegate with new
+wrappers of its option, index and state flags. So ``CellTable`` copies the kept cells of a
+paint event itself, in one Python pass with the keys the delegate uses (the state the view
+would give each cell worked out once per paint event: its selection, its alternate row),
+draws the cells not kept yet the same way, and leaves QTableView the rest (the columns of
+other delegates, the cell with the focus).
 """
 
 from __future__ import annotations
@@ -291,11 +290,11 @@ class CellTable(QTableView):
     """A QTableView that copies the cells its ``CellDelegate`` keeps as pixmaps itself, in
     one pass per paint event, and leaves QTableView the other cells of the paint (see the
     module docstring). A copied cell is the one the delegate would copy: the same key, with
-    the state and features the view would give it (its selection, the current cell with
-    the focus, its alternate row). Copying is off (QTableView paints all) where the view
-    would draw more than its cells or cells a state not computed here: a grid, spans,
-    right-to-left, hidden rows, hover tracking, a drag, a root index, a disabled view, a
-    model whose cells may not be all enabled and selectable."""
+    the state and features the view would give it (its selection, its alternate row).
+    Copying is off (QTableView paints all) where the view would draw more than its cells
+    or give a cell a state not worked out here: a grid, spans, right-to-left, hidden rows,
+    hover tracking, a drag, a root index, a disabled view, a model whose cells may not all
+    be enabled and selectable."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -326,23 +325,25 @@ class CellTable(QTableView):
         """Copy the cells of ``region`` that ``delegate`` keeps; the region of the others."""
         option = QStyleOptionViewItem()
         self.initViewItemOption(option)  # what QTableView.paintEvent gives every cell
-        if not option.state.value & _ENABLED or not delegate._reads(self.model()):
+        state = option.state.value
+        if not state & _ENABLED or not delegate._reads(self.model()):
             return region
         painter = QPainter(self.viewport())
         try:
             view = delegate._view_id(painter, option)
             if view == _AS_USUAL:
                 return region
-            return self._copy_cells(delegate, painter, view, option, region)
+            return self._copy_cells(delegate, painter, view, option, state, region)
         finally:
             painter.end()
 
     def _copy_cells(self, delegate: CellDelegate, painter: QPainter, view: int,
-                    option: QStyleOptionViewItem, region: QRegion) -> QRegion:
+                    option: QStyleOptionViewItem, state: int, region: QRegion) -> QRegion:
         """``_copy`` once the paint's view id is known: a cell not kept yet is drawn as
-        the delegate draws it (then kept), with the option the view would give it; the
-        cell with the focus is left to the view, as the delegate does."""
-        state, features = option.state.value, option.features.value
+        the delegate draws it (then kept), with the option the view would give it
+        (``option`` with ``state`` as an int); the cell with the focus is left to the view,
+        as the delegate does."""
+        features = option.features.value
         alternate = _ALTERNATE if self.alternatingRowColors() else 0
         selected, focus = self._selected(), self._focus()
         ratio = painter.device().devicePixelRatio()
@@ -381,7 +382,7 @@ class CellTable(QTableView):
         rows, columns = self.verticalHeader(), self.horizontalHeader()
         last_y = rows.length() - rows.offset() - 1
         last_x = columns.length() - columns.offset() - 1
-        shown = self._columns()
+        shown: dict[int, tuple[int, int, int, bool]] = {}  # per visual column seen
         done: set[tuple[int, int]] = set()
         for rect in region:  # type: ignore[attr-defined]  # PySide iterates its rects
             top, bottom = rect.top(), min(rect.bottom(), last_y)
@@ -392,28 +393,25 @@ class CellTable(QTableView):
             last_row = rows.count() - 1 if last_row < 0 else last_row
             first_column = max(columns.visualIndexAt(left), 0)
             last_column = columns.visualIndexAt(right)
-            last_column = len(shown) - 1 if last_column < 0 else last_column
+            last_column = columns.count() - 1 if last_column < 0 else last_column
             for visual_row in range(first_row, last_row + 1):
                 row = rows.logicalIndex(visual_row)
                 own_row = self.itemDelegateForRow(row) is None
                 y, height = self.rowViewportPosition(row), self.rowHeight(row)
-                for column, x, width, own in shown[first_column:last_column + 1]:
+                for visual_column in range(first_column, last_column + 1):
+                    column, x, width, own = shown.get(visual_column) or shown.setdefault(
+                        visual_column, self._column(visual_column))
                     if column < 0 or (row, column) in done:
                         continue
                     done.add((row, column))
                     yield own_row and own, row, visual_row, column, x, y, width, height
 
-    def _columns(self) -> list[tuple[int, int, int, bool]]:
-        """Per visual column: (its column, -1 when hidden; x; width; painted by the item
-        delegate)."""
-        header, delegate = self.horizontalHeader(), self.itemDelegateForColumn
-        shown = []
-        for visual in range(header.count()):
-            column = header.logicalIndex(visual)
-            shown.append((-1 if header.isSectionHidden(column) else column,
-                          self.columnViewportPosition(column), self.columnWidth(column),
-                          delegate(column) is None))
-        return shown
+    def _column(self, visual: int) -> tuple[int, int, int, bool]:
+        """The column at ``visual`` (-1 when hidden), its x, its width and whether the item
+        delegate paints it."""
+        column = self.horizontalHeader().logicalIndex(visual)
+        return (-1 if self.isColumnHidden(column) else column, self.columnViewportPosition(column),
+                self.columnWidth(column), self.itemDelegateForColumn(column) is None)
 
     def _selected(self) -> list[tuple[int, int, int, int]]:
         """(top, bottom, left, right) of each selected range (as ``isSelected`` reads it:
