@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
+from .cell_delegate import CellTable
+
 __all__ = ["make_table"]
 
 _POLISHED = (QEvent.Type.Polish, QEvent.Type.StyleChange)
@@ -32,8 +34,9 @@ class _OpaqueViewport(QObject):
 
 def make_table(parent: QWidget | None = None, *, stretch_last: bool = True) -> QTableView:
     """A read-only, row-selecting, alternating-row table without a vertical header; its
-    viewport paints all its pixels (see ``_OpaqueViewport``)."""
-    table = QTableView(parent)
+    viewport paints all its pixels (see ``_OpaqueViewport``); a ``CellDelegate`` set on it
+    copies its kept cells in one pass per paint (``CellTable``)."""
+    table = CellTable(parent)
     table.installEventFilter(_OpaqueViewport(table))
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

@@ -579,3 +579,101 @@ def test_one_breaker_moving_costs_the_breakers_table_its_row_only(qtbot: QtBot) 
     # a count runs to ten digits (a target down for months, a busy caller rejected)
     for col in (COL_FAILURES, COL_REJECTED):
         assert table.columnWidth(col) >= table.fontMetrics().horizontalAdvance("9" * 10)
+
+
+async def test_the_table_copies_its_kept_cells_as_the_view_would_draw_them(
+        window: MainWindow, core: NetmonCore, qapp: QApplication,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The targets table copies the cells its delegate keeps itself, in one pass per paint
+    (``CellTable``: no delegate call per cell, so no proxy flags and no wrappers), and
+    shows what QTableView shows with the stock delegate: a selected row, the current cell
+    with the focus (drawn as usual), alternate rows, after a paint of a few cells and after
+    a full one."""
+    from PySide6.QtCore import QItemSelectionModel
+    from PySide6.QtWidgets import QStyledItemDelegate
+
+    from netmon_gui.models.targets import COL_LATENCY, COL_TARGET
+    from netmon_gui.widgets.cell_delegate import CellDelegate
+
+    table, proxy = window.targets_table, window.targets_proxy
+    table.setStyleSheet("QTableView { outline: 1px; }")  # the focus drawn (the console's
+    # sheet has none)
+    assert window.select_target("billing")  # rows api, login (alternate), billing
+    window.activateWindow()
+    table.setFocus()
+    await settle(table.hasFocus)
+    table.selectionModel().setCurrentIndex(  # the focus on a cell of another row
+        proxy.index(0, COL_LATENCY), QItemSelectionModel.SelectionFlag.NoUpdate)
+    for name, latency in (("api", 9.0), ("login", 11.0), ("billing", 13.0)):
+        feed(core, name, latency)
+    window.refresh()
+    await settle()
+    shown = _table_on_screen(window, qapp, repaint=True)  # every cell drawn and kept
+    delegate = table.itemDelegate()
+    assert isinstance(delegate, CellDelegate)
+    asked: list[object] = []  # the delegate reads a cell's model index only when it paints
+    monkeypatch.setattr(delegate, "_source", lambda index: asked.append(index) or (
+        CellDelegate._source(delegate, index)))
+    some = QRegion()
+    for row in range(3):
+        for col in (COL_TARGET, COL_LATENCY):
+            some = some.united(table.visualRect(proxy.index(row, col)))
+    table.viewport().repaint(some)
+    focused = [(0, COL_LATENCY)]  # the cell with the focus is drawn as usual
+    assert [(i.row(), i.column()) for i in asked] == focused  # the others: copied
+    assert _table_on_screen(window, qapp) == shown
+    asked.clear()
+    table.viewport().repaint()
+    assert [(i.row(), i.column()) for i in asked] == focused
+    assert _table_on_screen(window, qapp) == shown
+    table.setItemDelegate(QStyledItemDelegate(table))  # QTableView paints every cell
+    try:
+        assert _table_on_screen(window, qapp, repaint=True) == shown
+    finally:
+        table.setItemDelegate(delegate)
+
+
+def test_a_plain_cell_table_copies_what_the_stock_delegate_draws(qtbot: QtBot) -> None:
+    """Without the console's sheet (a focus frame drawn): a ``CellTable`` whose cells come
+    from a ``CellSource`` shows, copied from its pixmaps, what QTableView shows with the
+    stock delegate: the current cell with the focus, a selected row, alternate rows."""
+    from PySide6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex
+    from PySide6.QtWidgets import QStyledItemDelegate
+
+    from netmon_gui.widgets.cell_delegate import CellDelegate
+    from netmon_gui.widgets.tables import make_table
+
+    class Cells(QAbstractTableModel):
+        def rowCount(self, parent: object = QModelIndex()) -> int:  # noqa: N802
+            return 4
+
+        def columnCount(self, parent: object = QModelIndex()) -> int:  # noqa: N802
+            return 3
+
+        def cell(self, row: int, column: int) -> tuple[object, ...]:
+            return (f"cell {row}.{column}", None, None, None, None, None, None)
+
+        def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+            return self.cell(index.row(), index.column())[0] if role == 0 else None
+
+    table = make_table()
+    qtbot.addWidget(table)
+    model = Cells(table)
+    table.setModel(model)
+    ours = CellDelegate(table)
+    table.setItemDelegate(ours)
+    table.resize(400, 200)
+    table.show()
+    table.activateWindow()
+    table.setFocus()
+    qtbot.waitUntil(table.hasFocus)
+    table.selectRow(2)
+    table.selectionModel().setCurrentIndex(model.index(1, 1),
+                                           QItemSelectionModel.SelectionFlag.NoUpdate)
+    drawn = table.viewport().grab().toImage()
+    assert ours._pixmaps
+    assert table.viewport().grab().toImage() == drawn  # copied
+    table.setItemDelegate(QStyledItemDelegate(table))
+    assert table.viewport().grab().toImage() == drawn
+    table.clearFocus()
+    assert table.viewport().grab().toImage() != drawn  # the focus frame was drawn
