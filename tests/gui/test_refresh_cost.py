@@ -7,16 +7,18 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, QPoint, QRect, Qt
 from PySide6.QtGui import QImage, QPaintEvent, QRegion
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QLabel, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QTableView, QWidget
 from pytestqt.qtbot import QtBot
 
 from core.config import Config, HistorySettings, Target
 from core.errors import ErrorKind
 from core.probes.base import ProbeResult
 from core.runtime import NetmonCore
+from netmon_gui.widgets.cell_delegate import CellDelegate
+from netmon_gui.widgets.tables import make_table
 from netmon_gui.windows.main_window import MainWindow
 from tests.support.http_server import HttpServer
 from tests.support.running import settle, started_core
@@ -535,7 +537,6 @@ def test_one_breaker_moving_costs_the_breakers_table_its_row_only(qtbot: QtBot) 
     row only, and the panel's table does not read every row again to size its columns
     (it did: 1,600 data() calls for 50 breakers on every change, shown or not); the
     columns still fit what they show."""
-    from PySide6.QtCore import QModelIndex
 
     from netmon_gui.models.breakers import COL_FAILURES, COL_REJECTED, COLUMNS, BreakersModel
     from netmon_gui.widgets.breakers_panel import BreakersPanel
@@ -593,7 +594,6 @@ async def test_the_table_copies_its_kept_cells_as_the_view_would_draw_them(
     from PySide6.QtWidgets import QStyledItemDelegate
 
     from netmon_gui.models.targets import COL_LATENCY, COL_TARGET
-    from netmon_gui.widgets.cell_delegate import CellDelegate
 
     table, proxy = window.targets_table, window.targets_proxy
     table.setStyleSheet("QTableView { outline: 1px; }")  # the focus drawn (the console's
@@ -633,38 +633,44 @@ async def test_the_table_copies_its_kept_cells_as_the_view_would_draw_them(
         table.setItemDelegate(delegate)
 
 
+class _Cells(QAbstractTableModel):
+    """4 x 3 cells "cell R.C" kept as a ``CellSource`` (no colors, no alignment)."""
+
+    def rowCount(self, parent: object = QModelIndex()) -> int:  # noqa: N802
+        return 4
+
+    def columnCount(self, parent: object = QModelIndex()) -> int:  # noqa: N802
+        return 3
+
+    def cell(self, row: int, column: int) -> tuple[object, ...]:
+        return (f"cell {row}.{column}", None, None, None, None, None, None)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        return self.cell(index.row(), index.column())[0] if role == 0 else None
+
+
+def _cell_table(qtbot: QtBot) -> tuple[QTableView, CellDelegate]:
+    """A shown, active ``make_table`` of ``_Cells`` painted by a ``CellDelegate``."""
+    table = make_table()
+    qtbot.addWidget(table)
+    table.setModel(_Cells(table))
+    delegate = CellDelegate(table)
+    table.setItemDelegate(delegate)
+    table.resize(400, 200)
+    table.show()
+    table.activateWindow()
+    return table, delegate
+
+
 def test_a_plain_cell_table_copies_what_the_stock_delegate_draws(qtbot: QtBot) -> None:
     """Without the console's sheet (a focus frame drawn): a ``CellTable`` whose cells come
     from a ``CellSource`` shows, copied from its pixmaps, what QTableView shows with the
     stock delegate: the current cell with the focus, a selected row, alternate rows."""
-    from PySide6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex
+    from PySide6.QtCore import QItemSelectionModel
     from PySide6.QtWidgets import QStyledItemDelegate
 
-    from netmon_gui.widgets.cell_delegate import CellDelegate
-    from netmon_gui.widgets.tables import make_table
-
-    class Cells(QAbstractTableModel):
-        def rowCount(self, parent: object = QModelIndex()) -> int:  # noqa: N802
-            return 4
-
-        def columnCount(self, parent: object = QModelIndex()) -> int:  # noqa: N802
-            return 3
-
-        def cell(self, row: int, column: int) -> tuple[object, ...]:
-            return (f"cell {row}.{column}", None, None, None, None, None, None)
-
-        def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-            return self.cell(index.row(), index.column())[0] if role == 0 else None
-
-    table = make_table()
-    qtbot.addWidget(table)
-    model = Cells(table)
-    table.setModel(model)
-    ours = CellDelegate(table)
-    table.setItemDelegate(ours)
-    table.resize(400, 200)
-    table.show()
-    table.activateWindow()
+    table, ours = _cell_table(qtbot)
+    model = table.model()
     table.setFocus()
     qtbot.waitUntil(table.hasFocus)
     table.selectRow(2)
@@ -677,3 +683,31 @@ def test_a_plain_cell_table_copies_what_the_stock_delegate_draws(qtbot: QtBot) -
     assert table.viewport().grab().toImage() == drawn
     table.clearFocus()
     assert table.viewport().grab().toImage() != drawn  # the focus frame was drawn
+
+
+def test_a_cell_table_in_an_inactive_window_copies_what_the_stock_delegate_draws(
+        qtbot: QtBot) -> None:
+    """When another window is active, the selected row takes the palette's inactive
+    highlight: the cells copied from pixmaps show it as the stock delegate does, and not
+    the pixmaps kept while the window was active."""
+    from PySide6.QtGui import QColor, QPalette
+    from PySide6.QtWidgets import QStyledItemDelegate
+
+    table, _ = _cell_table(qtbot)
+    palette = table.palette()
+    palette.setColor(QPalette.ColorGroup.Inactive, QPalette.ColorRole.Highlight,
+                     QColor("#808000"))  # unlike the active highlight
+    table.setPalette(palette)
+    qtbot.waitUntil(table.isActiveWindow)
+    table.selectRow(2)
+    active = table.viewport().grab().toImage()
+    other = QWidget()
+    qtbot.addWidget(other)
+    other.show()
+    other.activateWindow()
+    qtbot.waitUntil(lambda: not table.isActiveWindow())
+    inactive = table.viewport().grab().toImage()
+    assert inactive != active  # the inactive highlight shows
+    assert table.viewport().grab().toImage() == inactive  # copied from its pixmaps
+    table.setItemDelegate(QStyledItemDelegate(table))
+    assert table.viewport().grab().toImage() == inactive
